@@ -1,0 +1,306 @@
+//! The configuration of §3: targets, rules and settings, as parsed from
+//! `/etc/nsgate.conf`. Parsing is in `parse`, safety checks of the file in `load`.
+#![forbid(unsafe_code)]
+
+mod lex;
+mod load;
+mod parse;
+mod warn;
+
+pub use load::{load, read_checked};
+pub use parse::parse;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where a rule or target was written, for `FILE:LINE` in messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub file: String,
+    pub line: u32,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub settings: Settings,
+    pub targets: Vec<Target>,
+    /// In file order; the last matching rule decides.
+    pub rules: Vec<Rule>,
+    /// `FILE:LINE: warning: ...` lines for `--check` (§3.3).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub syslog_socket: PathBuf,
+    pub syslog_facility: Facility,
+    pub max_command_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            syslog_socket: PathBuf::from("/dev/log"),
+            syslog_facility: Facility::Authpriv,
+            max_command_bytes: 4096,
+        }
+    }
+}
+
+/// Syslog facilities by their names in syslog.conf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Facility {
+    Kern,
+    User,
+    Mail,
+    Daemon,
+    Auth,
+    Syslog,
+    Lpr,
+    News,
+    Uucp,
+    Cron,
+    Authpriv,
+    Ftp,
+    Local(u8),
+}
+
+impl Facility {
+    pub fn from_name(name: &str) -> Option<Facility> {
+        Some(match name {
+            "kern" => Facility::Kern,
+            "user" => Facility::User,
+            "mail" => Facility::Mail,
+            "daemon" => Facility::Daemon,
+            "auth" => Facility::Auth,
+            "syslog" => Facility::Syslog,
+            "lpr" => Facility::Lpr,
+            "news" => Facility::News,
+            "uucp" => Facility::Uucp,
+            "cron" => Facility::Cron,
+            "authpriv" => Facility::Authpriv,
+            "ftp" => Facility::Ftp,
+            _ => {
+                let n = name.strip_prefix("local")?;
+                if n.len() != 1 {
+                    return None;
+                }
+                let n = n.parse::<u8>().ok().filter(|n| *n <= 7)?;
+                Facility::Local(n)
+            }
+        })
+    }
+
+    /// The facility code of RFC 3164 (not yet multiplied by 8).
+    pub fn code(self) -> u8 {
+        match self {
+            Facility::Kern => 0,
+            Facility::User => 1,
+            Facility::Mail => 2,
+            Facility::Daemon => 3,
+            Facility::Auth => 4,
+            Facility::Syslog => 5,
+            Facility::Lpr => 6,
+            Facility::News => 7,
+            Facility::Uucp => 8,
+            Facility::Cron => 9,
+            Facility::Authpriv => 10,
+            Facility::Ftp => 11,
+            Facility::Local(n) => 16 + n,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub name: String,
+    pub origin: Origin,
+    pub kind: TargetKind,
+    pub user: Option<UserSpec>,
+    pub cwd: Option<String>,
+    pub env: Vec<EnvVar>,
+    pub ns: Option<NsSet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetKind {
+    /// Docker Engine API; `socket` defaults to /var/run/docker.sock.
+    Docker { container: String, socket: PathBuf },
+    /// The same API served by `podman system service`; default /run/podman/podman.sock.
+    Podman { container: String, socket: PathBuf },
+    /// `STATE/io.containerd.runtime.v2.task/NAMESPACE/ID/init.pid`.
+    Containerd {
+        namespace: String,
+        id: String,
+        state: PathBuf,
+    },
+    Pidfile { path: PathBuf },
+    /// `LEADER=` in /run/systemd/machines/MACHINE.
+    Nspawn { machine: String },
+}
+
+impl TargetKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TargetKind::Docker { .. } => "docker",
+            TargetKind::Podman { .. } => "podman",
+            TargetKind::Containerd { .. } => "containerd",
+            TargetKind::Pidfile { .. } => "pidfile",
+            TargetKind::Nspawn { .. } => "nspawn",
+        }
+    }
+}
+
+/// `USER[:GROUP]`, names or numbers, resolved later inside the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    pub user: String,
+    pub group: Option<String>,
+}
+
+impl std::fmt::Display for UserSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.group {
+            Some(g) => write!(f, "{}:{}", self.user, g),
+            None => f.write_str(&self.user),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+}
+
+/// A set of namespace types (§5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NsSet(u8);
+
+/// Namespace types in the order nsgate names them.
+pub const NS_NAMES: [&str; 8] = ["mnt", "uts", "ipc", "net", "pid", "cgroup", "time", "user"];
+
+impl NsSet {
+    pub const ALL: NsSet = NsSet(0xff);
+    pub const EMPTY: NsSet = NsSet(0);
+
+    pub fn from_name(name: &str) -> Option<NsSet> {
+        NS_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| NsSet(1 << i))
+    }
+    pub fn contains(self, other: NsSet) -> bool {
+        self.0 & other.0 == other.0
+    }
+    pub fn union(self, other: NsSet) -> NsSet {
+        NsSet(self.0 | other.0)
+    }
+    pub fn intersect(self, other: NsSet) -> NsSet {
+        NsSet(self.0 & other.0)
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    /// The names in this set, in `NS_NAMES` order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        NS_NAMES
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, n)| *n)
+    }
+}
+
+impl std::fmt::Display for NsSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.names().collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Permit,
+    Deny,
+}
+
+/// Who a rule is for (§3.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    Anyone,
+    /// Key labels and `SHA256:` fingerprints, any of which matches.
+    List(Vec<Principal>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Label(String),
+    /// The full `SHA256:...` text, compared exactly.
+    Fingerprint(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Targets {
+    All,
+    Names(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub origin: Origin,
+    pub action: Action,
+    pub who: Who,
+    pub targets: Targets,
+    pub as_user: Option<UserSpec>,
+    pub ns: Option<NsSet>,
+    pub timeout: Option<Duration>,
+    pub tty: bool,
+    pub env: Vec<EnvVar>,
+    pub what: RuleCommand,
+}
+
+/// What a rule's command part permits or denies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleCommand {
+    /// `deny` without `cmd`: every request, interactive included.
+    Everything,
+    /// `shell`: an interactive session.
+    Shell,
+    Cmd(Pattern),
+}
+
+/// The words after `cmd` (§3.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    pub words: Vec<PatternWord>,
+    /// A trailing `...`: any number of further arguments.
+    pub rest: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatternWord {
+    Literal(String),
+    /// A word with `*`, `?` or `[...]`, kept as written.
+    Glob(String),
+}
+
+impl PatternWord {
+    pub fn text(&self) -> &str {
+        match self {
+            PatternWord::Literal(s) | PatternWord::Glob(s) => s,
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The one error type. Its `Display` is the line a user reads after `nsgate: `.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+/// Exit code for failures of nsgate itself (§7).
+pub const EXIT_FAILURE: i32 = 125;
+/// Exit code for policy denials and non-executable programs (§7).
+pub const EXIT_DENIED: i32 = 126;
+/// Exit code for a program not found in the container (§7).
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot read configuration {}: {source}", path.display())]
+    ConfigIo {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("refusing configuration {}: {why}", path.display())]
+    ConfigUnsafe { path: PathBuf, why: String },
+    /// Every diagnostic, already formatted as `FILE:LINE[:COL]: message`.
+    #[error("{}", .0.join("\n"))]
+    Config(Vec<String>),
+    #[error("unknown target {0}")]
+    UnknownTarget(String),
+    #[error("denied: {0}")]
+    Denied(String),
+    #[error("cannot read SSH_USER_AUTH {}: {why}", path.display())]
+    UserAuth { path: PathBuf, why: String },
+    /// A target could not be resolved, pinned or entered.
+    #[error("target {target}: {why}")]
+    Target { target: String, why: String },
+    #[error("audit unavailable: {0}")]
+    Audit(String),
+    #[error("{0}")]
+    NotBuilt(&'static str),
+}
+
+impl Error {
+    /// The exit code of §7 for this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Denied(_) => EXIT_DENIED,
+            _ => EXIT_FAILURE,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

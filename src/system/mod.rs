@@ -1,0 +1,2 @@
+//! All unsafe code and libc calls of nsgate, wrapped into safe functions
+//! returning io::Result.
