@@ -1,2 +1,6 @@
-//! All unsafe code and libc calls of nsgate, wrapped into safe functions
-//! returning io::Result.
+//! All unsafe code and libc calls of nsgate, wrapped into safe functions that
+//! return `io::Result`. Nothing outside this module uses `unsafe`.
+
+mod pidfd;
+
+pub use pidfd::pidfd_open;
