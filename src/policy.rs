@@ -26,3 +26,8 @@ pub fn decide<'a>(
 pub fn rules_for<'a>(_config: &'a Config, _who: &Identity, _target: &str) -> Vec<&'a Rule> {
     Vec::new()
 }
+
+/// Placeholder until the matcher lands.
+pub fn is_glob(word: &str) -> bool {
+    word.contains(['*', '?', '['])
+}

@@ -52,3 +52,10 @@ pub fn from_env(
         }
     }
 }
+
+impl Argv {
+    /// Placeholder until the request parser lands.
+    pub fn display(&self) -> String {
+        self.0.join(" ")
+    }
+}

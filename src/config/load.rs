@@ -1,11 +1,58 @@
+//! Reading the configuration file safely (§2): a regular file owned by root,
+//! not writable by group or others, read without blocking and bounded.
 #![forbid(unsafe_code)]
+
 use super::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
-pub fn read_checked(_path: &Path) -> Result<Vec<u8>> {
-    todo!()
+/// The largest configuration nsgate reads.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Reads a file that must be as trustworthy as the configuration: checked on
+/// the opened descriptor, so a swap after the check changes nothing.
+pub fn read_checked(path: &Path) -> Result<Vec<u8>> {
+    let unsafe_file = |why: &str| Error::ConfigUnsafe {
+        path: path.to_path_buf(),
+        why: why.to_string(),
+    };
+    let io = |source| Error::ConfigIo {
+        path: path.to_path_buf(),
+        source,
+    };
+    // O_NONBLOCK: a FIFO or device must not hang nsgate before fstat says no.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.file_type().is_file() {
+        return Err(unsafe_file("not a regular file"));
+    }
+    if meta.uid() != 0 {
+        return Err(unsafe_file("not owned by root"));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(unsafe_file("writable by group or others"));
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(unsafe_file("larger than 1 MiB"));
+    }
+    let mut text = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(unsafe_file("larger than 1 MiB"));
+    }
+    Ok(text)
 }
-pub fn load(_path: &Path) -> Result<Config> {
-    todo!()
+
+/// Reads, checks and parses the configuration at `path`.
+pub fn load(path: &Path) -> Result<Config> {
+    let text = read_checked(path)?;
+    super::parse(&path.to_string_lossy(), &text).map_err(Error::Config)
 }

@@ -7,6 +7,9 @@ mod load;
 mod parse;
 mod warn;
 
+#[cfg(test)]
+mod tests;
+
 pub use load::{load, read_checked};
 pub use parse::parse;
 
@@ -137,18 +140,28 @@ pub struct Target {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetKind {
     /// Docker Engine API; `socket` defaults to /var/run/docker.sock.
-    Docker { container: String, socket: PathBuf },
+    Docker {
+        container: String,
+        socket: PathBuf,
+    },
     /// The same API served by `podman system service`; default /run/podman/podman.sock.
-    Podman { container: String, socket: PathBuf },
+    Podman {
+        container: String,
+        socket: PathBuf,
+    },
     /// `STATE/io.containerd.runtime.v2.task/NAMESPACE/ID/init.pid`.
     Containerd {
         namespace: String,
         id: String,
         state: PathBuf,
     },
-    Pidfile { path: PathBuf },
+    Pidfile {
+        path: PathBuf,
+    },
     /// `LEADER=` in /run/systemd/machines/MACHINE.
-    Nspawn { machine: String },
+    Nspawn {
+        machine: String,
+    },
 }
 
 impl TargetKind {
@@ -301,6 +314,107 @@ impl PatternWord {
     pub fn text(&self) -> &str {
         match self {
             PatternWord::Literal(s) | PatternWord::Glob(s) => s,
+        }
+    }
+}
+
+/// A word as it would be written in the configuration, quoted when it must be.
+fn config_word(text: &str, literal: bool) -> String {
+    let plain = !text.is_empty()
+        && !text.contains([' ', '\t', '#', '"', '\\'])
+        && !(literal && (crate::policy::is_glob(text) || text == "..."));
+    if plain {
+        return text.to_string();
+    }
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+impl std::fmt::Display for Rule {
+    /// The rule as it would be written in the configuration.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.action {
+            Action::Permit => "permit",
+            Action::Deny => "deny",
+        })?;
+        match &self.who {
+            Who::Anyone => f.write_str(" *")?,
+            Who::List(list) => {
+                let items: Vec<&str> = list
+                    .iter()
+                    .map(|p| match p {
+                        Principal::Label(s) | Principal::Fingerprint(s) => s.as_str(),
+                    })
+                    .collect();
+                write!(f, " {}", items.join(","))?;
+            }
+        }
+        match &self.targets {
+            Targets::All => f.write_str(" on *")?,
+            Targets::Names(names) => write!(f, " on {}", names.join(","))?,
+        }
+        if let Some(user) = &self.as_user {
+            write!(f, " as {user}")?;
+        }
+        if let Some(ns) = self.ns {
+            write!(f, " ns {ns}")?;
+        }
+        if let Some(timeout) = self.timeout {
+            let s = timeout.as_secs();
+            match s {
+                _ if s % 3600 == 0 => write!(f, " timeout {}h", s / 3600)?,
+                _ if s % 60 == 0 => write!(f, " timeout {}m", s / 60)?,
+                _ => write!(f, " timeout {s}s")?,
+            }
+        }
+        if self.tty {
+            f.write_str(" tty")?;
+        }
+        for var in &self.env {
+            write!(
+                f,
+                " env {}",
+                config_word(&format!("{}={}", var.name, var.value), false)
+            )?;
+        }
+        match &self.what {
+            RuleCommand::Everything => Ok(()),
+            RuleCommand::Shell => f.write_str(" shell"),
+            RuleCommand::Cmd(pattern) => {
+                f.write_str(" cmd")?;
+                for word in &pattern.words {
+                    let text = match word {
+                        PatternWord::Literal(s) => config_word(s, true),
+                        PatternWord::Glob(s) => s.clone(),
+                    };
+                    write!(f, " {text}")?;
+                }
+                if pattern.rest {
+                    f.write_str(" ...")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What a permitting rule gives on its target: the rule's options where it
+/// sets them, else the target's defaults (§3.1, §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effective<'a> {
+    pub user: Option<&'a UserSpec>,
+    pub ns: Option<NsSet>,
+    pub cwd: Option<&'a str>,
+    /// Target `env` first, then the rule's, so the rule's win.
+    pub env: Vec<EnvVar>,
+}
+
+impl Rule {
+    pub fn effective<'a>(&'a self, target: &'a Target) -> Effective<'a> {
+        Effective {
+            user: self.as_user.as_ref().or(target.user.as_ref()),
+            ns: self.ns.or(target.ns),
+            cwd: target.cwd.as_deref(),
+            env: target.env.iter().chain(&self.env).cloned().collect(),
         }
     }
 }

@@ -1,0 +1,288 @@
+//! Parser tests: what each statement yields and every error message.
+
+use super::*;
+
+fn ok(src: &str) -> Config {
+    match parse("f", src.as_bytes()) {
+        Ok(c) => c,
+        Err(e) => panic!("{src:?}: {e:?}"),
+    }
+}
+
+fn errors(src: &str) -> Vec<String> {
+    parse("f", src.as_bytes()).expect_err(src)
+}
+
+const T: &str = "target web1 docker web1\n";
+
+#[test]
+fn targets_of_every_kind_with_defaults_and_options() {
+    let c = ok("target web1 docker web1
+target p podman app socket /run/p.sock user app:staff
+target c containerd moby/0123456789ab state /run/docker/containerd/daemon
+target f pidfile /run/x.pid cwd /srv env A=1 env B=x=y ns net,uts
+target m nspawn box
+target d2 docker web1 socket /s user 1000:1000 cwd /");
+    assert_eq!(
+        c.targets[0].kind,
+        TargetKind::Docker {
+            container: "web1".into(),
+            socket: "/var/run/docker.sock".into()
+        }
+    );
+    assert_eq!(
+        c.targets[1].kind,
+        TargetKind::Podman {
+            container: "app".into(),
+            socket: "/run/p.sock".into()
+        }
+    );
+    assert_eq!(
+        c.targets[1].user,
+        Some(UserSpec {
+            user: "app".into(),
+            group: Some("staff".into())
+        })
+    );
+    assert_eq!(
+        c.targets[2].kind,
+        TargetKind::Containerd {
+            namespace: "moby".into(),
+            id: "0123456789ab".into(),
+            state: "/run/docker/containerd/daemon".into()
+        }
+    );
+    let f = &c.targets[3];
+    assert_eq!(
+        f.kind,
+        TargetKind::Pidfile {
+            path: "/run/x.pid".into()
+        }
+    );
+    assert_eq!(f.cwd.as_deref(), Some("/srv"));
+    assert_eq!(
+        f.env[1],
+        EnvVar {
+            name: "B".into(),
+            value: "x=y".into()
+        }
+    );
+    assert_eq!(f.ns.map(|n| n.to_string()), Some("uts,net".into()));
+    assert_eq!(f.origin.to_string(), "f:4");
+    assert_eq!(
+        c.targets[4].kind,
+        TargetKind::Nspawn {
+            machine: "box".into()
+        }
+    );
+    assert_eq!(
+        TargetKind::Containerd {
+            namespace: "x".into(),
+            id: "y".into(),
+            state: "/run/containerd".into()
+        },
+        ok("target c containerd x/y").targets[0].kind
+    );
+}
+
+#[test]
+fn rules_with_options_and_patterns() {
+    let c = ok(&format!(
+        "{T}permit alice,bob on web1 as app:app ns net timeout 5m tty env \"A=b c\" cmd /bin/cat /srv/*.log \"*\" ...
+permit SHA256:nh3LUKgHFggmLS8sswf/j2DYKmj89O0zAJxgwulDZNw on * timeout 30s shell
+deny * on web1
+deny alice on web1 cmd rm ..."
+    ));
+    let r = &c.rules[0];
+    assert_eq!(r.action, Action::Permit);
+    assert_eq!(
+        r.who,
+        Who::List(vec![
+            Principal::Label("alice".into()),
+            Principal::Label("bob".into())
+        ])
+    );
+    assert_eq!(r.targets, Targets::Names(vec!["web1".into()]));
+    assert_eq!(r.timeout, Some(Duration::from_secs(300)));
+    assert!(r.tty);
+    assert_eq!(
+        r.env,
+        vec![EnvVar {
+            name: "A".into(),
+            value: "b c".into()
+        }]
+    );
+    assert_eq!(
+        r.what,
+        RuleCommand::Cmd(Pattern {
+            words: vec![
+                PatternWord::Literal("/bin/cat".into()),
+                PatternWord::Glob("/srv/*.log".into()),
+                PatternWord::Literal("*".into()),
+            ],
+            rest: true,
+        })
+    );
+    assert_eq!(
+        r.to_string(),
+        "permit alice,bob on web1 as app:app ns net timeout 5m tty env \"A=b c\" cmd /bin/cat /srv/*.log \"*\" ..."
+    );
+    assert_eq!(c.rules[1].what, RuleCommand::Shell);
+    assert_eq!(c.rules[1].targets, Targets::All);
+    assert_eq!(c.rules[2].what, RuleCommand::Everything);
+    assert_eq!(c.rules[2].who, Who::Anyone);
+    assert_eq!(c.rules[3].to_string(), "deny alice on web1 cmd rm ...");
+    assert_eq!(c.rules[3].origin.line, 5);
+}
+
+#[test]
+fn a_lone_bracket_and_quoted_dots_are_literal() {
+    let c = ok(&format!("{T}permit * on web1 cmd [ -f x ] \"...\""));
+    let RuleCommand::Cmd(p) = &c.rules[0].what else {
+        panic!()
+    };
+    assert_eq!(p.words[0], PatternWord::Literal("[".into()));
+    assert_eq!(p.words[4], PatternWord::Literal("...".into()));
+    assert!(!p.rest);
+}
+
+#[test]
+fn settings() {
+    let c = ok(
+        "set syslog-socket /tmp/log.sock\nset syslog-facility local3\nset max-command-bytes 100",
+    );
+    assert_eq!(
+        c.settings.syslog_socket,
+        std::path::PathBuf::from("/tmp/log.sock")
+    );
+    assert_eq!(c.settings.syslog_facility, Facility::Local(3));
+    assert_eq!(c.settings.max_command_bytes, 100);
+    assert_eq!(ok("").settings, Settings::default());
+}
+
+#[test]
+fn every_error_with_line_and_column() {
+    let table: &[(&str, &str)] = &[
+        ("bogus", "f:1:1: unknown statement \"bogus\" (expected target, permit, deny or set)"),
+        ("\"target\" x docker y", "f:1:1: unknown statement \"target\" (expected target, permit, deny or set)"),
+        ("target", "f:1:8: missing target name"),
+        ("target -x docker y", "f:1:8: invalid target name \"-x\" (letters, digits, '.', '_' and '-', at most 64)"),
+        ("target a/b docker y", "f:1:8: invalid target name \"a/b\" (letters, digits, '.', '_' and '-', at most 64)"),
+        ("target x lxc y", "f:1:10: unknown target kind \"lxc\" (expected docker, podman, containerd, pidfile or nspawn)"),
+        ("target x docker", "f:1:17: missing container name or id"),
+        ("target x docker ../y", "f:1:17: invalid container name \"../y\""),
+        ("target x containerd moby", "f:1:21: invalid containerd NAMESPACE/ID \"moby\""),
+        ("target x pidfile run/x.pid", "f:1:18: expected an absolute path, found \"run/x.pid\""),
+        ("target x docker y state /s", "f:1:19: unknown option \"state\" for a docker target (expected socket, user, cwd, env or ns)"),
+        ("target x pidfile /p socket /s", "f:1:21: unknown option \"socket\" for a pidfile target (expected user, cwd, env or ns)"),
+        ("target x docker y user a user b", "f:1:26: option \"user\" given twice"),
+        ("target x docker y user a:b:c", "f:1:24: invalid USER[:GROUP] \"a:b:c\""),
+        ("target x docker y env 1A=b", "f:1:23: invalid environment variable name \"1A\""),
+        ("target x docker y env A", "f:1:23: expected NAME=VALUE, found \"A\""),
+        ("target x docker y ns net,foo", "f:1:22: unknown namespace \"foo\" (expected a comma list of mnt, uts, ipc, net, pid, cgroup, time, user)"),
+        ("target x docker y\ntarget x docker z", "f:2:8: target x is defined twice"),
+        ("permit alice on nope cmd ls", "f:1:17: unknown target \"nope\" (define it with a target line before rules that name it)"),
+        ("target x docker y\npermit alice in x cmd ls", "f:2:14: expected \"on\" after who, found \"in\""),
+        ("target x docker y\npermit a b on x cmd ls", "f:2:10: expected \"on\" after who, found \"b\""),
+        ("target x docker y\npermit al,,ice on x cmd ls", "f:2:8: invalid key label \"\" (letters, digits, '.', '_', '-', '@', at most 64)"),
+        ("target x docker y\npermit SHA256:a=b on x cmd ls", "f:2:8: invalid fingerprint \"SHA256:a=b\" (write it as ssh-keygen -l prints it)"),
+        ("target x docker y\npermit * on x,* cmd ls", "f:2:13: invalid target list \"x,*\""),
+        ("target x docker y\npermit * on x", "f:2:10: a permit rule must end with \"cmd WORD...\" or \"shell\""),
+        ("target x docker y\npermit * on x cmd", "f:2:15: \"cmd\" needs at least the program"),
+        ("target x docker y\npermit * on x cmd ...", "f:2:19: \"...\" cannot stand for the program"),
+        ("target x docker y\npermit * on x cmd ls ... -l", "f:2:26: \"...\" must be the last word of the command"),
+        ("target x docker y\npermit * on x ns net shell", "f:2:15: option \"ns\" is not allowed in a shell rule (only as and timeout)"),
+        ("target x docker y\npermit * on x shell now", "f:2:21: unexpected word after \"shell\""),
+        ("target x docker y\npermit * on x tty tty cmd ls", "f:2:19: option \"tty\" given twice"),
+        ("target x docker y\npermit * on x timeout 0s cmd ls", "f:2:23: duration \"0s\" out of range (1s to 30 days)"),
+        ("target x docker y\npermit * on x timeout 5 cmd ls", "f:2:23: invalid duration \"5\" (a whole number then s, m or h, e.g. 30s)"),
+        ("target x docker y\npermit * on x timeout 1.5m cmd ls", "f:2:23: invalid duration \"1.5m\" (a whole number then s, m or h, e.g. 30s)"),
+        ("target x docker y\npermit * on x sudo cmd ls", "f:2:15: unknown option \"sudo\" (expected as, ns, timeout, tty, env, then cmd or shell)"),
+        ("target x docker y\ndeny * on x as root cmd ls", "f:2:13: unexpected \"as\": a deny rule takes only \"cmd WORD...\" after the targets"),
+        ("target x docker y\ndeny * on x shell", "f:2:13: unexpected \"shell\": a deny rule takes only \"cmd WORD...\" after the targets"),
+        ("set syslog-socket", "f:1:19: missing setting value"),
+        ("set syslog-socket dev/log", "f:1:19: expected an absolute path, found \"dev/log\""),
+        ("set syslog-facility local8", "f:1:21: unknown syslog facility \"local8\""),
+        ("set max-command-bytes 10", "f:1:23: max-command-bytes must be a number from 16 to 6144"),
+        ("set max-command-bytes 99999", "f:1:23: max-command-bytes must be a number from 16 to 6144"),
+        ("set colour blue", "f:1:5: unknown setting \"colour\" (expected syslog-socket, syslog-facility or max-command-bytes)"),
+        ("set syslog-facility auth x", "f:1:26: unexpected word after the setting's value"),
+        ("set syslog-facility auth\nset syslog-facility user", "f:2:5: syslog-facility is set twice"),
+        ("target x docker y \"z\"", "f:1:19: unknown option \"z\" for a docker target (expected socket, user, cwd, env or ns)"),
+        ("deny * on * cmd a\"b\"", "f:1:18: a quote in the middle of a word (quote the whole word)"),
+    ];
+    for (src, want) in table {
+        assert_eq!(errors(src), vec![want.to_string()], "{src}");
+    }
+}
+
+#[test]
+fn reports_every_error_in_line_order() {
+    let e = errors("target x docker y\nbogus\npermit * on x\n\"unterminated\ndeny * on nope");
+    assert_eq!(e.len(), 4, "{e:?}");
+    assert!(e[0].starts_with("f:2:1: "));
+    assert!(e[1].starts_with("f:3:"));
+    assert!(e[2].starts_with("f:4:1: unterminated"));
+    assert!(e[3].starts_with("f:5:"));
+}
+
+#[test]
+fn warnings_for_programs_that_run_code_and_relative_programs() {
+    let c = ok(&format!(
+        "{T}permit * on web1 cmd /bin/tar -C /srv -xf *
+permit * on web1 cmd /bin/cat /srv/*
+permit * on web1 cmd python3 ...
+permit * on web1 cmd /usr/bin/* x
+deny * on web1 cmd rm ...
+permit * on web1 cmd /bin/sh /opt/fixed-script"
+    ));
+    assert_eq!(
+        c.warnings,
+        vec![
+            "f:2: warning: \"/bin/tar\" can run other programs or code from its arguments or stdin; a glob or \"...\" after it may permit any command",
+            "f:4: warning: the program \"python3\" is not an absolute path; it is looked up in the container's PATH",
+            "f:4: warning: \"python3\" can run other programs or code from its arguments or stdin; a glob or \"...\" after it may permit any command",
+            "f:5: warning: the program \"/usr/bin/*\" is a glob and permits every program it matches",
+            "f:6: warning: the program \"rm\" is not an absolute path; this rule does not deny it by its full path",
+        ]
+    );
+}
+
+#[test]
+fn line_numbers_follow_continuations() {
+    let c = ok(
+        "target x docker y \\\n  user app\n\npermit * \\\n on x \\\n cmd ls\npermit * on x cmd id",
+    );
+    assert_eq!(
+        c.targets[0].user.as_ref().map(|u| u.user.as_str()),
+        Some("app")
+    );
+    assert_eq!(c.rules[0].origin.line, 4);
+    assert_eq!(c.rules[1].origin.line, 7);
+}
+
+proptest::proptest! {
+    #[test]
+    fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+        let _ = parse("f", &bytes);
+    }
+
+    #[test]
+    fn never_panics_on_config_like_text(
+        words in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "target", "permit", "deny", "set", "on", "cmd", "shell", "as", "ns", "tty", "env",
+                "timeout", "docker", "pidfile", "x", "*", "...", "\"", "\\", "#", "\n", " ", "a,b",
+                "SHA256:", "5m", "/p", "A=b", "net", "\"q r\"", ":", "é", "[", "]",
+            ]),
+            0..60,
+        )
+    ) {
+        let text = words.join(" ");
+        if let Ok(config) = parse("f", text.as_bytes()) {
+            for rule in &config.rules {
+                let _ = rule.to_string();
+            }
+        }
+    }
+}
