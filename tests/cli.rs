@@ -1,0 +1,312 @@
+//! The built binary's command line: exact output and exit codes of
+//! `--check`, `--explain`, `--list` and gate-mode refusals.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const CONFIG: &str = "\
+# a small policy
+target web1 docker web1 user app
+target db pidfile /run/db.pid ns net
+set max-command-bytes 200
+
+permit alice on web1 cmd /bin/cat /srv/*.log
+permit alice,bob on web1,db as root:root timeout 5m cmd /bin/ls ...
+permit SHA256:nh3LUKgHFggmLS8sswf/j2DYKmj89O0zAJxgwulDZNw on * shell
+permit * on db cmd ss -tln
+deny bob on db
+";
+
+/// A private directory with files nsgate accepts (root-owned, 0644).
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let dir = std::env::temp_dir().join(format!("nsgate-cli-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        fs::write(&path, text).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        path
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn nsgate(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nsgate"));
+    cmd.args(args).env_clear();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// (exit code, stdout, stderr)
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = nsgate(args, env);
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+fn require_root() {
+    // The configuration must be owned by root: these tests only mean something as root.
+    assert_eq!(
+        nix_uid(),
+        0,
+        "the CLI tests need root (the configuration must be root-owned); run them as root"
+    );
+}
+
+fn nix_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata("/proc/self").unwrap().uid()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn check_accepts_a_good_file_and_prints_only_warnings() {
+    require_root();
+    let dir = Dir::new("check-good");
+    let conf = dir.file("nsgate.conf", CONFIG);
+    let (code, out, err) = run(&["--config", s(&conf), "--check"], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "");
+    assert_eq!(
+        err,
+        format!("{c}:9: warning: the program \"ss\" is not an absolute path; it is looked up in the container's PATH\n", c = s(&conf))
+    );
+}
+
+#[test]
+fn check_reports_every_error_and_exits_1() {
+    require_root();
+    let dir = Dir::new("check-bad");
+    let conf = dir.file(
+        "bad.conf",
+        "target web1 docker web1\npermit alice on web2 cmd ls\npermit * on web1 cmd ls ... x\nset syslog-facility nope\n",
+    );
+    let (code, out, err) = run(&["--check", "--config", s(&conf)], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(out, "");
+    let c = s(&conf);
+    assert_eq!(
+        err,
+        format!(
+            "{c}:2:17: unknown target \"web2\" (define it with a target line before rules that name it)\n\
+             {c}:3:29: \"...\" must be the last word of the command\n\
+             {c}:4:21: unknown syslog facility \"nope\"\n"
+        )
+    );
+}
+
+#[test]
+fn refuses_an_unsafe_configuration_file() {
+    require_root();
+    let dir = Dir::new("unsafe");
+    let conf = dir.file("nsgate.conf", CONFIG);
+    let c = s(&conf);
+
+    fs::set_permissions(&conf, fs::Permissions::from_mode(0o664)).unwrap();
+    let want = format!("nsgate: refusing configuration {c}: writable by group or others\n");
+    assert_eq!(run(&["--config", c, "--check"], &[]), (1, String::new(), want.clone()));
+    assert_eq!(
+        run(&["--config", c, "web1"], &[("SSH_ORIGINAL_COMMAND", "ls")]),
+        (125, String::new(), want)
+    );
+    fs::set_permissions(&conf, fs::Permissions::from_mode(0o646)).unwrap();
+    assert_eq!(run(&["--config", c, "--check"], &[]).0, 1);
+
+    fs::set_permissions(&conf, fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::chown(&conf, Some(1000), Some(0)).unwrap();
+    assert_eq!(
+        run(&["--config", c, "--check"], &[]),
+        (1, String::new(), format!("nsgate: refusing configuration {c}: not owned by root\n"))
+    );
+
+    let fifo = dir.0.join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert_eq!(
+        run(&["--config", s(&fifo), "--check"], &[]),
+        (1, String::new(), format!("nsgate: refusing configuration {}: not a regular file\n", s(&fifo)))
+    );
+    assert_eq!(
+        run(&["--config", s(&dir.0), "--check"], &[]),
+        (1, String::new(), format!("nsgate: refusing configuration {}: not a regular file\n", s(&dir.0)))
+    );
+    let missing = dir.0.join("missing");
+    assert_eq!(
+        run(&["--config", s(&missing), "--check"], &[]),
+        (
+            1,
+            String::new(),
+            format!("nsgate: cannot read configuration {}: No such file or directory (os error 2)\n", s(&missing))
+        )
+    );
+}
+
+#[test]
+fn explain_decides_as_gate_mode_would() {
+    require_root();
+    let dir = Dir::new("explain");
+    let conf = dir.file("nsgate.conf", CONFIG);
+    let c = s(&conf);
+    let explain = |key: Option<&str>, target: &str, command: Option<&str>| {
+        let mut args = vec!["--config", c];
+        if let Some(key) = key {
+            args.extend(["--key", key]);
+        }
+        args.extend(["--explain", target]);
+        args.extend(command);
+        run(&args, &[])
+    };
+    assert_eq!(
+        explain(Some("alice"), "web1", Some("/bin/cat /srv/app.log")),
+        (
+            0,
+            format!("permit\nrule: {c}:6\nargv: \"/bin/cat\" \"/srv/app.log\"\nuser: app\nns: (every namespace that differs)\n"),
+            String::new()
+        )
+    );
+    assert_eq!(
+        explain(Some("alice"), "web1", Some("/bin/cat /srv/../etc/shadow")),
+        (1, format!("deny\nrule: none\nargv: \"/bin/cat\" \"/srv/../etc/shadow\"\n"), String::new())
+    );
+    assert_eq!(
+        explain(Some("bob"), "db", Some("/bin/ls -l '/a b'")),
+        (1, format!("deny\nrule: {c}:10\nargv: \"/bin/ls\" \"-l\" \"/a b\"\n"), String::new())
+    );
+    assert_eq!(
+        explain(Some("alice"), "db", Some("/bin/ls -l '/a b'")),
+        (
+            0,
+            format!("permit\nrule: {c}:7\nargv: \"/bin/ls\" \"-l\" \"/a b\"\nuser: root:root\nns: net\ntimeout: 300s\n"),
+            String::new()
+        )
+    );
+    assert_eq!(
+        explain(None, "db", Some("ss -tln")),
+        (0, format!("permit\nrule: {c}:9\nargv: \"ss\" \"-tln\"\nuser: root\nns: net\n"), String::new())
+    );
+    assert_eq!(
+        explain(Some("alice"), "web1", None),
+        (1, "deny\nrule: none\nargv: (interactive session)\n".to_string(), String::new())
+    );
+    let (code, out, _) = explain(Some("alice"), "web1", Some("/bin/cat /srv/x.log; id"));
+    assert_eq!(code, 1);
+    assert!(out.starts_with("deny\nreason: "), "{out}");
+    assert!(out.contains("nsgate runs no shell"), "{out}");
+    assert_eq!(
+        explain(Some("alice"), "nope", Some("ls")),
+        (2, String::new(), "nsgate: unknown target nope\n".to_string())
+    );
+    assert_eq!(explain(Some("bad label"), "web1", Some("ls")).0, 2);
+}
+
+#[test]
+fn list_shows_the_rules_that_could_permit() {
+    require_root();
+    let dir = Dir::new("list");
+    let conf = dir.file("nsgate.conf", CONFIG);
+    let c = s(&conf);
+    assert_eq!(
+        run(&["--config", c, "--key", "alice", "--list", "db"], &[]),
+        (
+            0,
+            format!(
+                "{c}:7: permit alice,bob on web1,db as root:root timeout 5m cmd /bin/ls ...\n\
+                 {c}:9: permit * on db cmd ss -tln\n"
+            ),
+            String::new()
+        )
+    );
+    assert_eq!(run(&["--config", c, "--key", "bob", "--list", "db"], &[]), (0, String::new(), String::new()));
+}
+
+#[test]
+fn gate_mode_denials_say_one_line_and_exit_126() {
+    require_root();
+    let dir = Dir::new("gate");
+    let conf = dir.file("nsgate.conf", CONFIG);
+    let c = s(&conf);
+    let gate = |key: &str, target: &str, command: Option<&str>| {
+        let mut env = vec![("PATH", "/usr/bin:/bin")];
+        env.extend(command.map(|cmd| ("SSH_ORIGINAL_COMMAND", cmd)));
+        run(&["--config", c, "--key", key, target], &env)
+    };
+    assert_eq!(
+        gate("alice", "web1", Some("cat /etc/shadow")),
+        (126, String::new(), "nsgate: denied: \"cat /etc/shadow\" is not permitted on web1\n".into())
+    );
+    assert_eq!(
+        gate("alice", "web1", None),
+        (126, String::new(), "nsgate: denied: an interactive session is not permitted on web1\n".into())
+    );
+    assert_eq!(
+        gate("bob", "db", Some("/bin/ls")),
+        (126, String::new(), "nsgate: denied: \"/bin/ls\" is not permitted on db\n".into())
+    );
+    for bad in ["ls; id", "ls | sh", "ls $(id)", "ls `id`", "ls && id", "ls > /x", "ls # x", "", "   ", "ls 'x", "ls \\", "ls\nid", "ls \u{1b}[2J"] {
+        let (code, out, err) = gate("alice", "web1", Some(bad));
+        assert_eq!((code, out.as_str()), (126, ""), "{bad:?}");
+        assert!(err.starts_with("nsgate: denied: "), "{bad:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{bad:?}: {err}");
+        assert!(err.contains("nsgate runs no shell"), "{bad:?}: {err}");
+    }
+    let long = format!("/bin/ls {}", "x".repeat(300));
+    let (code, _, err) = gate("alice", "web1", Some(&long));
+    assert_eq!(code, 126, "{err}");
+    assert_eq!(
+        gate("alice", "web9", Some("ls")),
+        (125, String::new(), "nsgate: unknown target web9\n".into())
+    );
+}
+
+#[test]
+fn gate_mode_does_not_reveal_configuration_errors() {
+    require_root();
+    let dir = Dir::new("gate-bad");
+    let conf = dir.file("nsgate.conf", "target web1 docker web1\npermit secret-rule on web2 cmd ls\n");
+    let (code, out, err) = run(&["--config", s(&conf), "web1"], &[("SSH_ORIGINAL_COMMAND", "ls")]);
+    assert_eq!((code, out.as_str()), (125, ""));
+    assert_eq!(
+        err,
+        format!("nsgate: configuration {} is invalid; an administrator can run nsgate --check\n", s(&conf))
+    );
+}
+
+#[test]
+fn usage_errors() {
+    assert_eq!(run(&["--version"], &[]), (0, format!("nsgate {}\n", env!("CARGO_PKG_VERSION")), String::new()));
+    assert!(run(&["--help"], &[]).1.starts_with("usage: nsgate"));
+    for (args, code) in [
+        (&[][..], 125),
+        (&["--frobnicate", "web1"][..], 125),
+        (&["--check", "extra"][..], 2),
+        (&["--explain"][..], 2),
+        (&["--check", "--list", "x"][..], 2),
+        (&["--key"][..], 125),
+        (&["--key", "a", "--key", "b", "web1"][..], 125),
+        (&["--key", "-x", "web1"][..], 125),
+    ] {
+        let (got, out, err) = run(args, &[]);
+        assert_eq!((got, out.as_str()), (code, ""), "{args:?}");
+        assert!(err.starts_with("nsgate: "), "{args:?}: {err}");
+    }
+}
