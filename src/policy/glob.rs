@@ -1,0 +1,170 @@
+//! Glob words of command patterns (§3.3): `?`, `*` and `[...]` over one
+//! argument. They never match `/`, an option the pattern did not start as
+//! one, or a path with an empty, `.` or `..` component.
+#![forbid(unsafe_code)]
+
+/// True when `word`, written unquoted in a pattern, is a glob: it contains
+/// `*`, `?` or a `[` that opens a set (so a lone `[`, the `test` program,
+/// is a literal).
+pub fn is_glob(word: &str) -> bool {
+    let chars: Vec<char> = word.chars().collect();
+    chars.iter().enumerate().any(|(i, c)| match c {
+        '*' | '?' => true,
+        '[' => set_end(&chars, i).is_some(),
+        _ => false,
+    })
+}
+
+/// Whether the glob `pattern` matches the argument `arg`.
+pub fn matches(pattern: &str, arg: &str) -> bool {
+    // No option smuggling: `tar -C /srv *` must not accept `--to-command=id`.
+    if arg.starts_with('-') && !pattern.starts_with('-') {
+        return false;
+    }
+    if !clean_path(arg) {
+        return false;
+    }
+    // Sets never span a `/` (see `set_end`), so every `/` of the pattern is
+    // literal and the two can be compared component by component.
+    let pats: Vec<&str> = pattern.split('/').collect();
+    let args: Vec<&str> = arg.split('/').collect();
+    pats.len() == args.len()
+        && pats.iter().zip(&args).all(|(p, a)| {
+            let arg: Vec<char> = a.chars().collect();
+            match_component(&tokens(p), &arg)
+        })
+}
+
+/// False for an argument with an empty, `.` or `..` path component, the
+/// empty one before the `/` of an absolute path apart.
+fn clean_path(arg: &str) -> bool {
+    let rest = arg.strip_prefix('/').unwrap_or(arg);
+    rest.split('/').all(|c| !matches!(c, "" | "." | ".."))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Token {
+    Char(char),
+    /// `?`
+    Any,
+    /// `*`
+    Star,
+    /// `[...]` as inclusive ranges; `[!...]` is `negated`.
+    Set {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
+}
+
+impl Token {
+    /// Whether this token matches `c`; `Star` is handled by the caller.
+    fn matches(&self, c: char) -> bool {
+        match self {
+            Token::Char(t) => *t == c,
+            // Components hold no `/`; checked again so no wildcard ever can.
+            Token::Any | Token::Star => c != '/',
+            Token::Set { negated, ranges } => {
+                c != '/' && ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated
+            }
+        }
+    }
+}
+
+/// The tokens of one `/`-free component of a glob.
+fn tokens(component: &str) -> Vec<Token> {
+    let chars: Vec<char> = component.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            // Runs of `*` are one star: less backtracking, same language.
+            '*' if out.last() == Some(&Token::Star) => {}
+            '*' => out.push(Token::Star),
+            '?' => out.push(Token::Any),
+            '[' => match set_end(&chars, i) {
+                Some(end) => {
+                    out.push(set(&chars[i + 1..end]));
+                    i = end;
+                }
+                None => out.push(Token::Char('[')),
+            },
+            c => out.push(Token::Char(c)),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The index of the `]` that closes a set opened by the `[` at `open`, or
+/// `None` when that `[` is an ordinary character. As in fnmatch, a `]` right
+/// after `[` or `[!` is a member; as in POSIX pathname globbing, a `/` before
+/// the closing `]` makes the `[` ordinary.
+fn set_end(chars: &[char], open: usize) -> Option<usize> {
+    let mut i = open + 1;
+    if chars.get(i) == Some(&'!') {
+        i += 1;
+    }
+    if chars.get(i) == Some(&']') {
+        i += 1;
+    }
+    while let Some(&c) = chars.get(i) {
+        match c {
+            ']' => return Some(i),
+            '/' => return None,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// A set from the text between `[` and its closing `]`.
+fn set(body: &[char]) -> Token {
+    let (negated, body) = match body.split_first() {
+        Some(('!', rest)) => (true, rest),
+        _ => (false, body),
+    };
+    let mut ranges = Vec::new();
+    let mut i = 0;
+    while i < body.len() {
+        // A `-` first or last is a member, as in fnmatch.
+        if i + 2 < body.len() && body[i + 1] == '-' {
+            ranges.push((body[i], body[i + 2]));
+            i += 3;
+        } else {
+            ranges.push((body[i], body[i]));
+            i += 1;
+        }
+    }
+    Token::Set { negated, ranges }
+}
+
+/// The classic two-pointer wildcard match: on a mismatch only the last star
+/// is widened, which is enough when every other token takes one character,
+/// so the cost is at most len(pattern) × len(arg), never exponential.
+fn match_component(pat: &[Token], arg: &[char]) -> bool {
+    let (mut p, mut a) = (0, 0);
+    // After the last star seen: the pattern index following it and the arg
+    // index where its run currently ends.
+    let mut star: Option<(usize, usize)> = None;
+    while a < arg.len() {
+        match pat.get(p) {
+            Some(Token::Star) => {
+                star = Some((p + 1, a));
+                p += 1;
+            }
+            Some(t) if t.matches(arg[a]) => {
+                p += 1;
+                a += 1;
+            }
+            _ => match star {
+                Some((after, end)) if Token::Star.matches(arg[end]) => {
+                    star = Some((after, end + 1));
+                    p = after;
+                    a = end + 1;
+                }
+                _ => return false,
+            },
+        }
+    }
+    pat[p..].iter().all(|t| *t == Token::Star)
+}
