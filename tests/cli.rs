@@ -59,7 +59,11 @@ fn text(bytes: &[u8]) -> String {
 /// (exit code, stdout, stderr)
 fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = nsgate(args, env);
-    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
 }
 
 fn require_root() {
@@ -125,7 +129,10 @@ fn refuses_an_unsafe_configuration_file() {
 
     fs::set_permissions(&conf, fs::Permissions::from_mode(0o664)).unwrap();
     let want = format!("nsgate: refusing configuration {c}: writable by group or others\n");
-    assert_eq!(run(&["--config", c, "--check"], &[]), (1, String::new(), want.clone()));
+    assert_eq!(
+        run(&["--config", c, "--check"], &[]),
+        (1, String::new(), want.clone())
+    );
     assert_eq!(
         run(&["--config", c, "web1"], &[("SSH_ORIGINAL_COMMAND", "ls")]),
         (125, String::new(), want)
@@ -137,18 +144,40 @@ fn refuses_an_unsafe_configuration_file() {
     std::os::unix::fs::chown(&conf, Some(1000), Some(0)).unwrap();
     assert_eq!(
         run(&["--config", c, "--check"], &[]),
-        (1, String::new(), format!("nsgate: refusing configuration {c}: not owned by root\n"))
+        (
+            1,
+            String::new(),
+            format!("nsgate: refusing configuration {c}: not owned by root\n")
+        )
     );
 
     let fifo = dir.0.join("fifo");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     assert_eq!(
         run(&["--config", s(&fifo), "--check"], &[]),
-        (1, String::new(), format!("nsgate: refusing configuration {}: not a regular file\n", s(&fifo)))
+        (
+            1,
+            String::new(),
+            format!(
+                "nsgate: refusing configuration {}: not a regular file\n",
+                s(&fifo)
+            )
+        )
     );
     assert_eq!(
         run(&["--config", s(&dir.0), "--check"], &[]),
-        (1, String::new(), format!("nsgate: refusing configuration {}: not a regular file\n", s(&dir.0)))
+        (
+            1,
+            String::new(),
+            format!(
+                "nsgate: refusing configuration {}: not a regular file\n",
+                s(&dir.0)
+            )
+        )
     );
     let missing = dir.0.join("missing");
     assert_eq!(
@@ -156,7 +185,10 @@ fn refuses_an_unsafe_configuration_file() {
         (
             1,
             String::new(),
-            format!("nsgate: cannot read configuration {}: No such file or directory (os error 2)\n", s(&missing))
+            format!(
+                "nsgate: cannot read configuration {}: No such file or directory (os error 2)\n",
+                s(&missing)
+            )
         )
     );
 }
@@ -186,11 +218,19 @@ fn explain_decides_as_gate_mode_would() {
     );
     assert_eq!(
         explain(Some("alice"), "web1", Some("/bin/cat /srv/../etc/shadow")),
-        (1, format!("deny\nrule: none\nargv: \"/bin/cat\" \"/srv/../etc/shadow\"\n"), String::new())
+        (
+            1,
+            format!("deny\nrule: none\nargv: \"/bin/cat\" \"/srv/../etc/shadow\"\n"),
+            String::new()
+        )
     );
     assert_eq!(
         explain(Some("bob"), "db", Some("/bin/ls -l '/a b'")),
-        (1, format!("deny\nrule: {c}:10\nargv: \"/bin/ls\" \"-l\" \"/a b\"\n"), String::new())
+        (
+            1,
+            format!("deny\nrule: {c}:10\nargv: \"/bin/ls\" \"-l\" \"/a b\"\n"),
+            String::new()
+        )
     );
     assert_eq!(
         explain(Some("alice"), "db", Some("/bin/ls -l '/a b'")),
@@ -202,11 +242,19 @@ fn explain_decides_as_gate_mode_would() {
     );
     assert_eq!(
         explain(None, "db", Some("ss -tln")),
-        (0, format!("permit\nrule: {c}:9\nargv: \"ss\" \"-tln\"\nuser: root\nns: net\n"), String::new())
+        (
+            0,
+            format!("permit\nrule: {c}:9\nargv: \"ss\" \"-tln\"\nuser: root\nns: net\n"),
+            String::new()
+        )
     );
     assert_eq!(
         explain(Some("alice"), "web1", None),
-        (1, "deny\nrule: none\nargv: (interactive session)\n".to_string(), String::new())
+        (
+            1,
+            "deny\nrule: none\nargv: (interactive session)\n".to_string(),
+            String::new()
+        )
     );
     let (code, out, _) = explain(Some("alice"), "web1", Some("/bin/cat /srv/x.log; id"));
     assert_eq!(code, 1);
@@ -214,7 +262,11 @@ fn explain_decides_as_gate_mode_would() {
     assert!(out.contains("nsgate runs no shell"), "{out}");
     assert_eq!(
         explain(Some("alice"), "nope", Some("ls")),
-        (2, String::new(), "nsgate: unknown target nope\n".to_string())
+        (
+            2,
+            String::new(),
+            "nsgate: unknown target nope\n".to_string()
+        )
     );
     assert_eq!(explain(Some("bad label"), "web1", Some("ls")).0, 2);
 }
@@ -236,7 +288,10 @@ fn list_shows_the_rules_that_could_permit() {
             String::new()
         )
     );
-    assert_eq!(run(&["--config", c, "--key", "bob", "--list", "db"], &[]), (0, String::new(), String::new()));
+    assert_eq!(
+        run(&["--config", c, "--key", "bob", "--list", "db"], &[]),
+        (0, String::new(), String::new())
+    );
 }
 
 #[test]
@@ -252,17 +307,43 @@ fn gate_mode_denials_say_one_line_and_exit_126() {
     };
     assert_eq!(
         gate("alice", "web1", Some("cat /etc/shadow")),
-        (126, String::new(), "nsgate: denied: \"cat /etc/shadow\" is not permitted on web1\n".into())
+        (
+            126,
+            String::new(),
+            "nsgate: denied: \"cat /etc/shadow\" is not permitted on web1\n".into()
+        )
     );
     assert_eq!(
         gate("alice", "web1", None),
-        (126, String::new(), "nsgate: denied: an interactive session is not permitted on web1\n".into())
+        (
+            126,
+            String::new(),
+            "nsgate: denied: an interactive session is not permitted on web1\n".into()
+        )
     );
     assert_eq!(
         gate("bob", "db", Some("/bin/ls")),
-        (126, String::new(), "nsgate: denied: \"/bin/ls\" is not permitted on db\n".into())
+        (
+            126,
+            String::new(),
+            "nsgate: denied: \"/bin/ls\" is not permitted on db\n".into()
+        )
     );
-    for bad in ["ls; id", "ls | sh", "ls $(id)", "ls `id`", "ls && id", "ls > /x", "ls # x", "", "   ", "ls 'x", "ls \\", "ls\nid", "ls \u{1b}[2J"] {
+    for bad in [
+        "ls; id",
+        "ls | sh",
+        "ls $(id)",
+        "ls `id`",
+        "ls && id",
+        "ls > /x",
+        "ls # x",
+        "",
+        "   ",
+        "ls 'x",
+        "ls \\",
+        "ls\nid",
+        "ls \u{1b}[2J",
+    ] {
         let (code, out, err) = gate("alice", "web1", Some(bad));
         assert_eq!((code, out.as_str()), (126, ""), "{bad:?}");
         assert!(err.starts_with("nsgate: denied: "), "{bad:?}: {err}");
@@ -282,18 +363,34 @@ fn gate_mode_denials_say_one_line_and_exit_126() {
 fn gate_mode_does_not_reveal_configuration_errors() {
     require_root();
     let dir = Dir::new("gate-bad");
-    let conf = dir.file("nsgate.conf", "target web1 docker web1\npermit secret-rule on web2 cmd ls\n");
-    let (code, out, err) = run(&["--config", s(&conf), "web1"], &[("SSH_ORIGINAL_COMMAND", "ls")]);
+    let conf = dir.file(
+        "nsgate.conf",
+        "target web1 docker web1\npermit secret-rule on web2 cmd ls\n",
+    );
+    let (code, out, err) = run(
+        &["--config", s(&conf), "web1"],
+        &[("SSH_ORIGINAL_COMMAND", "ls")],
+    );
     assert_eq!((code, out.as_str()), (125, ""));
     assert_eq!(
         err,
-        format!("nsgate: configuration {} is invalid; an administrator can run nsgate --check\n", s(&conf))
+        format!(
+            "nsgate: configuration {} is invalid; an administrator can run nsgate --check\n",
+            s(&conf)
+        )
     );
 }
 
 #[test]
 fn usage_errors() {
-    assert_eq!(run(&["--version"], &[]), (0, format!("nsgate {}\n", env!("CARGO_PKG_VERSION")), String::new()));
+    assert_eq!(
+        run(&["--version"], &[]),
+        (
+            0,
+            format!("nsgate {}\n", env!("CARGO_PKG_VERSION")),
+            String::new()
+        )
+    );
     assert!(run(&["--help"], &[]).1.starts_with("usage: nsgate"));
     for (args, code) in [
         (&[][..], 125),

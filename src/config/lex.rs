@@ -114,12 +114,14 @@ fn lex_physical(line: &str, number: u32) -> Result<(Vec<Word>, bool), LexError> 
                             text.push(e);
                             i += 1;
                         }
-                        Some(&e) => return Err(err(
-                            i + 1,
-                            format!(
+                        Some(&e) => {
+                            return Err(err(
+                                i + 1,
+                                format!(
                                 "unknown escape \"\\{e}\" in a quoted word (only \\\" and \\\\)"
                             ),
-                        )),
+                            ))
+                        }
                         None => return Err(err(col, "unterminated quoted word".to_string())),
                     },
                     q if q.is_control() || is_bidi_control(q) => {

@@ -264,9 +264,10 @@ impl Parser<'_> {
                 ("cwd", _) => target.cwd = Some(absolute_path(words.expect("directory")?)?),
                 ("env", _) => target.env.push(env_var(words.expect("NAME=VALUE")?)?),
                 ("ns", _) => target.ns = Some(ns_list(words.expect("namespace list")?)?),
-                _ => return Err(at(
-                    option,
-                    format!(
+                _ => {
+                    return Err(at(
+                        option,
+                        format!(
                         "unknown option \"{}\" for a {} target (expected {}user, cwd, env or ns)",
                         option.text,
                         kind.name(),
@@ -276,7 +277,8 @@ impl Parser<'_> {
                             _ => "",
                         }
                     ),
-                )),
+                    ))
+                }
             }
         }
         target.kind = kind;
