@@ -2,5 +2,7 @@
 //! return `io::Result`. Nothing outside this module uses `unsafe`.
 
 mod pidfd;
+mod random;
 
 pub use pidfd::pidfd_open;
+pub use random::getrandom;

@@ -1,0 +1,186 @@
+//! Reading a record back: the inverse of the writer, strict enough that a
+//! record which decodes was written by it (or byte-for-byte like it).
+#![forbid(unsafe_code)]
+
+/// A field's value as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// A bare `-`.
+    Missing,
+    Bare(String),
+    /// A double-quoted value, unescaped.
+    Quoted(Vec<u8>),
+}
+
+impl Value {
+    /// The value's bytes; `None` when missing.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Missing => None,
+            Value::Bare(s) => Some(s.as_bytes()),
+            Value::Quoted(b) => Some(b),
+        }
+    }
+}
+
+/// Where and why a record did not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed audit record at byte {at}: {why}")]
+pub struct DecodeError {
+    pub at: usize,
+    pub why: &'static str,
+}
+
+fn fail<T>(at: usize, why: &'static str) -> Result<T, DecodeError> {
+    Err(DecodeError { at, why })
+}
+
+/// Decodes the inside of a quoted value: `\\`, `\"` and `\xHH`; every other
+/// byte must be printable ASCII other than `"`.
+pub fn unescape(s: &str) -> Result<Vec<u8>, DecodeError> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => match b.get(i + 1) {
+                Some(b'\\') => out.push(b'\\'),
+                Some(b'"') => out.push(b'"'),
+                Some(b'x') => {
+                    let hex = b.get(i + 2..i + 4).ok_or(DecodeError {
+                        at: i,
+                        why: "short \\x escape",
+                    })?;
+                    let hex = std::str::from_utf8(hex).map_err(|_| DecodeError {
+                        at: i,
+                        why: "bad \\x escape",
+                    })?;
+                    if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                        return fail(i, "bad \\x escape");
+                    }
+                    out.push(u8::from_str_radix(hex, 16).map_err(|_| DecodeError {
+                        at: i,
+                        why: "bad \\x escape",
+                    })?);
+                    i += 2;
+                }
+                _ => return fail(i, "unknown escape"),
+            },
+            b'"' => return fail(i, "unescaped quote"),
+            c @ 0x20..=0x7e => {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            _ => return fail(i, "byte outside 0x20-0x7E"),
+        }
+        i += 2;
+    }
+    Ok(out)
+}
+
+/// Splits a record's MESSAGE (`v=1 sid=... cmd="..."`) into its fields, in
+/// order, decoding quoted values.
+pub fn parse_message(message: &str) -> Result<Vec<(String, Value)>, DecodeError> {
+    let b = message.as_bytes();
+    let mut fields = Vec::new();
+    let mut i = 0;
+    loop {
+        let start = i;
+        while i < b.len() && (b[i].is_ascii_lowercase() || b[i].is_ascii_digit() || b[i] == b'_') {
+            i += 1;
+        }
+        if i == start || b.get(i) != Some(&b'=') {
+            return fail(i, "expected name=");
+        }
+        let name = message[start..i].to_string();
+        i += 1;
+        let value = if b.get(i) == Some(&b'"') {
+            let open = i + 1;
+            i = open;
+            loop {
+                match b.get(i) {
+                    None => return fail(i, "unterminated quote"),
+                    Some(b'"') => break,
+                    Some(b'\\') => i += 2,
+                    Some(_) => i += 1,
+                }
+            }
+            let inner = message.get(open..i).ok_or(DecodeError {
+                at: open,
+                why: "escape cut short",
+            })?;
+            let v = unescape(inner).map_err(|e| DecodeError {
+                at: open + e.at,
+                why: e.why,
+            })?;
+            i += 1;
+            Value::Quoted(v)
+        } else {
+            let open = i;
+            while i < b.len() && b[i] != b' ' {
+                if !(0x21..=0x7e).contains(&b[i]) || b[i] == b'"' || b[i] == b'\\' {
+                    return fail(i, "bad byte in bare value");
+                }
+                i += 1;
+            }
+            match &message[open..i] {
+                "" => return fail(open, "empty bare value"),
+                "-" => Value::Missing,
+                v => Value::Bare(v.to_string()),
+            }
+        };
+        fields.push((name, value));
+        match b.get(i) {
+            None => return Ok(fields),
+            Some(b' ') if i + 1 < b.len() => i += 1,
+            _ => return fail(i, "expected one space between fields"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_fields() {
+        let f = parse_message(r#"v=1 key=- cmd="a\"b\\\x0A" x_2=[::1]:22"#).unwrap();
+        assert_eq!(
+            f,
+            vec![
+                ("v".into(), Value::Bare("1".into())),
+                ("key".into(), Value::Missing),
+                ("cmd".into(), Value::Quoted(b"a\"b\\\n".to_vec())),
+                ("x_2".into(), Value::Bare("[::1]:22".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn rejects_what_the_writer_never_writes() {
+        for bad in [
+            "",
+            "v=1 ",
+            "v=1  k=2",
+            "v=",
+            "=1",
+            "V=1",
+            "cmd=\"abc",
+            "cmd=\"a\\",
+            "cmd=\"a\\q\"",
+            "cmd=\"\\x4\"",
+            "cmd=\"\\x4g\"",
+            "cmd=\"a\"b",
+            "cmd=a\"b\"",
+            "cmd=a\\b",
+            "cmd=\"a\tb\"",
+            "cmd=\"é\"",
+        ] {
+            assert!(parse_message(bad).is_err(), "{bad:?}");
+        }
+        assert!(unescape("\\").is_err());
+        assert!(unescape("\"").is_err());
+        assert_eq!(unescape("\\xff\\xFF").unwrap(), b"\xff\xff");
+    }
+}

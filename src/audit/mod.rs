@@ -1,0 +1,101 @@
+//! Audit records (§6): one syslog datagram per event, failing closed.
+//!
+//! `record` builds the message (`v=1 sid=... event=...`), `syslog` frames it
+//! as a `/dev/log` datagram and sends it, `decode` reads a record back (for
+//! tests and for anyone who must prove what a key asked for).
+//!
+//! Choices where §6 is silent:
+//! - A missing value is a bare `-` (`key=-` without `--key`, `container=-`
+//!   for targets that have no container id, `cmd=-` for an interactive
+//!   session). A present value that is empty or is `-` itself is quoted
+//!   (`""`, `"-"`), so the two never mix.
+//! - `cmd` and `reason` are always quoted when present. Every other text
+//!   value is written bare only when it is made of `[A-Za-z0-9._:/@,+=-]`
+//!   and brackets (`from=[2001:db8::1]:22`); otherwise it is quoted and
+//!   escaped like `cmd`. A record is therefore
+//!   always one line of printable ASCII and decodes exactly.
+//! - The syslog timestamp is UTC: nsgate reads neither `TZ` nor
+//!   `/etc/localtime` (nothing in the environment steers it), and rsyslogd
+//!   and journald stamp local-socket messages with their own receive time.
+//! - Only allow records are never shortened: one over 8000 bytes refuses the
+//!   session. Deny, error and exit records that would be over the limit keep
+//!   a prefix of `cmd` and say so in `reason`; the session's allow record
+//!   holds the whole request.
+#![forbid(unsafe_code)]
+
+mod decode;
+mod record;
+mod syslog;
+
+pub use decode::{parse_message, unescape, DecodeError, Value};
+pub use record::{client_address, Event, Outcome, Record, SessionId, MAX_REASON_BYTES};
+pub use syslog::{frame, parse_frame, timestamp, Auditor, Frame, MAX_RECORD_BYTES, WRITE_TIMEOUT};
+
+/// Escapes a value for a double-quoted audit field (§6): `\` and `"` get a
+/// backslash, every byte outside 0x20–0x7E becomes `\xHH`.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The length of `escape(&[b])`, so prefixes can be cut without escaping twice.
+fn escaped_len(b: u8) -> usize {
+    match b {
+        b'\\' | b'"' => 2,
+        0x20..=0x7e => 1,
+        _ => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn escapes_quotes_backslashes_and_non_printables() {
+        assert_eq!(escape(b"a \"b\" \\c"), r#"a \"b\" \\c"#);
+        assert_eq!(escape(b"x\ny\x1b[0m\xff"), r"x\x0Ay\x1B[0m\xFF");
+        assert_eq!(escape("é".as_bytes()), r"\xC3\xA9");
+    }
+
+    #[test]
+    fn escapes_each_hostile_byte_and_decodes_back() {
+        let cases: &[&[u8]] = &[
+            b"a\nb",
+            b"a\rb",
+            b"\x1b]0;pwned\x07",
+            b"\"\"\\\\",
+            b"]]] [x]",
+            b"\xff\xfe\xc3",
+            b"\x00\x7f\x80\x9f",
+            "\u{202e}evil".as_bytes(),
+            b"",
+        ];
+        for case in cases {
+            let e = escape(case);
+            assert!(e.bytes().all(|b| (0x20..=0x7e).contains(&b)), "{e}");
+            assert_eq!(unescape(&e).unwrap(), *case);
+            assert_eq!(e.len(), case.iter().map(|b| escaped_len(*b)).sum::<usize>());
+        }
+        let long = vec![b'x'; 4000];
+        assert_eq!(unescape(&escape(&long)).unwrap(), long);
+    }
+
+    proptest! {
+        #[test]
+        fn decode_inverts_escape(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let e = escape(&bytes);
+            prop_assert!(e.bytes().all(|b| (0x20..=0x7e).contains(&b)));
+            prop_assert_eq!(unescape(&e).unwrap(), bytes);
+        }
+    }
+}
