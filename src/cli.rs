@@ -66,13 +66,11 @@ pub fn main() -> i32 {
         Mode::Check => check(&args),
         Mode::Explain => explain(&args),
         Mode::List => list(&args),
-        Mode::Gate => match gate_mode(&args) {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("nsgate: {e}");
-                e.exit_code()
-            }
-        },
+        Mode::Gate => crate::session::run(
+            &args.config,
+            args.key.clone(),
+            args.target.as_deref().unwrap_or_default(),
+        ),
     }
 }
 
@@ -293,47 +291,4 @@ fn list(args: &Args) -> i32 {
         println!("{}: {rule}", rule.origin);
     }
     0
-}
-
-/// Gate mode: decide the request sshd passed on, then run it or refuse.
-fn gate_mode(args: &Args) -> Result<i32, Error> {
-    let config = match config::load(&args.config) {
-        Ok(config) => config,
-        // The client must not learn the rules: details are for --check.
-        Err(Error::Config(_)) => {
-            return Err(Error::Usage(format!(
-                "configuration {} is invalid; an administrator can run nsgate --check",
-                args.config.display()
-            )))
-        }
-        Err(e) => return Err(e),
-    };
-    let target = args.target.clone().unwrap_or_default();
-    if config.target(&target).is_none() {
-        return Err(Error::UnknownTarget(target));
-    }
-    let fingerprint = match std::env::var_os("SSH_USER_AUTH") {
-        Some(path) => identity::fingerprint_from_user_auth(&PathBuf::from(path))?,
-        None => None,
-    };
-    let who = Identity {
-        label: args.key.clone(),
-        fingerprint,
-    };
-    let request = request::from_env(
-        std::env::var_os("SSH_ORIGINAL_COMMAND").as_deref(),
-        config.settings.max_command_bytes,
-    )
-    .map_err(|refusal| Error::Denied(refusal.to_string()))?;
-    match policy::decide(&config, &who, &target, &request) {
-        Decision::Deny(_) => Err(Error::Denied(match &request {
-            Request::Interactive => format!("an interactive session is not permitted on {target}"),
-            Request::Command { argv, .. } => {
-                format!("\"{}\" is not permitted on {target}", argv.display())
-            }
-        })),
-        Decision::Permit(_) => Err(Error::NotBuilt(
-            "permitted, but entering containers is not built yet",
-        )),
-    }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod identity;
 pub mod policy;
 pub mod request;
+pub mod session;
 pub mod supervise;
 pub mod system;
 pub mod target;

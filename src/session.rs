@@ -1,0 +1,119 @@
+//! Gate mode: one SSH session from request to exit status, with its audit
+//! records. This is the flow of §1: parse, decide, pin, audit, enter, wait.
+#![forbid(unsafe_code)]
+
+use crate::audit::{self, Auditor, Event, Record, SessionId};
+use crate::config::{self, Config};
+use crate::error::{Error, Result, EXIT_DENIED};
+use crate::identity::{self, Identity};
+use crate::policy::{self, Decision};
+use crate::request::{self, Request};
+use std::path::{Path, PathBuf};
+
+/// Runs one gate-mode session and returns nsgate's exit code.
+pub fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 {
+    let config = match config::load(config_path) {
+        Ok(config) => config,
+        // The client must not learn the rules: the details are for --check.
+        Err(Error::Config(_)) => {
+            return fail(&Error::Usage(format!(
+                "configuration {} is invalid; an administrator can run nsgate --check",
+                config_path.display()
+            )))
+        }
+        Err(e) => return fail(&e),
+    };
+    let mut auditor = Auditor::new(&config.settings);
+    let sid = match SessionId::generate() {
+        Ok(sid) => sid,
+        Err(e) => return fail(&e),
+    };
+    let mut record = Record::new(sid, Event::Error);
+    record.key = key.clone();
+    record.target = Some(target.to_string());
+    record.from = audit::client_address(
+        std::env::var_os("SSH_CONNECTION").as_deref(),
+        std::env::var_os("SSH_CLIENT").as_deref(),
+    );
+    match session(&config, &mut auditor, &mut record, key, target) {
+        Ok(code) => code,
+        Err(e) => {
+            if record.event == Event::Error {
+                record.reason = Some(e.to_string());
+                // Already failing: a lost error record changes nothing.
+                let _ = auditor.send(&record);
+            }
+            fail(&e)
+        }
+    }
+}
+
+fn fail(e: &Error) -> i32 {
+    eprintln!("nsgate: {e}");
+    e.exit_code()
+}
+
+/// The session proper; `record` collects what the audit records say.
+fn session(
+    config: &Config,
+    auditor: &mut Auditor,
+    record: &mut Record,
+    key: Option<String>,
+    target_name: &str,
+) -> Result<i32> {
+    let target = config
+        .target(target_name)
+        .ok_or_else(|| Error::UnknownTarget(target_name.to_string()))?;
+    let fingerprint = match std::env::var_os("SSH_USER_AUTH") {
+        Some(path) => identity::fingerprint_from_user_auth(&PathBuf::from(path))?,
+        None => None,
+    };
+    record.fp = fingerprint.clone();
+    let who = Identity {
+        label: key,
+        fingerprint,
+    };
+    let original = std::env::var_os("SSH_ORIGINAL_COMMAND");
+    record.cmd = original
+        .as_ref()
+        .map(|v| std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()).to_vec());
+    let request = match request::from_env(original.as_deref(), config.settings.max_command_bytes) {
+        Ok(request) => request,
+        Err(refusal) => return deny(auditor, record, None, refusal.to_string()),
+    };
+    let rule = match policy::decide(config, &who, target_name, &request) {
+        Decision::Deny(rule) => {
+            let message = match &request {
+                Request::Interactive => {
+                    format!("an interactive session is not permitted on {target_name}")
+                }
+                Request::Command { argv, .. } => {
+                    format!("\"{}\" is not permitted on {target_name}", argv.display())
+                }
+            };
+            return deny(auditor, record, rule.map(|r| r.origin.clone()), message);
+        }
+        Decision::Permit(rule) => rule,
+    };
+    record.rule = Some(rule.origin.clone());
+    let _effective = rule.effective(target);
+    Err(Error::NotBuilt(
+        "permitted, but entering containers is not built yet",
+    ))
+}
+
+/// Refuses the request: a deny record (written or not, it is a deny), one
+/// line for the client, exit 126.
+fn deny(
+    auditor: &mut Auditor,
+    record: &mut Record,
+    rule: Option<config::Origin>,
+    message: String,
+) -> Result<i32> {
+    record.event = Event::Deny;
+    record.rule = rule;
+    record.reason = Some(message.clone());
+    let _ = auditor.send(record);
+    eprintln!("nsgate: {}", Error::Denied(message));
+    Ok(EXIT_DENIED)
+}
