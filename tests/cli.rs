@@ -220,7 +220,7 @@ fn explain_decides_as_gate_mode_would() {
         explain(Some("alice"), "web1", Some("/bin/cat /srv/../etc/shadow")),
         (
             1,
-            format!("deny\nrule: none\nargv: \"/bin/cat\" \"/srv/../etc/shadow\"\n"),
+            "deny\nrule: none\nargv: \"/bin/cat\" \"/srv/../etc/shadow\"\n".to_string(),
             String::new()
         )
     );
