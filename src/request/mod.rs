@@ -1,0 +1,283 @@
+//! The client's request (§4): `SSH_ORIGINAL_COMMAND` split into an argv with
+//! POSIX quoting and nothing else. No shell is ever involved.
+#![forbid(unsafe_code)]
+
+#[cfg(test)]
+mod tests;
+
+/// The most words a request may have (§4).
+pub const MAX_WORDS: usize = 256;
+
+/// A parsed, validated request: at least one word, each valid UTF-8 without
+/// control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Argv(Vec<String>);
+
+impl Argv {
+    pub fn words(&self) -> &[String] {
+        &self.0
+    }
+    pub fn program(&self) -> &str {
+        &self.0[0]
+    }
+
+    /// The argv on one line, each word quoted shell-style where needed, so
+    /// that parsing the result gives this argv back.
+    pub fn display(&self) -> String {
+        let mut out = String::new();
+        for (i, word) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            if word.is_empty() || word.chars().any(needs_quoting) {
+                out.push('\'');
+                for c in word.chars() {
+                    match c {
+                        '\'' => out.push_str(r"'\''"),
+                        _ => out.push(c),
+                    }
+                }
+                out.push('\'');
+            } else {
+                out.push_str(word);
+            }
+        }
+        out
+    }
+}
+
+/// What the client asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `SSH_ORIGINAL_COMMAND` unset: an interactive session.
+    Interactive,
+    /// `raw` is exactly what the client sent, for the audit record.
+    Command { raw: Vec<u8>, argv: Argv },
+}
+
+/// Why a request was refused before any rule was consulted. Positions are
+/// 1-based and count characters, not bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "request too long: {len} bytes once escaped for the audit record, more than the \
+         limit of {limit} (max-command-bytes): nsgate runs no shell and passes only \
+         bounded requests"
+    )]
+    TooLong { len: usize, limit: usize },
+    #[error(
+        "invalid UTF-8 at character {at} (byte {byte}): nsgate runs no shell and accepts \
+         only UTF-8 text"
+    )]
+    InvalidUtf8 { at: usize, byte: usize },
+    #[error(
+        "{} U+{:04X} at character {at}: nsgate runs no shell and refuses control \
+         characters, even quoted",
+        control_kind(*.ch),
+        u32::from(*.ch)
+    )]
+    Control { ch: char, at: usize },
+    #[error(
+        "unmatched {} quote at character {at}: nsgate runs no shell, it splits words with \
+         POSIX quoting only, and every quote must be closed",
+        if *.quote == '\'' { "single" } else { "double" }
+    )]
+    UnmatchedQuote { quote: char, at: usize },
+    #[error(
+        "lone backslash at the end (character {at}): nsgate runs no shell, and a backslash \
+         must escape a following character"
+    )]
+    TrailingBackslash { at: usize },
+    #[error(
+        "unquoted \"{op}\" at character {at}: nsgate runs no shell, so shell operators are \
+         not allowed (quote it to pass it literally)"
+    )]
+    Operator { op: char, at: usize },
+    #[error(
+        "unquoted \"#\" at character {at}: nsgate runs no shell, so there are no comments \
+         and \"#\" is not allowed unquoted (quote it to pass it literally)"
+    )]
+    Comment { at: usize },
+    #[error(
+        "too many words: {count}, more than the limit of {MAX_WORDS} (word {} starts at \
+         character {first_extra_at}): nsgate runs no shell and passes at most {MAX_WORDS} \
+         words",
+        MAX_WORDS + 1
+    )]
+    TooManyWords { count: usize, first_extra_at: usize },
+    #[error(
+        "empty command: nsgate runs no shell and has nothing to run (send no command at all \
+         for an interactive session)"
+    )]
+    Empty,
+}
+
+fn control_kind(ch: char) -> &'static str {
+    if u32::from(ch) < 0x200 {
+        "control character"
+    } else {
+        "bidirectional control character"
+    }
+}
+
+/// C0, DEL, C1 and the Unicode bidirectional controls (Bidi_Control, which
+/// adds U+061C ARABIC LETTER MARK to the list of §4): they can hide or
+/// reorder what an admin reads in a log or on a terminal.
+fn is_forbidden_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0}'..='\u{1f}'
+            | '\u{7f}'..='\u{9f}'
+            | '\u{61c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Unquoted, these would mean something to a shell; nsgate refuses rather
+/// than pass them on with a meaning the client may not intend.
+fn is_operator(c: char) -> bool {
+    matches!(c, ';' | '|' | '&' | '<' | '>' | '(' | ')' | '$' | '`')
+}
+
+/// Characters that `display` quotes, so its output parses back unchanged.
+fn needs_quoting(c: char) -> bool {
+    matches!(c, ' ' | '\'' | '"' | '\\' | '#') || is_operator(c)
+}
+
+/// The length of `crate::audit::escape(raw)` without building it.
+fn escaped_len(raw: &[u8]) -> usize {
+    raw.iter()
+        .map(|&b| match b {
+            b'\\' | b'"' => 2,
+            0x20..=0x7e => 1,
+            _ => 4,
+        })
+        .fold(0usize, usize::saturating_add)
+}
+
+/// Parses a request string (§4).
+///
+/// Checks run cheapest first: the size bound, then UTF-8, then control
+/// characters anywhere, then the quoting and operators left to right.
+pub fn parse(raw: &[u8], max_command_bytes: usize) -> Result<Argv, Refusal> {
+    let len = escaped_len(raw);
+    if len > max_command_bytes {
+        return Err(Refusal::TooLong {
+            len,
+            limit: max_command_bytes,
+        });
+    }
+    let text = std::str::from_utf8(raw).map_err(|e| {
+        let byte = e.valid_up_to();
+        let valid = raw.get(..byte).unwrap_or_default();
+        // The valid prefix is UTF-8, so counting non-continuation bytes
+        // counts its characters.
+        let chars = valid.iter().filter(|&&b| b & 0xc0 != 0x80).count();
+        Refusal::InvalidUtf8 {
+            at: chars + 1,
+            byte: byte + 1,
+        }
+    })?;
+    if let Some((i, ch)) = text
+        .chars()
+        .enumerate()
+        .find(|&(_, c)| is_forbidden_control(c))
+    {
+        return Err(Refusal::Control { ch, at: i + 1 });
+    }
+    let words = lex(text)?;
+    if words.is_empty() {
+        return Err(Refusal::Empty);
+    }
+    Ok(Argv(words))
+}
+
+/// Splits `text` into words with POSIX quoting. Words past `MAX_WORDS` are
+/// counted but not kept, so memory stays within the input's size.
+fn lex(text: &str) -> Result<Vec<String>, Refusal> {
+    let mut words = Vec::new();
+    let mut count = 0usize;
+    let mut first_extra_at = 0;
+    let mut word: Option<String> = None;
+    let mut chars = text.chars().enumerate().map(|(i, c)| (i + 1, c)).peekable();
+
+    while let Some((at, c)) = chars.next() {
+        if c == ' ' {
+            if let Some(done) = word.take() {
+                if count < MAX_WORDS {
+                    words.push(done);
+                }
+                count += 1;
+            }
+            continue;
+        }
+        if word.is_none() && count == MAX_WORDS {
+            first_extra_at = at;
+        }
+        let current = word.get_or_insert_with(String::new);
+        match c {
+            '\'' => loop {
+                match chars.next() {
+                    Some((_, '\'')) => break,
+                    Some((_, ch)) => current.push(ch),
+                    None => return Err(Refusal::UnmatchedQuote { quote: c, at }),
+                }
+            },
+            '"' => loop {
+                match chars.next() {
+                    Some((_, '"')) => break,
+                    // As POSIX: inside double quotes a backslash escapes only
+                    // these; before anything else it is itself.
+                    Some((_, '\\')) => match chars.peek() {
+                        Some(&(_, ch @ ('"' | '\\' | '$' | '`'))) => {
+                            chars.next();
+                            current.push(ch);
+                        }
+                        _ => current.push('\\'),
+                    },
+                    Some((_, ch)) => current.push(ch),
+                    None => return Err(Refusal::UnmatchedQuote { quote: c, at }),
+                }
+            },
+            '\\' => match chars.next() {
+                Some((_, ch)) => current.push(ch),
+                None => return Err(Refusal::TrailingBackslash { at }),
+            },
+            '#' => return Err(Refusal::Comment { at }),
+            _ if is_operator(c) => return Err(Refusal::Operator { op: c, at }),
+            _ => current.push(c),
+        }
+    }
+    if let Some(done) = word {
+        if count < MAX_WORDS {
+            words.push(done);
+        }
+        count += 1;
+    }
+    if count > MAX_WORDS {
+        return Err(Refusal::TooManyWords {
+            count,
+            first_extra_at,
+        });
+    }
+    Ok(words)
+}
+
+/// The request from `SSH_ORIGINAL_COMMAND`'s value (`None`: unset).
+pub fn from_env(
+    value: Option<&std::ffi::OsStr>,
+    max_command_bytes: usize,
+) -> Result<Request, Refusal> {
+    use std::os::unix::ffi::OsStrExt;
+    match value {
+        None => Ok(Request::Interactive),
+        Some(v) => {
+            let raw = v.as_bytes().to_vec();
+            let argv = parse(&raw, max_command_bytes)?;
+            Ok(Request::Command { raw, argv })
+        }
+    }
+}
