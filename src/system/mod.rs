@@ -6,3 +6,12 @@ mod random;
 
 pub use pidfd::pidfd_open;
 pub use random::getrandom;
+
+// Target resolution (§3.1): runtime sockets, pid files, liveness via pidfd.
+mod open;
+mod pidfd_signal;
+mod unix_connect;
+
+pub use open::open_nofollow_nonblocking;
+pub use pidfd_signal::{is_no_such_process, pidfd_send_signal};
+pub use unix_connect::connect_unix;

@@ -1,0 +1,261 @@
+//! Targets named by a file: a pid file, containerd's `init.pid`, and
+//! systemd-machined's record of an nspawn machine. Every file is opened
+//! without following a final symlink and without blocking, must be a regular
+//! file owned by root and not writable by group or others (as the
+//! configuration), and is read bounded and parsed strictly.
+#![forbid(unsafe_code)]
+
+use super::parse_pid;
+use crate::system;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Larger than any pid file or machine record; more is refused, not read.
+const MAX_FILE: u64 = 64 << 10;
+
+/// Where systemd-machined keeps one file per running machine.
+pub const MACHINES_DIR: &str = "/run/systemd/machines";
+
+/// A file that names the target's pid, and how to read the pid from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PidSource {
+    /// A pid file, or containerd's `init.pid`: the decimal pid.
+    Plain(PathBuf),
+    /// systemd-machined's machine record: its `LEADER=` line.
+    Machine { name: String, path: PathBuf },
+}
+
+impl PidSource {
+    pub fn path(&self) -> &Path {
+        match self {
+            PidSource::Plain(path) | PidSource::Machine { path, .. } => path,
+        }
+    }
+
+    /// Reads the pid now; called once to resolve and once more to verify.
+    pub fn read_pid(&self) -> Result<i32, String> {
+        let path = self.path();
+        let text = read_root_file(path)?;
+        match self {
+            PidSource::Plain(_) => parse_pid(&text).ok_or_else(|| {
+                format!(
+                    "{} holds {:?}, not a pid (a decimal number and at most one newline)",
+                    path.display(),
+                    String::from_utf8_lossy(&text[..text.len().min(32)])
+                )
+            }),
+            PidSource::Machine { name, .. } => {
+                machine_leader(&text).map_err(|why| format!("machine {name}: {why}"))
+            }
+        }
+    }
+}
+
+/// `STATE/io.containerd.runtime.v2.task/NAMESPACE/ID/init.pid`, once both
+/// names are checked to be containerd identifiers (so neither is a path).
+pub fn containerd_init_pid(state: &Path, namespace: &str, id: &str) -> Result<PathBuf, String> {
+    for (what, value) in [("namespace", namespace), ("id", id)] {
+        if !valid_containerd_identifier(value) {
+            return Err(format!(
+                "containerd {what} {value:?} is not a valid identifier"
+            ));
+        }
+    }
+    Ok(state
+        .join("io.containerd.runtime.v2.task")
+        .join(namespace)
+        .join(id)
+        .join("init.pid"))
+}
+
+/// `/run/systemd/machines/MACHINE`, once the name is checked to be a
+/// machine name (a hostname: letters, digits, `-`, `_`, `.`).
+pub fn machine_file(machine: &str) -> Result<PathBuf, String> {
+    let ok = !machine.is_empty()
+        && machine.len() <= 64
+        && !machine.starts_with('.')
+        && machine
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !ok {
+        return Err(format!("{machine:?} is not a valid machine name"));
+    }
+    Ok(Path::new(MACHINES_DIR).join(machine))
+}
+
+/// containerd's identifier rule: alphanumeric runs joined by single `.`,
+/// `_` or `-`, at most 76 characters.
+fn valid_containerd_identifier(s: &str) -> bool {
+    if s.is_empty() || s.len() > 76 {
+        return false;
+    }
+    s.split(['.', '_', '-'])
+        .all(|run| !run.is_empty() && run.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The `LEADER=` pid of a machine record; refuses a VM's (its leader is the
+/// hypervisor, not a container init) and a record with none or several.
+pub fn machine_leader(text: &[u8]) -> Result<i32, String> {
+    let text = std::str::from_utf8(text).map_err(|_| "record is not UTF-8".to_string())?;
+    let mut leader = None;
+    for line in text.lines() {
+        if let Some(value) = line.strip_prefix("LEADER=") {
+            if leader.is_some() {
+                return Err("record has more than one LEADER=".into());
+            }
+            let pid = parse_pid(value.as_bytes())
+                .ok_or_else(|| format!("LEADER={value:?} is not a pid"))?;
+            leader = Some(pid);
+        } else if let Some(class) = line.strip_prefix("CLASS=") {
+            if class != "container" {
+                return Err(format!("is a {class:?}, not a container"));
+            }
+        }
+    }
+    leader.ok_or_else(|| "record has no LEADER= (machine not running?)".into())
+}
+
+/// The whole content of a small root-owned file, checked on the opened
+/// descriptor so what is checked is what is read.
+pub fn read_root_file(path: &Path) -> Result<Vec<u8>, String> {
+    let shown = path.display();
+    let file = system::open_nofollow_nonblocking(path).map_err(|e| {
+        // Only to word the message: the open itself refused the link.
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            format!("{shown} is a symbolic link; name the file itself")
+        } else {
+            format!("cannot open {shown}: {e}")
+        }
+    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot stat {shown}: {e}"))?;
+    if !meta.file_type().is_file() {
+        return Err(format!("{shown} is not a regular file"));
+    }
+    if meta.uid() != 0 {
+        return Err(format!("{shown} is owned by uid {}, not root", meta.uid()));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{shown} is writable by group or others (mode {:04o})",
+            meta.mode() & 0o7777
+        ));
+    }
+    let mut text = Vec::new();
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(format!("{shown} is larger than {} KiB", MAX_FILE >> 10));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn machine_records() {
+        let record = b"# This is private data. Do not parse.\nNAME=web\nSCOPE=machine-web.scope\n\
+                       SERVICE=systemd-nspawn\nROOT=/var/lib/machines/web\nLEADER=4242\nCLASS=container\n";
+        assert_eq!(machine_leader(record), Ok(4242));
+        assert_eq!(machine_leader(b"LEADER=7"), Ok(7));
+        for (bad, why) in [
+            (&b"NAME=web\n"[..], "no LEADER"),
+            (b"LEADER=1\nLEADER=2\n", "more than one"),
+            (b"LEADER=0\n", "not a pid"),
+            (b"LEADER= 12\n", "not a pid"),
+            (b"LEADER=12\nCLASS=vm\n", "not a container"),
+            (b"LEADER=\xff\n", "UTF-8"),
+        ] {
+            let err = machine_leader(bad).unwrap_err();
+            assert!(err.contains(why), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn names_never_become_paths() {
+        let state = Path::new("/run/docker/containerd/daemon");
+        assert_eq!(
+            containerd_init_pid(state, "moby", "abc-1.x_2").unwrap(),
+            Path::new("/run/docker/containerd/daemon/io.containerd.runtime.v2.task/moby/abc-1.x_2/init.pid")
+        );
+        for (ns, id) in [
+            ("moby", ".."),
+            ("..", "x"),
+            ("a/b", "x"),
+            ("moby", "x/../y"),
+            ("moby", ""),
+            ("moby", "a..b"),
+            ("moby", "-a"),
+        ] {
+            assert!(containerd_init_pid(state, ns, id).is_err(), "{ns} {id}");
+        }
+        assert!(containerd_init_pid(state, "moby", &"a".repeat(77)).is_err());
+        assert_eq!(
+            machine_file("web-1.x").unwrap(),
+            Path::new("/run/systemd/machines/web-1.x")
+        );
+        for bad in ["", ".", "..", "a/b", ".hidden", "a b"] {
+            assert!(machine_file(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn root_file_checks() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("root_file_checks: needs root for the ownership checks; skipped");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("nsgate-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let write = |name: &str, content: &[u8], mode: u32| {
+            let path = dir.join(name);
+            std::fs::write(&path, content).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            path
+        };
+        let good = write("good.pid", b"1234\n", 0o644);
+        assert_eq!(PidSource::Plain(good.clone()).read_pid(), Ok(1234));
+        let open = write("open.pid", b"1234\n", 0o664);
+        assert!(read_root_file(&open)
+            .unwrap_err()
+            .contains("writable by group or others (mode 0664)"));
+        let other = write("other.pid", b"1234\n", 0o644);
+        nix::unistd::chown(&other, Some(nix::unistd::Uid::from_raw(1000)), None).unwrap();
+        assert!(read_root_file(&other)
+            .unwrap_err()
+            .contains("owned by uid 1000, not root"));
+        std::os::unix::fs::symlink(&good, dir.join("link.pid")).unwrap();
+        assert!(read_root_file(&dir.join("link.pid"))
+            .unwrap_err()
+            .contains("symbolic link"));
+        nix::unistd::mkfifo(
+            &dir.join("fifo.pid"),
+            nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+        )
+        .unwrap();
+        assert!(read_root_file(&dir.join("fifo.pid"))
+            .unwrap_err()
+            .contains("not a regular file"));
+        assert!(read_root_file(&dir)
+            .unwrap_err()
+            .contains("not a regular file"));
+        let big = write("big.pid", &vec![b'1'; (MAX_FILE + 1) as usize], 0o644);
+        assert!(read_root_file(&big)
+            .unwrap_err()
+            .contains("larger than 64 KiB"));
+        let junk = write("junk.pid", b"12 34\n", 0o644);
+        let err = PidSource::Plain(junk).read_pid().unwrap_err();
+        assert!(err.contains("holds \"12 34\\n\", not a pid"), "{err}");
+        assert!(read_root_file(&dir.join("missing"))
+            .unwrap_err()
+            .starts_with("cannot open "));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

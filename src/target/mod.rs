@@ -1,0 +1,459 @@
+//! Finding the target container's init process (§3.1) and pinning it with a
+//! pidfd (§5) so a reused pid is never entered.
+//!
+//! Pinning: learn the pid from the runtime, read the process's start time,
+//! open a pidfd, read the start time again (same process all along), ask the
+//! runtime again (it still names this pid), and finally check through the
+//! pidfd that the process is alive. A process alive at the end held its pid
+//! throughout, so the pidfd is the runtime's process, not a successor.
+#![forbid(unsafe_code)]
+
+mod engine;
+mod files;
+mod http;
+
+use crate::config::{Target, TargetKind};
+use crate::error::{Error, Result};
+use crate::system;
+use engine::Engine;
+use files::PidSource;
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+
+/// What the runtime says about the container, where it says it (Docker's
+/// `Config` and `HostConfig`); empty for pidfile, containerd and nspawn
+/// targets, except `container_id` for containerd (the task id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// The full container id, for the audit record.
+    pub container_id: Option<String>,
+    /// `Config.User`: `name`, `uid`, `name:group` or `uid:gid`.
+    pub user: Option<String>,
+    /// `Config.Env`, `NAME=VALUE` each.
+    pub env: Vec<String>,
+    /// `Config.WorkingDir`.
+    pub working_dir: Option<String>,
+    /// `Config.Hostname`, for `HOSTNAME` as docker exec sets it.
+    pub hostname: Option<String>,
+    /// `HostConfig.GroupAdd`: names or numbers.
+    pub group_add: Vec<String>,
+}
+
+/// The target's init process, pinned: `pidfd` refers to the very process
+/// the runtime named, verified after opening.
+#[derive(Debug)]
+pub struct Pinned {
+    pub pidfd: OwnedFd,
+    /// The pid in nsgate's (the host's) pid namespace.
+    pub pid: i32,
+    pub runtime: RuntimeConfig,
+}
+
+/// A step of resolution; the error is the reason shown to the admin.
+type Why<T> = std::result::Result<T, String>;
+
+/// The kernel's largest possible pid (`PID_MAX_LIMIT` on 64-bit).
+pub const PID_MAX: i32 = 4_194_304;
+
+/// Asks the target's runtime for its init process and pins it (§3.1, §5).
+/// Every failure is `Error::Target` with a message for the admin (exit 125).
+pub fn resolve_and_pin(target: &Target) -> Result<Pinned> {
+    resolve(&target.kind).map_err(|why| Error::Target {
+        target: target.name.clone(),
+        why,
+    })
+}
+
+fn resolve(kind: &TargetKind) -> Why<Pinned> {
+    match kind {
+        TargetKind::Docker { container, socket } => pin_engine(Engine::Docker, socket, container),
+        TargetKind::Podman { container, socket } => pin_engine(Engine::Podman, socket, container),
+        TargetKind::Containerd {
+            namespace,
+            id,
+            state,
+        } => {
+            let path = files::containerd_init_pid(state, namespace, id)?;
+            // No init.pid: containerd has no running task of that id. Any
+            // other trouble with the file is reported by opening it.
+            if !path.try_exists().unwrap_or(true) {
+                return Err(format!(
+                    "containerd task {namespace}/{id} is not running (no {})",
+                    path.display()
+                ));
+            }
+            let mut pinned = pin_file(&PidSource::Plain(path))?;
+            pinned.runtime.container_id = Some(id.clone());
+            Ok(pinned)
+        }
+        TargetKind::Pidfile { path } => pin_file(&PidSource::Plain(path.clone())),
+        TargetKind::Nspawn { machine } => {
+            let path = files::machine_file(machine)?;
+            if !path.try_exists().unwrap_or(true) {
+                return Err(format!(
+                    "machine {machine} is not running (no {})",
+                    path.display()
+                ));
+            }
+            pin_file(&PidSource::Machine {
+                name: machine.clone(),
+                path,
+            })
+        }
+    }
+}
+
+fn pin_engine(engine: Engine, socket: &std::path::Path, container: &str) -> Why<Pinned> {
+    let first = engine::inspect(engine, socket, container)?;
+    let what = format!(
+        "{} container \"{container}\" (pid {})",
+        engine.name(),
+        first.pid
+    );
+    let pidfd = pin(first.pid, &what, || {
+        let again = engine::inspect(engine, socket, container)?;
+        if again.id != first.id || again.pid != first.pid {
+            return Err(format!(
+                "{} container \"{container}\" changed while being pinned (now id {}, pid {})",
+                engine.name(),
+                &again.id[..12],
+                again.pid
+            ));
+        }
+        Ok(())
+    })?;
+    Ok(Pinned {
+        pidfd,
+        pid: first.pid,
+        runtime: first.runtime,
+    })
+}
+
+fn pin_file(source: &PidSource) -> Why<Pinned> {
+    let pid = source.read_pid()?;
+    let what = format!("pid {pid} from {}", source.path().display());
+    let pidfd = pin(pid, &what, || {
+        let again = source.read_pid()?;
+        if again != pid {
+            return Err(format!(
+                "{} changed while being pinned (now pid {again})",
+                source.path().display()
+            ));
+        }
+        Ok(())
+    })?;
+    Ok(Pinned {
+        pidfd,
+        pid,
+        runtime: RuntimeConfig::default(),
+    })
+}
+
+/// Opens a pidfd for `pid` and proves it is the process `recheck` (which
+/// asks the runtime again) still names; `what` names the pid in messages.
+fn pin(pid: i32, what: &str, recheck: impl FnOnce() -> Why<()>) -> Why<OwnedFd> {
+    let not_running = || format!("{what} is not running");
+    let before = proc_stat(pid).map_err(|e| match e {
+        StatError::Gone => not_running(),
+        StatError::Other(why) => why,
+    })?;
+    let pidfd = system::pidfd_open(pid).map_err(|e| {
+        if system::is_no_such_process(&e) {
+            not_running()
+        } else {
+            format!("cannot pin {what}: pidfd_open: {e}")
+        }
+    })?;
+    let after = proc_stat(pid).map_err(|e| match e {
+        StatError::Gone => not_running(),
+        StatError::Other(why) => why,
+    })?;
+    if after.start_time != before.start_time {
+        return Err(format!(
+            "{what} was replaced by another process while being pinned"
+        ));
+    }
+    if matches!(after.state, b'Z' | b'X' | b'x') {
+        return Err(format!("{what} has exited (zombie)"));
+    }
+    recheck()?;
+    system::pidfd_send_signal(pidfd.as_fd(), 0)
+        .map_err(|e| format!("{what} exited while being pinned ({e})"))?;
+    Ok(pidfd)
+}
+
+/// A pid in the kernel's range.
+pub fn valid_pid(pid: i32) -> bool {
+    (1..=PID_MAX).contains(&pid)
+}
+
+/// A pid as runtimes write it: decimal digits without sign, blanks or
+/// leading zeros, then at most one newline.
+pub fn parse_pid(text: &[u8]) -> Option<i32> {
+    let digits = text.strip_suffix(b"\n").unwrap_or(text);
+    if digits.is_empty()
+        || digits.len() > 7
+        || digits[0] == b'0'
+        || !digits.iter().all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let pid: i32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    valid_pid(pid).then_some(pid)
+}
+
+/// The fields of `/proc/PID/stat` that tell one process from a successor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ProcStat {
+    /// Field 3: `R`, `S`, `D`, `Z`, ...
+    state: u8,
+    /// Field 22: clock ticks after boot; a reused pid has a later one.
+    start_time: u64,
+}
+
+enum StatError {
+    /// No such process.
+    Gone,
+    Other(String),
+}
+
+fn proc_stat(pid: i32) -> std::result::Result<ProcStat, StatError> {
+    let path = format!("/proc/{pid}/stat");
+    let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => StatError::Gone,
+        _ => StatError::Other(format!("cannot read {path}: {e}")),
+    })?;
+    let mut text = Vec::new();
+    // The line is a few hundred bytes; the bound only guards the parser.
+    match file.take(4096).read_to_end(&mut text) {
+        Ok(_) => {}
+        // The process was reaped between open and read.
+        Err(e) if system::is_no_such_process(&e) => return Err(StatError::Gone),
+        Err(e) => return Err(StatError::Other(format!("cannot read {path}: {e}"))),
+    }
+    parse_stat(pid, &text).ok_or_else(|| {
+        StatError::Other(format!(
+            "cannot parse {path}: {:?}",
+            String::from_utf8_lossy(&text)
+        ))
+    })
+}
+
+/// Parses `PID (COMM) STATE ...`; COMM may hold anything, blanks and
+/// parentheses included, so the fields start after the last `)`.
+fn parse_stat(pid: i32, text: &[u8]) -> Option<ProcStat> {
+    let prefix = format!("{pid} (");
+    if !text.starts_with(prefix.as_bytes()) {
+        return None;
+    }
+    let close = text.iter().rposition(|&b| b == b')')?;
+    if close < prefix.len() - 1 {
+        return None;
+    }
+    let rest = std::str::from_utf8(&text[close + 1..]).ok()?;
+    let rest = rest.strip_prefix(' ')?;
+    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
+    // fields[0] is field 3 of proc(5), so field 22 is fields[19].
+    let state = match fields.first()?.as_bytes() {
+        [s] => *s,
+        _ => return None,
+    };
+    let start_time = fields.get(19)?;
+    if !start_time.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(ProcStat {
+        state,
+        start_time: start_time.parse().ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Origin;
+
+    #[test]
+    fn pids() {
+        for (text, pid) in [
+            (&b"1"[..], Some(1)),
+            (b"1234\n", Some(1234)),
+            (b"4194304", Some(4194304)),
+            (b"4194305", None),
+            (b"0", None),
+            (b"01234", None),
+            (b"-1", None),
+            (b"+1", None),
+            (b" 12", None),
+            (b"12 ", None),
+            (b"12\n\n", None),
+            (b"12\r\n", None),
+            (b"", None),
+            (b"\n", None),
+            (b"99999999999999999999", None),
+            (b"12a", None),
+            (b"\xd9\xa1", None),
+        ] {
+            assert_eq!(parse_pid(text), pid, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn stat_lines() {
+        let tail =
+            "S 1 1 1 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10 18446744073709551615";
+        let line = |comm: &str| format!("42 ({comm}) {tail}\n");
+        let want = Some(ProcStat {
+            state: b'S',
+            start_time: 98765,
+        });
+        for comm in ["sleep", "a b", "x) S 1 2 3 (y", ")", "((", ""] {
+            assert_eq!(parse_stat(42, line(comm).as_bytes()), want, "{comm:?}");
+        }
+        assert_eq!(parse_stat(43, line("sleep").as_bytes()), None);
+        assert_eq!(parse_stat(42, b"42 (sleep) S 1 2"), None);
+        assert_eq!(parse_stat(42, b"42 (sleep"), None);
+        assert_eq!(
+            parse_stat(42, format!("42 (sleep)S {tail}").as_bytes()),
+            None
+        );
+        let bad = format!("42 (sleep) {}", tail.replace("98765", "9x"));
+        assert_eq!(parse_stat(42, bad.as_bytes()), None);
+    }
+
+    #[test]
+    fn own_stat_is_stable() {
+        let me = std::process::id() as i32;
+        let a = proc_stat(me).ok().unwrap();
+        let b = proc_stat(me).ok().unwrap();
+        assert_eq!(a, b);
+        assert!(matches!(a.state, b'R' | b'S'));
+    }
+
+    fn target(kind: TargetKind) -> Target {
+        Target {
+            name: "t".into(),
+            origin: Origin {
+                file: "test.conf".into(),
+                line: 1,
+            },
+            kind,
+            user: None,
+            cwd: None,
+            env: Vec::new(),
+            ns: None,
+        }
+    }
+
+    fn why(kind: TargetKind) -> String {
+        match resolve_and_pin(&target(kind)) {
+            Err(Error::Target { target, why }) => {
+                assert_eq!(target, "t");
+                why
+            }
+            other => panic!("expected a target error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pins_a_child_and_refuses_it_once_reaped() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!(
+                "pins_a_child_and_refuses_it_once_reaped: needs root (pid file ownership); skipped"
+            );
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("nsgate-pin-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        let path = dir.join("child.pid");
+        std::fs::write(&path, format!("{}\n", child.id())).unwrap();
+        let kind = TargetKind::Pidfile { path: path.clone() };
+        let pinned = resolve_and_pin(&target(kind.clone())).unwrap();
+        assert_eq!(pinned.pid, child.id() as i32);
+        assert_eq!(pinned.runtime, RuntimeConfig::default());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // The pidfd still refers to the reaped child, not to the pid.
+        assert!(system::pidfd_send_signal(pinned.pidfd.as_fd(), 0).is_err());
+        assert_eq!(
+            why(kind),
+            format!("pid {} from {} is not running", child.id(), path.display())
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn pin_refuses_a_process_that_dies_or_is_disowned() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        // The runtime no longer names this pid on the second look.
+        let err = pin(pid, "pid X", || Err("runtime changed its mind".into())).unwrap_err();
+        assert_eq!(err, "runtime changed its mind");
+        // The process dies between the runtime's answer and the last check.
+        let err = pin(pid, "pid X", || {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(err.starts_with("pid X exited while being pinned"), "{err}");
+
+        // A zombie (killed, not yet reaped) is not entered either.
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+        while proc_stat(pid).ok().is_some_and(|s| s.state != b'Z') {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let err = pin(pid, "pid X", || Ok(())).unwrap_err();
+        assert_eq!(err, "pid X has exited (zombie)");
+        child.wait().unwrap();
+        assert_eq!(
+            pin(pid, "pid X", || Ok(())).unwrap_err(),
+            "pid X is not running"
+        );
+    }
+
+    #[test]
+    fn missing_runtime_state() {
+        let w = why(TargetKind::Containerd {
+            namespace: "moby".into(),
+            id: "nope".into(),
+            state: "/nonexistent/state".into(),
+        });
+        assert_eq!(
+            w,
+            "containerd task moby/nope is not running (no /nonexistent/state/io.containerd.runtime.v2.task/moby/nope/init.pid)"
+        );
+        let w = why(TargetKind::Nspawn {
+            machine: "nsgate-no-such-machine".into(),
+        });
+        assert_eq!(
+            w,
+            "machine nsgate-no-such-machine is not running (no /run/systemd/machines/nsgate-no-such-machine)"
+        );
+        let w = why(TargetKind::Pidfile {
+            path: "/nonexistent/web.pid".into(),
+        });
+        assert!(w.starts_with("cannot open /nonexistent/web.pid: "), "{w}");
+        let w = why(TargetKind::Podman {
+            container: "web1".into(),
+            socket: "/nonexistent/podman.sock".into(),
+        });
+        assert!(
+            w.starts_with("podman service at /nonexistent/podman.sock not answering: connect: "),
+            "{w}"
+        );
+    }
+}
