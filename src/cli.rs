@@ -42,35 +42,74 @@ struct Args {
 pub fn main() -> i32 {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let gate = !args.iter().any(|a| {
+        let flag = a.to_str().map(|s| s.split('=').next().unwrap_or(s));
         matches!(
-            a.to_str(),
+            flag,
             Some("--check" | "--explain" | "--list" | "--version" | "--help" | "-h")
         )
     });
     let args = match parse_args(args) {
         Ok(args) => args,
+        // In gate mode the client reads this: one line, no usage text.
+        Err(message) if gate => {
+            crate::output::error_line(&message);
+            return EXIT_FAILURE;
+        }
         Err(message) => {
-            eprintln!("nsgate: {message}\n{USAGE}");
-            return if gate { EXIT_FAILURE } else { 2 };
+            crate::output::error_line(&message);
+            crate::output::stderr(&format!("{USAGE}\n"));
+            return 2;
         }
     };
-    match args.mode {
-        Mode::Version => {
-            println!("nsgate {}", env!("CARGO_PKG_VERSION"));
-            0
-        }
-        Mode::Help => {
-            println!("{USAGE}\n\nSee nsgate(8) and nsgate.conf(5).");
-            0
-        }
+    let report = match args.mode {
+        Mode::Version => Report::out(0, format!("nsgate {}\n", env!("CARGO_PKG_VERSION"))),
+        Mode::Help => Report::out(0, format!("{USAGE}\n\nSee nsgate(8) and nsgate.conf(5).\n")),
         Mode::Check => check(&args),
         Mode::Explain => explain(&args),
         Mode::List => list(&args),
-        Mode::Gate => crate::session::run(
-            &args.config,
-            args.key.clone(),
-            args.target.as_deref().unwrap_or_default(),
-        ),
+        Mode::Gate => {
+            return crate::session::run(
+                &args.config,
+                args.key.clone(),
+                args.target.as_deref().unwrap_or_default(),
+            )
+        }
+    };
+    report.write()
+}
+
+/// What an admin mode prints, written at once so a closed pipe or a full
+/// disk is an exit code, not a panic.
+struct Report {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+impl Report {
+    fn out(code: i32, out: String) -> Report {
+        Report {
+            code,
+            out,
+            err: String::new(),
+        }
+    }
+    fn err(code: i32, err: String) -> Report {
+        Report {
+            code,
+            out: String::new(),
+            err,
+        }
+    }
+    fn write(self) -> i32 {
+        crate::output::stderr(&self.err);
+        match crate::output::stdout(&self.out) {
+            Ok(()) => self.code,
+            Err(e) => {
+                crate::output::error_line(&format!("cannot write the output: {e}"));
+                2
+            }
+        }
     }
 }
 
@@ -120,7 +159,7 @@ fn parse_args(raw: Vec<OsString>) -> Result<Args, String> {
                 config_seen = true;
                 let path = value("--config")?;
                 if path.is_empty() || path.len() > 1024 {
-                    return Err("--config needs a path of at most 1024 bytes".into());
+                    return Err("--config needs a non-empty path of at most 1024 bytes".into());
                 }
                 args.config = PathBuf::from(path);
                 continue;
@@ -178,37 +217,35 @@ fn parse_args(raw: Vec<OsString>) -> Result<Args, String> {
 }
 
 /// `--check`: every error as `FILE:LINE: message`, exit 1; warnings alone exit 0.
-fn check(args: &Args) -> i32 {
+fn check(args: &Args) -> Report {
     match config::load(&args.config) {
-        Ok(config) => {
-            for warning in &config.warnings {
-                eprintln!("{warning}");
-            }
-            0
-        }
-        Err(Error::Config(errors)) => {
-            for error in errors {
-                eprintln!("{error}");
-            }
-            1
-        }
-        Err(e) => {
-            eprintln!("nsgate: {e}");
-            1
-        }
+        Ok(config) => Report::err(0, lines(&config.warnings)),
+        Err(e) => Report::err(1, config_error(&e)),
+    }
+}
+
+fn lines(items: &[String]) -> String {
+    items.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// A configuration failure for the admin: the parser's lines as they are,
+/// anything else as one `nsgate: ` line.
+fn config_error(e: &Error) -> String {
+    match e {
+        Error::Config(diagnostics) => lines(diagnostics),
+        e => format!("nsgate: {e}\n"),
     }
 }
 
 /// The configuration and target for `--explain` and `--list`, or exit 2.
-fn admin_setup(args: &Args) -> Result<(Config, String), i32> {
-    let config = config::load(&args.config).map_err(|e| {
-        eprintln!("nsgate: {e}");
-        2
-    })?;
+fn admin_setup(args: &Args) -> Result<(Config, String), Report> {
+    let config = config::load(&args.config).map_err(|e| Report::err(2, config_error(&e)))?;
     let target = args.target.clone().unwrap_or_default();
     if config.target(&target).is_none() {
-        eprintln!("nsgate: {}", Error::UnknownTarget(target));
-        return Err(2);
+        return Err(Report::err(
+            2,
+            format!("nsgate: {}\n", Error::UnknownTarget(target)),
+        ));
     }
     Ok((config, target))
 }
@@ -221,18 +258,15 @@ fn admin_identity(args: &Args) -> Identity {
 }
 
 /// `--explain`: the decision gate mode would take, contacting nothing.
-fn explain(args: &Args) -> i32 {
+fn explain(args: &Args) -> Report {
     let (config, target) = match admin_setup(args) {
         Ok(setup) => setup,
-        Err(code) => return code,
+        Err(report) => return report,
     };
     let request =
         match request::from_env(args.command.as_deref(), config.settings.max_command_bytes) {
             Ok(request) => request,
-            Err(refusal) => {
-                println!("deny\nreason: {refusal}");
-                return 1;
-            }
+            Err(refusal) => return Report::out(1, format!("deny\nreason: {refusal}\n")),
         };
     let argv = match &request {
         Request::Interactive => "(interactive session)".to_string(),
@@ -243,52 +277,50 @@ fn explain(args: &Args) -> i32 {
             .collect::<Vec<_>>()
             .join(" "),
     };
-    let decision = policy::decide(&config, &admin_identity(args), &target, &request);
-    let rule = match decision {
+    let rule = match policy::decide(&config, &admin_identity(args), &target, &request) {
         Decision::Deny(rule) => {
-            println!("deny");
-            match rule {
-                Some(rule) => println!("rule: {}", rule.origin),
-                None => println!("rule: none"),
-            }
-            println!("argv: {argv}");
-            return 1;
+            let rule = rule.map_or("none".to_string(), |r| r.origin.to_string());
+            return Report::out(1, format!("deny\nrule: {rule}\nargv: {argv}\n"));
         }
         Decision::Permit(rule) => rule,
     };
     let Some(target) = config.target(&target) else {
-        return 2;
+        return Report::err(2, format!("nsgate: {}\n", Error::UnknownTarget(target)));
     };
     let effective = rule.effective(target);
-    println!("permit\nrule: {}\nargv: {argv}", rule.origin);
-    match (effective.user, &target.kind) {
-        (Some(user), _) => println!("user: {user}"),
+    let mut out = format!("permit\nrule: {}\nargv: {argv}\n", rule.origin);
+    out += &match (effective.user, &target.kind) {
+        (Some(user), _) => format!("user: {user}\n"),
         (None, TargetKind::Docker { .. } | TargetKind::Podman { .. }) => {
-            println!("user: (runtime default, else root)")
+            "user: (runtime default, else root)\n".to_string()
         }
-        (None, _) => println!("user: root"),
-    }
-    match effective.ns {
-        Some(ns) => println!("ns: {ns}"),
-        None => println!("ns: (every namespace that differs)"),
-    }
+        (None, _) => "user: root\n".to_string(),
+    };
+    out += &match effective.ns {
+        Some(ns) => format!("ns: {ns}\n"),
+        None => "ns: (every namespace that differs)\n".to_string(),
+    };
     if let Some(timeout) = rule.timeout {
-        println!("timeout: {}s", timeout.as_secs());
+        out += &format!("timeout: {}s\n", timeout.as_secs());
     }
     if rule.tty || rule.what == RuleCommand::Shell {
-        println!("tty: yes");
+        out += "tty: yes\n";
     }
-    0
+    Report::out(0, out)
 }
 
 /// `--list`: the rules that could permit something for this key on TARGET.
-fn list(args: &Args) -> i32 {
+fn list(args: &Args) -> Report {
     let (config, target) = match admin_setup(args) {
         Ok(setup) => setup,
-        Err(code) => return code,
+        Err(report) => return report,
     };
-    for rule in policy::rules_for(&config, &admin_identity(args), &target) {
-        println!("{}: {rule}", rule.origin);
-    }
-    0
+    let rules = policy::rules_for(&config, &admin_identity(args), &target);
+    Report::out(
+        0,
+        rules
+            .iter()
+            .map(|r| format!("{}: {r}\n", r.origin))
+            .collect(),
+    )
 }

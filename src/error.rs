@@ -14,7 +14,7 @@ pub const EXIT_NOT_FOUND: i32 = 127;
 pub enum Error {
     #[error("{0}")]
     Usage(String),
-    #[error("cannot read configuration {}: {source}", path.display())]
+    #[error("cannot read configuration {}: {}", path.display(), os_message(source))]
     ConfigIo {
         path: PathBuf,
         source: std::io::Error,
@@ -50,3 +50,12 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// An OS error as the C library words it, without Rust's "(os error N)".
+pub fn os_message(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text,
+    }
+}

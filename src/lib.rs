@@ -11,6 +11,7 @@ pub mod config;
 pub mod enter;
 pub mod error;
 pub mod identity;
+pub mod output;
 pub mod policy;
 pub mod request;
 pub mod session;

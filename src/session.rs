@@ -8,6 +8,7 @@ use crate::error::{Error, Result, EXIT_DENIED};
 use crate::identity::{self, Identity};
 use crate::policy::{self, Decision};
 use crate::request::{self, Request};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Runs one gate-mode session and returns nsgate's exit code.
@@ -49,7 +50,7 @@ pub fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 {
 }
 
 fn fail(e: &Error) -> i32 {
-    eprintln!("nsgate: {e}");
+    crate::output::error_line(&e.to_string());
     e.exit_code()
 }
 
@@ -61,6 +62,8 @@ fn session(
     key: Option<String>,
     target_name: &str,
 ) -> Result<i32> {
+    let original = std::env::var_os("SSH_ORIGINAL_COMMAND");
+    record.cmd = original.as_ref().map(|v| v.as_bytes().to_vec());
     let target = config
         .target(target_name)
         .ok_or_else(|| Error::UnknownTarget(target_name.to_string()))?;
@@ -73,10 +76,6 @@ fn session(
         label: key,
         fingerprint,
     };
-    let original = std::env::var_os("SSH_ORIGINAL_COMMAND");
-    record.cmd = original
-        .as_ref()
-        .map(|v| std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()).to_vec());
     let request = match request::from_env(original.as_deref(), config.settings.max_command_bytes) {
         Ok(request) => request,
         Err(refusal) => return deny(auditor, record, None, refusal.to_string()),
@@ -87,8 +86,12 @@ fn session(
                 Request::Interactive => {
                     format!("an interactive session is not permitted on {target_name}")
                 }
-                Request::Command { argv, .. } => {
-                    format!("\"{}\" is not permitted on {target_name}", argv.display())
+                // What the client sent, escaped as in the audit record.
+                Request::Command { raw, .. } => {
+                    format!(
+                        "\"{}\" is not permitted on {target_name}",
+                        audit::escape(raw)
+                    )
                 }
             };
             return deny(auditor, record, rule.map(|r| r.origin.clone()), message);
@@ -114,6 +117,6 @@ fn deny(
     record.rule = rule;
     record.reason = Some(message.clone());
     let _ = auditor.send(record);
-    eprintln!("nsgate: {}", Error::Denied(message));
+    crate::output::error_line(&Error::Denied(message).to_string());
     Ok(EXIT_DENIED)
 }

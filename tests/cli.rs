@@ -179,6 +179,36 @@ fn refuses_an_unsafe_configuration_file() {
             )
         )
     );
+    // Nobody but root may be able to swap the file out from under nsgate.
+    let open_dir = dir.0.join("open");
+    fs::create_dir(&open_dir).unwrap();
+    fs::set_permissions(&open_dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let inside = open_dir.join("nsgate.conf");
+    fs::write(&inside, CONFIG).unwrap();
+    fs::set_permissions(&inside, fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(
+        run(&["--config", s(&inside), "--check"], &[]),
+        (
+            1,
+            String::new(),
+            format!(
+                "nsgate: refusing configuration {}: directory {} is writable by group or others\n",
+                s(&inside),
+                s(&open_dir)
+            )
+        )
+    );
+    fs::set_permissions(&open_dir, fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&open_dir, Some(1000), None).unwrap();
+    assert_eq!(
+        run(&["--config", s(&inside), "--check"], &[]).2,
+        format!(
+            "nsgate: refusing configuration {}: directory {} is not owned by root\n",
+            s(&inside),
+            s(&open_dir)
+        )
+    );
+
     let missing = dir.0.join("missing");
     assert_eq!(
         run(&["--config", s(&missing), "--check"], &[]),
@@ -186,7 +216,7 @@ fn refuses_an_unsafe_configuration_file() {
             1,
             String::new(),
             format!(
-                "nsgate: cannot read configuration {}: No such file or directory (os error 2)\n",
+                "nsgate: cannot read configuration {}: No such file or directory\n",
                 s(&missing)
             )
         )
@@ -382,6 +412,53 @@ fn gate_mode_does_not_reveal_configuration_errors() {
 }
 
 #[test]
+fn output_errors_are_exit_codes_not_panics() {
+    require_root();
+    let dir = Dir::new("output");
+    let conf = dir.file("nsgate.conf", CONFIG);
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_nsgate"))
+        .args(["--config", s(&conf), "--key", "alice", "--list", "db"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "nsgate: cannot write the output: No space left on device (os error 28)\n"
+    );
+    // A reader that went away early (`| head -1`) is no error.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nsgate"))
+        .args(["--config", s(&conf), "--key", "alice", "--list", "db"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        (out.status.code(), text(&out.stderr)),
+        (Some(0), String::new())
+    );
+    // A denial whose stderr cannot be written is still a denial.
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_nsgate"))
+        .args(["--config", s(&conf), "--key", "alice", "web1"])
+        .env_clear()
+        .env("SSH_ORIGINAL_COMMAND", "cat /etc/shadow")
+        .stderr(full)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(126));
+}
+
+#[test]
 fn usage_errors() {
     assert_eq!(
         run(&["--version"], &[]),
@@ -398,6 +475,8 @@ fn usage_errors() {
         (&["--check", "extra"][..], 2),
         (&["--explain"][..], 2),
         (&["--check", "--list", "x"][..], 2),
+        (&["--check=yes"][..], 2),
+        (&["--list=web1"][..], 2),
         (&["--key"][..], 125),
         (&["--key", "a", "--key", "b", "web1"][..], 125),
         (&["--key", "-x", "web1"][..], 125),
@@ -405,5 +484,9 @@ fn usage_errors() {
         let (got, out, err) = run(args, &[]);
         assert_eq!((got, out.as_str()), (code, ""), "{args:?}");
         assert!(err.starts_with("nsgate: "), "{args:?}: {err}");
+        if code == 125 {
+            // Gate mode: the client gets one line, not the usage text.
+            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        }
     }
 }

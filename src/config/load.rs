@@ -29,6 +29,7 @@ pub fn read_checked(path: &Path) -> Result<Vec<u8>> {
         .open(path)
         .map_err(io)?;
     let meta = file.metadata().map_err(io)?;
+    check_ancestors(path).map_err(|why| unsafe_file(&why))?;
     if !meta.file_type().is_file() {
         return Err(unsafe_file("not a regular file"));
     }
@@ -49,6 +50,24 @@ pub fn read_checked(path: &Path) -> Result<Vec<u8>> {
         return Err(unsafe_file("larger than 1 MiB"));
     }
     Ok(text)
+}
+
+/// Every directory above the file must be root's and not writable by group
+/// or others (sticky ones, like /tmp, excepted: there only root or an entry's
+/// owner can replace it), so nobody else can swap the file for another.
+fn check_ancestors(path: &Path) -> std::result::Result<(), String> {
+    let real = std::fs::canonicalize(path).map_err(|e| crate::error::os_message(&e))?;
+    for dir in real.ancestors().skip(1) {
+        let meta = std::fs::metadata(dir).map_err(|e| crate::error::os_message(&e))?;
+        let shown = dir.display();
+        if meta.uid() != 0 {
+            return Err(format!("directory {shown} is not owned by root"));
+        }
+        if meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0 {
+            return Err(format!("directory {shown} is writable by group or others"));
+        }
+    }
+    Ok(())
 }
 
 /// Reads, checks and parses the configuration at `path`.

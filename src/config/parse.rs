@@ -28,19 +28,23 @@ pub fn parse(file: &str, text: &[u8]) -> Result<Config, Vec<String>> {
             diagnostics.push((e.line, e.col, e.message));
         }
     }
+    let warnings = super::warn::warnings(file, &parser.config);
     if diagnostics.is_empty() {
         let mut config = parser.config;
-        config.warnings = super::warn::warnings(file, &config);
+        config.warnings = warnings.into_iter().map(|(_, w)| w).collect();
         return Ok(config);
     }
-    diagnostics.sort_by_key(|(line, col, _)| (*line, *col));
-    Err(diagnostics
+    let mut all: Vec<(u32, u32, String)> = diagnostics
         .into_iter()
         .map(|(line, col, message)| match col {
-            0 => format!("{file}:{line}: {message}"),
-            _ => format!("{file}:{line}:{col}: {message}"),
+            0 => (line, col, format!("{file}:{line}: {message}")),
+            _ => (line, col, format!("{file}:{line}:{col}: {message}")),
         })
-        .collect())
+        .collect();
+    // Warnings of the statements that did parse, among the errors by line.
+    all.extend(warnings.into_iter().map(|(line, w)| (line, u32::MAX, w)));
+    all.sort_by_key(|(line, col, _)| (*line, *col));
+    Err(all.into_iter().map(|(_, _, text)| text).collect())
 }
 
 struct ParseError {
@@ -383,7 +387,16 @@ impl Parser<'_> {
         }
         let mut names = Vec::new();
         for name in word.text.split(',') {
-            if name.is_empty() || name == "*" {
+            if name.is_empty() {
+                return Err(at(
+                    word,
+                    format!(
+                        "empty item in the list \"{}\" (a comma list has no blanks)",
+                        word.text
+                    ),
+                ));
+            }
+            if name == "*" {
                 return Err(at(word, format!("invalid target list \"{}\"", word.text)));
             }
             if self.config.target(name).is_none() {
@@ -452,8 +465,18 @@ fn who(word: &Word) -> Parsed<Who> {
     }
     let mut list = Vec::new();
     for item in word.text.split(',') {
+        if item.is_empty() {
+            return Err(at(
+                word,
+                format!(
+                    "empty item in the list \"{}\" (a comma list has no blanks)",
+                    word.text
+                ),
+            ));
+        }
         if let Some(hash) = item.strip_prefix("SHA256:") {
-            if hash.is_empty()
+            // 32 bytes of SHA-256 are 43 characters of unpadded base64.
+            if hash.len() != 43
                 || !hash
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')

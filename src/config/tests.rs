@@ -184,8 +184,10 @@ fn every_error_with_line_and_column() {
         ("permit alice on nope cmd ls", "f:1:17: unknown target \"nope\" (define it with a target line before rules that name it)"),
         ("target x docker y\npermit alice in x cmd ls", "f:2:14: expected \"on\" after who, found \"in\""),
         ("target x docker y\npermit a b on x cmd ls", "f:2:10: expected \"on\" after who, found \"b\""),
-        ("target x docker y\npermit al,,ice on x cmd ls", "f:2:8: invalid key label \"\" (letters, digits, '.', '_', '-', '@', at most 64)"),
+        ("target x docker y\npermit al,,ice on x cmd ls", "f:2:8: empty item in the list \"al,,ice\" (a comma list has no blanks)"),
         ("target x docker y\npermit SHA256:a=b on x cmd ls", "f:2:8: invalid fingerprint \"SHA256:a=b\" (write it as ssh-keygen -l prints it)"),
+        ("target x docker y\npermit SHA256:short on x cmd ls", "f:2:8: invalid fingerprint \"SHA256:short\" (write it as ssh-keygen -l prints it)"),
+        ("target x docker y\npermit * on x, cmd ls", "f:2:13: empty item in the list \"x,\" (a comma list has no blanks)"),
         ("target x docker y\npermit * on x,* cmd ls", "f:2:13: invalid target list \"x,*\""),
         ("target x docker y\npermit * on x", "f:2:10: a permit rule must end with \"cmd WORD...\" or \"shell\""),
         ("target x docker y\npermit * on x cmd", "f:2:15: \"cmd\" needs at least the program"),
@@ -234,7 +236,8 @@ permit * on web1 cmd /bin/cat /srv/*
 permit * on web1 cmd python3 ...
 permit * on web1 cmd /usr/bin/* x
 deny * on web1 cmd rm ...
-permit * on web1 cmd /bin/sh /opt/fixed-script"
+permit * on web1 cmd /bin/sh /opt/fixed-script
+permit * on web1 cmd ./run"
     ));
     assert_eq!(
         c.warnings,
@@ -244,6 +247,18 @@ permit * on web1 cmd /bin/sh /opt/fixed-script"
             "f:4: warning: \"python3\" can run other programs or code from its arguments or stdin; a glob or \"...\" after it may permit any command",
             "f:5: warning: the program \"/usr/bin/*\" is a glob and permits every program it matches",
             "f:6: warning: the program \"rm\" is not an absolute path; this rule does not deny it by its full path",
+            "f:8: warning: the program \"./run\" is a relative path; it is resolved from the working directory",
+        ]
+    );
+}
+
+#[test]
+fn errors_come_with_the_warnings_of_the_rest() {
+    assert_eq!(
+        errors(&format!("{T}permit * on web1 cmd ls\nbogus\ndeny * on web1 cmd /bin/* x")),
+        vec![
+            "f:2: warning: the program \"ls\" is not an absolute path; it is looked up in the container's PATH",
+            "f:3:1: unknown statement \"bogus\" (expected target, permit, deny or set)",
         ]
     );
 }

@@ -115,7 +115,8 @@ const RUNS_CODE: &[&str] = &[
 /// Interpreter families written with a version, as `python3.11`.
 const VERSIONED: &[&str] = &["python", "perl", "ruby", "php", "lua", "node", "pip"];
 
-pub fn warnings(file: &str, config: &Config) -> Vec<String> {
+/// Each warning with its line, for sorting among errors.
+pub fn warnings(file: &str, config: &Config) -> Vec<(u32, String)> {
     let mut out = Vec::new();
     for rule in &config.rules {
         let RuleCommand::Cmd(pattern) = &rule.what else {
@@ -123,29 +124,36 @@ pub fn warnings(file: &str, config: &Config) -> Vec<String> {
         };
         let program = pattern.words[0].text();
         let at = format!("{file}:{}", rule.origin.line);
-        if let PatternWord::Glob(g) = &pattern.words[0] {
-            out.push(format!(
+        if let (Action::Permit, PatternWord::Glob(g)) = (rule.action, &pattern.words[0]) {
+            out.push((
+                rule.origin.line,
+                format!(
                 "{at}: warning: the program \"{g}\" is a glob and permits every program it matches"
+            ),
             ));
         }
-        if !program.starts_with('/') {
-            out.push(match rule.action {
+        if !program.starts_with('/') && program.contains('/') {
+            out.push((rule.origin.line, format!(
+                "{at}: warning: the program \"{program}\" is a relative path; it is resolved from the working directory"
+            )));
+        } else if !program.starts_with('/') {
+            out.push((rule.origin.line, match rule.action {
                 Action::Permit => format!(
                     "{at}: warning: the program \"{program}\" is not an absolute path; it is looked up in the container's PATH"
                 ),
                 Action::Deny => format!(
                     "{at}: warning: the program \"{program}\" is not an absolute path; this rule does not deny it by its full path"
                 ),
-            });
+            }));
         }
         let open_ended = pattern.rest
             || pattern.words[1..]
                 .iter()
                 .any(|w| matches!(w, PatternWord::Glob(_)));
         if rule.action == Action::Permit && open_ended && runs_code(program) {
-            out.push(format!(
+            out.push((rule.origin.line, format!(
                 "{at}: warning: \"{program}\" can run other programs or code from its arguments or stdin; a glob or \"...\" after it may permit any command"
-            ));
+            )));
         }
     }
     out
