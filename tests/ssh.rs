@@ -1,0 +1,1117 @@
+//! End to end through OpenSSH (issue 6): the real ssh client against a
+//! private sshd on 127.0.0.1 whose authorized_keys force this build of
+//! nsgate, a real Docker container and a private rsyslogd for the audit
+//! trail. Each test has its own sshd, port, container, rsyslogd and
+//! temporary directory, all removed when it ends.
+//!
+//! Needs root, sshd, ssh, docker and rsyslogd. Where they are missing the
+//! tests print a notice and return; with NSGATE_E2E=1 (CI) they fail.
+
+use std::collections::HashMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const NSGATE: &str = env!("CARGO_BIN_EXE_nsgate");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Wall-clock limit of an ordinary ssh call (connecting alone is limited to 5 s).
+const SSH_LIMIT: Duration = Duration::from_secs(30);
+
+fn support(script: &str) -> PathBuf {
+    Path::new(ROOT).join("tests/support").join(script)
+}
+
+fn e2e_required() -> bool {
+    std::env::var_os("NSGATE_E2E").is_some_and(|v| v == "1")
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Whether this machine can run `test`. A missing requirement is a notice
+/// without NSGATE_E2E=1 and a failure with it.
+fn prerequisites(test: &str) -> bool {
+    // The support scripts are part of the project: their absence is a bug.
+    for script in ["sshd.sh", "containers.sh", "rsyslog.sh"] {
+        assert!(
+            support(script).is_file(),
+            "{} is missing",
+            support(script).display()
+        );
+    }
+    let mut missing = Vec::new();
+    if !is_root() {
+        missing.push("root");
+    }
+    for (path, what) in [
+        ("/usr/sbin/sshd", "sshd (openssh-server)"),
+        ("/usr/bin/ssh", "ssh (openssh-client)"),
+        ("/usr/bin/ssh-keygen", "ssh-keygen (openssh-client)"),
+        ("/usr/sbin/rsyslogd", "rsyslogd (rsyslog)"),
+        ("/usr/bin/nsenter", "nsenter (util-linux)"),
+    ] {
+        if !Path::new(path).exists() {
+            missing.push(what);
+        }
+    }
+    if Command::new("docker").arg("--version").output().is_err() {
+        missing.push("docker (docker.io)");
+    }
+    if missing.is_empty() {
+        // dockerd and the test image, once per test binary.
+        static SETUP: OnceLock<Result<(), String>> = OnceLock::new();
+        let setup = SETUP.get_or_init(|| {
+            let out = Command::new("bash")
+                .arg(support("containers.sh"))
+                .arg("setup")
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| e.to_string())?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "containers.sh setup failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ))
+            }
+        });
+        match setup {
+            Ok(()) => return true,
+            Err(e) => {
+                assert!(!e2e_required(), "NSGATE_E2E=1 but {test} cannot run: {e}");
+                eprintln!("NOTICE: {test} skipped: {e}");
+                return false;
+            }
+        }
+    }
+    let missing = missing.join(", ");
+    assert!(
+        !e2e_required(),
+        "NSGATE_E2E=1 but {test} cannot run: needs {missing}"
+    );
+    eprintln!("NOTICE: {test} skipped: needs {missing}");
+    false
+}
+
+/// Waits for `child`, killing it and failing the test past `limit`.
+fn wait_limited(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}; killed it");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs a helper command to completion (limited to 120 s); its stdout.
+fn helper(cmd: &mut Command) -> String {
+    let what = format!("{cmd:?}");
+    let dir = std::env::temp_dir();
+    let err_path = dir.join(format!(
+        "nsgate-e2e-helper-{}-{}",
+        std::process::id(),
+        next()
+    ));
+    let out_path = err_path.with_extension("out");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let status = wait_limited(&mut child, Duration::from_secs(120), &what);
+    let out = fs::read_to_string(&out_path).unwrap_or_default();
+    let err = fs::read_to_string(&err_path).unwrap_or_default();
+    let _ = fs::remove_file(&out_path);
+    let _ = fs::remove_file(&err_path);
+    assert!(status.success(), "{what} failed ({status}): {err}");
+    out
+}
+
+fn next() -> usize {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What an ssh call gave back. `code` is -1 when ssh itself was killed.
+#[derive(Debug)]
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// A key of the test's authorized_keys: its name, the options before
+/// `command=`, and the forced command, where `{nsgate}` stands for this
+/// build of nsgate with the test's configuration, `{conf}` for that
+/// configuration file and `{pid}` for the container's init process.
+struct Key {
+    name: &'static str,
+    options: &'static str,
+    command: &'static str,
+}
+
+const fn key(name: &'static str, options: &'static str, command: &'static str) -> Key {
+    Key {
+        name,
+        options,
+        command,
+    }
+}
+
+/// One test's world: sshd, rsyslogd, a container and a configuration.
+struct Env {
+    test: String,
+    dir: PathBuf,
+    port: u16,
+    container: String,
+    id: String,
+    pid: u32,
+    conf: PathBuf,
+    keys: HashMap<&'static str, PathBuf>,
+}
+
+impl Env {
+    /// Sets everything up, or `None` (after a notice) where the machine
+    /// cannot run this test. `config` is the policy after the line that
+    /// points nsgate at the private rsyslogd; `{container}` stands for the
+    /// container's name and `{fp:NAME}` for the fingerprint of key NAME.
+    fn new(test: &str, config: &str, keys: &[Key]) -> Option<Env> {
+        if !prerequisites(test) {
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("nsgate-e2e-{}-{test}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("out")).unwrap();
+        let mut env = Env {
+            test: test.to_string(),
+            container: format!(
+                "nsgate-e2e-{}-{}",
+                std::process::id(),
+                test.replace('_', "-")
+            ),
+            conf: dir.join("nsgate.conf"),
+            dir,
+            port: 0,
+            id: String::new(),
+            pid: 0,
+            keys: HashMap::new(),
+        };
+        helper(
+            Command::new("sh")
+                .arg(support("rsyslog.sh"))
+                .arg("start")
+                .arg(env.syslog_dir()),
+        );
+        let id = helper(
+            Command::new("bash")
+                .arg(support("containers.sh"))
+                .arg("docker-run")
+                .arg(&env.container),
+        );
+        env.id = id.lines().last().unwrap_or_default().trim().to_string();
+        assert!(
+            env.id.len() >= 12,
+            "containers.sh docker-run printed no id: {id:?}"
+        );
+        env.pid = helper(Command::new("docker").args([
+            "inspect",
+            "-f",
+            "{{.State.Pid}}",
+            &env.container,
+        ]))
+        .trim()
+        .parse()
+        .unwrap();
+
+        let mut authorized = String::new();
+        let mut fingerprints = HashMap::new();
+        for k in keys {
+            let path = PathBuf::from(
+                helper(
+                    Command::new("bash")
+                        .arg(support("sshd.sh"))
+                        .arg("key")
+                        .arg(env.dir.join("sshd"))
+                        .arg(k.name),
+                )
+                .trim(),
+            );
+            let public = fs::read_to_string(path.with_extension("pub")).unwrap();
+            let fp = helper(
+                Command::new("ssh-keygen")
+                    .arg("-lf")
+                    .arg(path.with_extension("pub")),
+            );
+            fingerprints.insert(k.name, fp.split_whitespace().nth(1).unwrap().to_string());
+            let command = k
+                .command
+                .replace(
+                    "{nsgate}",
+                    &format!("{NSGATE} --config {}", env.conf.display()),
+                )
+                .replace("{conf}", &env.conf.to_string_lossy())
+                .replace("{pid}", &env.pid.to_string());
+            authorized.push_str(&format!(
+                "{},command=\"{command}\" {}",
+                k.options,
+                public.trim_end()
+            ));
+            authorized.push('\n');
+            env.keys.insert(k.name, path);
+        }
+        fs::create_dir_all(env.dir.join("sshd")).unwrap();
+        fs::write(env.dir.join("sshd/authorized_keys"), authorized).unwrap();
+
+        let mut policy = config.replace("{container}", &env.container);
+        for (name, fp) in &fingerprints {
+            policy = policy.replace(&format!("{{fp:{name}}}"), fp);
+        }
+        let text = format!(
+            "# {test}\nset syslog-socket {}\n{policy}",
+            env.syslog_dir().join("log.sock").display()
+        );
+        fs::write(&env.conf, text).unwrap();
+        fs::set_permissions(&env.conf, fs::Permissions::from_mode(0o644)).unwrap();
+
+        let port = helper(
+            Command::new("bash")
+                .arg(support("sshd.sh"))
+                .arg("start")
+                .arg(env.dir.join("sshd")),
+        );
+        env.port = port.trim().parse().unwrap();
+        Some(env)
+    }
+
+    fn syslog_dir(&self) -> PathBuf {
+        self.dir.join("syslog")
+    }
+
+    /// The ssh client for key `key`, with `options` and the remote command.
+    fn ssh(&self, key: &str, options: &[&str], command: Option<&str>) -> Command {
+        let mut cmd = Command::new("ssh");
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", &self.dir)
+            .env("TERM", "xterm")
+            .args(["-F", "/dev/null", "-i"])
+            .arg(&self.keys[key])
+            .args(["-p", &self.port.to_string()])
+            .args([
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "IdentityAgent=none",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "ConnectTimeout=5",
+                "-o",
+                "LogLevel=ERROR",
+            ])
+            .args(options)
+            .arg("root@127.0.0.1");
+        cmd.args(command);
+        cmd
+    }
+
+    /// Runs ssh with stdin from `stdin` (text) or /dev/null, within SSH_LIMIT.
+    fn run(&self, key: &str, options: &[&str], command: Option<&str>, stdin: Option<&str>) -> Out {
+        let n = next();
+        let base = self.dir.join("out").join(n.to_string());
+        let input = match stdin {
+            Some(text) => {
+                fs::write(base.with_extension("in"), text).unwrap();
+                Stdio::from(fs::File::open(base.with_extension("in")).unwrap())
+            }
+            None => Stdio::null(),
+        };
+        let what = format!("ssh {key} {options:?} {command:?}");
+        let mut child = self
+            .ssh(key, options, command)
+            .stdin(input)
+            .stdout(fs::File::create(base.with_extension("stdout")).unwrap())
+            .stderr(fs::File::create(base.with_extension("stderr")).unwrap())
+            .spawn()
+            .unwrap();
+        let status = wait_limited(&mut child, SSH_LIMIT, &what);
+        let read = |ext| {
+            String::from_utf8_lossy(&fs::read(base.with_extension(ext)).unwrap()).into_owned()
+        };
+        Out {
+            code: status.code().unwrap_or(-1),
+            stdout: read("stdout"),
+            stderr: read("stderr"),
+        }
+    }
+
+    /// `ssh KEY COMMAND` with no stdin and no tty.
+    fn cmd(&self, key: &str, command: &str) -> Out {
+        self.run(key, &["-T"], Some(command), None)
+    }
+
+    /// Runs `script` with sh in the container (test set-up, not via nsgate).
+    fn docker_sh(&self, script: &str) -> String {
+        helper(Command::new("docker").args(["exec", &self.container, "sh", "-c", script]))
+    }
+
+    fn hostname(&self) -> String {
+        helper(Command::new("docker").args([
+            "inspect",
+            "-f",
+            "{{.Config.Hostname}}",
+            &self.container,
+        ]))
+        .trim()
+        .to_string()
+    }
+
+    fn fingerprint(&self, key: &str) -> String {
+        let out = helper(
+            Command::new("ssh-keygen")
+                .arg("-lf")
+                .arg(self.keys[key].with_extension("pub")),
+        );
+        out.split_whitespace().nth(1).unwrap().to_string()
+    }
+
+    /// Processes in the container other than its init: (pid, command line).
+    fn container_processes(&self) -> Vec<(u32, String)> {
+        let ns = fs::read_link(format!("/proc/{}/ns/pid", self.pid)).unwrap();
+        let mut found = Vec::new();
+        for entry in fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid == self.pid
+                || fs::read_link(entry.path().join("ns/pid")).ok().as_ref() != Some(&ns)
+            {
+                continue;
+            }
+            let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline)
+                .replace('\0', " ")
+                .trim_end()
+                .to_string();
+            found.push((pid, cmdline));
+        }
+        found
+    }
+
+    /// Host processes of nsgate with this test's configuration.
+    fn nsgate_processes(&self) -> Vec<u32> {
+        let conf = self.conf.to_string_lossy().into_owned();
+        let mut found = Vec::new();
+        for entry in fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            let zombie = fs::read_to_string(entry.path().join("stat"))
+                .map(|s| {
+                    s.rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z')
+                })
+                .unwrap_or(true);
+            if !zombie && cmdline.starts_with(NSGATE) && cmdline.contains(&conf) {
+                found.push(pid);
+            }
+        }
+        found
+    }
+
+    /// The nsgate lines of the private rsyslogd's output
+    /// ("FACILITY.SEVERITY <PRI>... nsgate[PID]: MESSAGE").
+    fn audit(&self) -> Vec<String> {
+        fs::read_to_string(self.syslog_dir().join("out.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Waits up to 10 s for an audit line containing every one of `parts`.
+    fn audit_line(&self, parts: &[&str]) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(line) = self
+                .audit()
+                .into_iter()
+                .find(|l| parts.iter().all(|p| l.contains(p)))
+            {
+                return line;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no audit record with {parts:?}; the records are:\n{}",
+                self.audit().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let quiet = |cmd: &mut Command| {
+            let _ = cmd
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        quiet(
+            Command::new("bash")
+                .arg(support("sshd.sh"))
+                .arg("stop")
+                .arg(self.dir.join("sshd")),
+        );
+        quiet(Command::new("docker").args(["rm", "-f", &self.container]));
+        quiet(
+            Command::new("sh")
+                .arg(support("rsyslog.sh"))
+                .arg("stop")
+                .arg(self.syslog_dir()),
+        );
+        if std::thread::panicking() {
+            // What the daemons saw, for whoever reads the failure.
+            let log = fs::read_to_string(self.dir.join("sshd/sshd.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            eprintln!("--- {}: sshd.log (last lines)", self.test);
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+            eprintln!(
+                "--- {}: audit records\n{}",
+                self.test,
+                self.audit().join("\n")
+            );
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Kills an ssh client left running by a failed assertion.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn assert_denied(out: &Out, what: &str) {
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (126, ""),
+        "{what}: {out:?}"
+    );
+    assert!(
+        out.stderr.starts_with("nsgate: denied: "),
+        "{what}: {out:?}"
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{what}: {out:?}");
+}
+
+const ALICE: Key = key("alice", "restrict", "{nsgate} --key alice web1");
+const BOB: Key = key("bob", "restrict", "{nsgate} --key bob web1");
+
+#[test]
+fn denied_requests_get_one_nsgate_line_and_126() {
+    let Some(env) = Env::new(
+        "denied",
+        "target web1 docker {container}\npermit alice on web1 cmd hostname\n",
+        &[
+            ALICE,
+            key("typo", "restrict", "{nsgate} --key alice web9"),
+            key("broken", "restrict", "{nsgate} --key alice --bogus web1"),
+        ],
+    ) else {
+        return;
+    };
+    assert_denied(&env.cmd("alice", "cat /etc/shadow"), "cat /etc/shadow");
+    assert_denied(&env.cmd("alice", "hostname -F /etc/shadow"), "hostname -F");
+
+    // No command: an interactive session, which only a shell rule permits.
+    let out = env.run("alice", &["-T"], None, None);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (
+            126,
+            "",
+            "nsgate: denied: an interactive session is not permitted on web1\n"
+        )
+    );
+
+    // Mistakes in authorized_keys are nsgate failures (125), not denials.
+    let out = env.cmd("typo", "hostname");
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (125, "", "nsgate: unknown target web9\n")
+    );
+    let out = env.cmd("broken", "hostname");
+    assert_eq!((out.code, out.stdout.as_str()), (125, ""), "{out:?}");
+    assert!(out.stderr.starts_with("nsgate: "), "{out:?}");
+}
+
+#[test]
+fn permitted_commands_give_their_output_and_exit_status() {
+    let Some(env) = Env::new(
+        "permitted",
+        "target web1 docker {container} user app\n\
+         permit alice on web1 cmd hostname\n\
+         permit alice on web1 cmd id -un\n\
+         permit alice on web1 cmd cat /etc/*\n\
+         permit alice on web1 cmd sh -c \"exit 42\"\n\
+         permit alice on web1 cmd nosuchprogram\n",
+        &[ALICE],
+    ) else {
+        return;
+    };
+    env.docker_sh("printf 'line one\\nline two\\n' > /etc/motd.e2e");
+
+    // Run inside the container: its hostname, its files, its user.
+    let out = env.cmd("alice", "hostname");
+    assert_eq!(
+        (out.code, out.stdout, out.stderr),
+        (0, format!("{}\n", env.hostname()), String::new())
+    );
+    let out = env.cmd("alice", "cat /etc/motd.e2e");
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "line one\nline two\n", "")
+    );
+    let out = env.cmd("alice", "id -un");
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "app\n", "")
+    );
+
+    // The command's own exit status and stderr come back as they are.
+    let out = env.cmd("alice", "sh -c 'exit 42'");
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (42, "", "")
+    );
+    let out = env.cmd("alice", "cat /etc/no-such-file");
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""), "{out:?}");
+    assert!(out.stderr.contains("/etc/no-such-file"), "{out:?}");
+    assert!(!out.stderr.contains("nsgate"), "{out:?}");
+
+    // Not found in the container: 127 and one nsgate line.
+    let out = env.cmd("alice", "nosuchprogram");
+    assert_eq!((out.code, out.stdout.as_str()), (127, ""), "{out:?}");
+    assert!(out.stderr.starts_with("nsgate: "), "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:?}");
+}
+
+#[test]
+fn requests_are_quoted_as_users_type_them() {
+    let Some(env) = Env::new(
+        "quoting",
+        "target web1 docker {container}\n\
+         permit alice on web1 cmd grep -c \"a b\" /etc/x\n\
+         permit alice on web1 cmd echo \"a;b\" \"$HOME\" \"it's\" \"*\"\n",
+        &[ALICE],
+    ) else {
+        return;
+    };
+    env.docker_sh("printf 'a b\\nab\\na b c\\n' > /etc/x");
+
+    // Split into other words it is another request; the refusal quotes it.
+    let out = env.cmd("alice", "grep -c a b /etc/x");
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (
+            126,
+            "",
+            "nsgate: denied: \"grep -c a b /etc/x\" is not permitted on web1\n"
+        )
+    );
+    let out = env.cmd("alice", "cat /etc/shadow");
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (
+            126,
+            "",
+            "nsgate: denied: \"cat /etc/shadow\" is not permitted on web1\n"
+        )
+    );
+
+    for typed in [
+        r#"grep -c "a b" /etc/x"#,
+        "grep -c 'a b' /etc/x",
+        r"grep -c a\ b /etc/x",
+        r#"grep -c a" "b /etc/x"#,
+    ] {
+        let out = env.cmd("alice", typed);
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (0, "2\n", ""),
+            "{typed}"
+        );
+    }
+    // Quoted operators and dollars are ordinary characters; no globbing.
+    let out = env.cmd("alice", r#"echo 'a;b' '$HOME' "it's" '*'"#);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "a;b $HOME it's *\n", "")
+    );
+}
+
+#[test]
+fn shell_operators_are_refused_before_any_rule() {
+    let Some(env) = Env::new(
+        "operators",
+        "target web1 docker {container}\npermit * on web1 cmd hostname ...\n",
+        &[ALICE],
+    ) else {
+        return;
+    };
+    for typed in [
+        "hostname; touch /tmp/pwned",
+        "hostname && touch /tmp/pwned",
+        "hostname | touch /tmp/pwned",
+        "hostname $(touch /tmp/pwned)",
+        "hostname `touch /tmp/pwned`",
+        "hostname > /tmp/pwned",
+        "hostname < /etc/passwd",
+        "hostname & touch /tmp/pwned",
+        "hostname # comment",
+        "hostname\ntouch /tmp/pwned",
+    ] {
+        let out = env.cmd("alice", typed);
+        assert_denied(&out, typed);
+        assert!(
+            out.stderr.contains("nsgate runs no shell"),
+            "{typed:?}: {out:?}"
+        );
+    }
+    assert_eq!(
+        env.docker_sh("test -e /tmp/pwned && echo yes || echo no"),
+        "no\n"
+    );
+    // The rule itself works, so the refusals above were the operators'.
+    assert_eq!(env.cmd("alice", "hostname").code, 0);
+}
+
+#[test]
+fn shell_rule_gives_a_terminal_with_job_control() {
+    let Some(env) = Env::new(
+        "tty",
+        "target web1 docker {container} user app\n\
+         permit ops on web1 shell\n\
+         permit ops on web1 tty cmd tty\n\
+         permit ops on web1 cmd /bin/tty\n\
+         permit bob on web1 cmd tty\n",
+        &[
+            key("ops", "restrict,pty", "{nsgate} --key ops web1"),
+            key("bob", "restrict,pty", "{nsgate} --key bob web1"),
+        ],
+    ) else {
+        return;
+    };
+
+    // No shell rule for bob: the session is refused (on the terminal, so
+    // the message arrives on stdout).
+    let out = env.run("bob", &["-tt"], None, Some("tty\nexit\n"));
+    assert_eq!(out.code, 126, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("nsgate: denied: an interactive session is not permitted on web1"),
+        "{out:?}"
+    );
+    assert!(!out.stdout.contains("/dev/pts/"), "{out:?}");
+
+    // ssh -tt with a script on stdin: the markers are built by the shell so
+    // that the echoed input cannot match them.
+    let script = "echo TTY=$(tty)\n\
+                  case $- in *m*) echo JOB''CONTROL;; esac\n\
+                  sleep 60 &\n\
+                  jobs\n\
+                  kill %1\n\
+                  exit\n";
+    let out = env.run("ops", &["-tt"], None, Some(script));
+    assert_eq!(out.code, 0, "{out:?}");
+    // The echoed input line holds "TTY=$(tty)"; the answer is another.
+    let pts = |s: &str| {
+        s.strip_prefix("/dev/pts/")
+            .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+    };
+    assert!(
+        out.stdout.split("TTY=").skip(1).any(pts),
+        "the shell has no terminal: {out:?}"
+    );
+    assert!(out.stdout.contains("JOBCONTROL"), "no job control: {out:?}");
+    assert!(out.stdout.contains("Running"), "{out:?}");
+    assert!(!out.stdout.contains("job control turned off"), "{out:?}");
+
+    // A cmd rule with tty gets one; without it, pipes even under ssh -tt.
+    let out = env.run("ops", &["-tt"], Some("tty"), None);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.starts_with("/dev/pts/"), "{out:?}");
+    let out = env.run("ops", &["-tt"], Some("/bin/tty"), None);
+    assert!(out.stdout.starts_with("not a tty"), "{out:?}");
+    assert_eq!(out.code, 1, "{out:?}");
+}
+
+#[test]
+fn sixty_four_mib_through_stdin_and_back_as_fast_as_nsenter() {
+    let Some(env) = Env::new(
+        "throughput",
+        "target web1 docker {container}\npermit alice on web1 cmd cat\n",
+        &[
+            ALICE,
+            key("nsenter", "restrict", "nsenter --target {pid} --all cat"),
+        ],
+    ) else {
+        return;
+    };
+    let input = env.dir.join("random");
+    {
+        let mut random = fs::File::open("/dev/urandom").unwrap().take_bytes(64 << 20);
+        let mut file = fs::File::create(&input).unwrap();
+        std::io::copy(&mut random, &mut file).unwrap();
+    }
+    let sha = |path: &Path| {
+        helper(Command::new("sha256sum").arg(path))
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let want = sha(&input);
+
+    let pipe = |key: &str| -> Duration {
+        let output = env.dir.join(format!("through-{key}"));
+        let start = Instant::now();
+        let mut child = env
+            .ssh(key, &["-T"], Some("cat"))
+            .stdin(fs::File::open(&input).unwrap())
+            .stdout(fs::File::create(&output).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let status = wait_limited(&mut child, Duration::from_secs(120), key);
+        let elapsed = start.elapsed();
+        assert!(status.success(), "{key}: {status}");
+        assert_eq!(sha(&output), want, "{key}: the bytes came back changed");
+        let _ = fs::remove_file(&output);
+        elapsed
+    };
+    // Alternate and keep each one's best, so that a busy moment of the
+    // machine does not decide.
+    let (mut gate, mut direct) = (Duration::MAX, Duration::MAX);
+    for _ in 0..4 {
+        gate = gate.min(pipe("alice"));
+        direct = direct.min(pipe("nsenter"));
+    }
+    let rate = |d: Duration| 64.0 / d.as_secs_f64();
+    eprintln!(
+        "64 MiB through ssh: nsgate {:.0} MiB/s ({gate:?}), nsenter {:.0} MiB/s ({direct:?})",
+        rate(gate),
+        rate(direct)
+    );
+    assert!(
+        rate(gate) >= 0.9 * rate(direct),
+        "nsgate is more than 10% slower than nsenter: {gate:?} against {direct:?}"
+    );
+}
+
+/// `Read::take` under a name that does not clash with `Iterator::take`.
+trait TakeBytes: std::io::Read + Sized {
+    fn take_bytes(self, n: u64) -> std::io::Take<Self> {
+        std::io::Read::take(self, n)
+    }
+}
+impl<R: std::io::Read> TakeBytes for R {}
+
+#[test]
+fn killing_the_client_ends_the_session_in_the_container() {
+    let Some(env) = Env::new(
+        "disconnect",
+        "target web1 docker {container}\n\
+         permit alice on web1 cmd sleep 1000\n\
+         permit alice on web1 cmd tail -f /etc/passwd\n",
+        &[ALICE],
+    ) else {
+        return;
+    };
+    for command in ["sleep 1000", "tail -f /etc/passwd"] {
+        // stdin is /dev/null: EOF on stdin is not a disconnect (as ssh -n).
+        let mut client = Running(
+            env.ssh("alice", &["-T"], Some(command))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let start = Instant::now();
+        // argv[0] as typed, or the path it was found at.
+        let ours = |c: &str| c == command || c.ends_with(&format!("/{command}"));
+        while !env.container_processes().iter().any(|(_, c)| ours(c)) {
+            if let Some(status) = client.0.try_wait().unwrap() {
+                panic!("{command}: ssh ended ({status}) before the command ran in the container");
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "{command} never ran in the container"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(
+            client.0.try_wait().unwrap(),
+            None,
+            "{command}: the session ended by itself"
+        );
+
+        client.0.kill().unwrap();
+        client.0.wait().unwrap();
+        let killed = Instant::now();
+        loop {
+            let left = env.container_processes();
+            let nsgate = env.nsgate_processes();
+            if left.is_empty() && nsgate.is_empty() {
+                break;
+            }
+            assert!(
+                killed.elapsed() < Duration::from_secs(5),
+                "{command}: 5 s after the client was killed, still in the container: {left:?}; nsgate processes: {nsgate:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!(
+            "{command}: session gone {:?} after the client was killed",
+            killed.elapsed()
+        );
+        env.audit_line(&[
+            "event=exit",
+            &format!("cmd=\"{command}\""),
+            "reason=\"disconnect\"",
+        ]);
+    }
+}
+
+#[test]
+fn fingerprint_rules_match_the_key_that_logged_in() {
+    let Some(env) = Env::new(
+        "fingerprint",
+        "target web1 docker {container}\n\
+         permit {fp:anon} on web1 cmd hostname\n\
+         permit alice on web1 cmd id -un\n",
+        &[
+            key("anon", "restrict", "{nsgate} web1"),
+            key("stranger", "restrict", "{nsgate} web1"),
+            ALICE,
+        ],
+    ) else {
+        return;
+    };
+    // No --key: the fingerprint from SSH_USER_AUTH (ExposeAuthInfo) decides.
+    assert_denied(&env.cmd("anon", "id -un"), "anon: id -un");
+    assert_denied(&env.cmd("stranger", "hostname"), "stranger: hostname");
+    assert_denied(&env.cmd("alice", "hostname"), "alice: hostname");
+    env.audit_line(&[
+        "event=deny",
+        &format!(" fp={} ", env.fingerprint("stranger")),
+    ]);
+    let out = env.cmd("anon", "hostname");
+    assert_eq!(
+        (out.code, out.stdout, out.stderr),
+        (0, format!("{}\n", env.hostname()), String::new())
+    );
+    let out = env.cmd("alice", "id -un");
+    assert_eq!((out.code, out.stdout.as_str()), (0, "root\n"), "{out:?}");
+    env.audit_line(&[
+        "event=allow",
+        &format!("fp={}", env.fingerprint("anon")),
+        "cmd=\"hostname\"",
+    ]);
+}
+
+#[test]
+fn two_labels_get_different_permissions() {
+    let Some(env) = Env::new(
+        "labels",
+        "target web1 docker {container} user app\n\
+         permit alice on web1 cmd id -un\n\
+         permit bob on web1 as root cmd id -un\n\
+         permit bob on web1 cmd hostname\n\
+         deny bob on web1 cmd id ...\n",
+        &[ALICE, BOB],
+    ) else {
+        return;
+    };
+    assert_denied(&env.cmd("alice", "hostname"), "alice: hostname");
+    // The last matching rule decides: bob's later deny wins.
+    assert_denied(&env.cmd("bob", "id -un"), "bob: id -un");
+    let out = env.cmd("alice", "id -un");
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "app\n", "")
+    );
+    let out = env.cmd("bob", "hostname");
+    assert_eq!((out.code, out.stdout), (0, format!("{}\n", env.hostname())));
+}
+
+#[test]
+fn audit_records_reach_rsyslogd() {
+    let Some(env) = Env::new(
+        "audit",
+        "target web1 docker {container} user app\n\
+         permit alice on web1 cmd hostname\n\
+         permit alice on web1 cmd sh -c \"exit 3\"\n",
+        &[ALICE],
+    ) else {
+        return;
+    };
+    let conf = env.conf.display().to_string();
+    let fp = env.fingerprint("alice");
+
+    assert_denied(&env.cmd("alice", "cat /etc/shadow"), "cat /etc/shadow");
+    let deny = env.audit_line(&["event=deny", "cmd=\"cat /etc/shadow\""]);
+    assert!(deny.starts_with("authpriv.warning "), "{deny}");
+    for part in [
+        " nsgate[",
+        ": v=1 sid=",
+        " key=alice ",
+        &format!(" fp={fp} "),
+        " from=127.0.0.1:",
+        " target=web1 ",
+        " reason=\"",
+    ] {
+        assert!(deny.contains(part), "{part:?} missing in {deny}");
+    }
+
+    assert_eq!(env.cmd("alice", "hostname").code, 0);
+    let allow = env.audit_line(&["event=allow", "cmd=\"hostname\""]);
+    assert!(allow.starts_with("authpriv.info "), "{allow}");
+    let short_id = &env.id[..12];
+    for part in [
+        " key=alice ",
+        &format!(" fp={fp} "),
+        " target=web1 ",
+        &format!(" container={short_id}"),
+        " user=app ",
+        &format!(" rule={conf}:4 "),
+    ] {
+        assert!(allow.contains(part), "{part:?} missing in {allow}");
+    }
+    let sid = allow
+        .split(" sid=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(sid.len(), 32, "{allow}");
+    let exit = env.audit_line(&["event=exit", &format!("sid={sid} ")]);
+    assert!(exit.starts_with("authpriv.info "), "{exit}");
+    assert!(exit.contains(" status=0 duration_ms="), "{exit}");
+
+    assert_eq!(env.cmd("alice", "sh -c 'exit 3'").code, 3);
+    let exit = env.audit_line(&["event=exit", "cmd=\"sh -c 'exit 3'\""]);
+    assert!(exit.contains(" status=3 duration_ms="), "{exit}");
+}
+
+#[test]
+fn the_installed_package_serves_a_session() {
+    let Some(env) = Env::new(
+        "package",
+        "target web1 docker {container}\npermit alice on web1 cmd hostname\n",
+        &[key(
+            "alice",
+            "restrict",
+            "/usr/sbin/nsgate --config {conf} --key alice web1",
+        )],
+    ) else {
+        return;
+    };
+    // CI may hand in the release package; otherwise package this build.
+    let deb = match std::env::var_os("NSGATE_DEB") {
+        Some(deb) => PathBuf::from(deb),
+        None => PathBuf::from(
+            helper(
+                Command::new(Path::new(ROOT).join("packaging/build-deb"))
+                    .arg("--binary")
+                    .arg(NSGATE)
+                    .arg("--out")
+                    .arg(env.dir.join("deb")),
+            )
+            .trim(),
+        ),
+    };
+    struct Installed;
+    impl Drop for Installed {
+        fn drop(&mut self) {
+            let _ = Command::new("dpkg")
+                .args(["-r", "nsgate"])
+                .stdout(Stdio::null())
+                .status();
+        }
+    }
+    helper(Command::new("dpkg").arg("-i").arg(&deb));
+    let _installed = Installed;
+    let listed = helper(Command::new("dpkg").args(["-L", "nsgate"]));
+    for path in [
+        "/usr/sbin/nsgate",
+        "/usr/share/man/man8/nsgate.8.gz",
+        "/usr/share/man/man5/nsgate.conf.5.gz",
+        "/usr/share/doc/nsgate/copyright",
+        "/usr/share/doc/nsgate/examples/nsgate.conf",
+        "/usr/share/doc/nsgate/examples/authorized_keys",
+        "/usr/share/doc/nsgate/examples/sshd_config.snippet",
+    ] {
+        assert!(
+            listed.lines().any(|l| l == path),
+            "{path} not in the package:\n{listed}"
+        );
+    }
+    let out = env.run("alice", &["-T"], None, None);
+    assert_eq!(
+        (out.code, out.stderr.as_str()),
+        (
+            126,
+            "nsgate: denied: an interactive session is not permitted on web1\n"
+        )
+    );
+    let out = env.cmd("alice", "hostname");
+    assert_eq!(
+        (out.code, out.stdout, out.stderr),
+        (0, format!("{}\n", env.hostname()), String::new())
+    );
+}
