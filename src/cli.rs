@@ -106,7 +106,10 @@ impl Report {
         match crate::output::stdout(&self.out) {
             Ok(()) => self.code,
             Err(e) => {
-                crate::output::error_line(&format!("cannot write the output: {e}"));
+                crate::output::error_line(&format!(
+                    "cannot write the output: {}",
+                    crate::error::os_message(&e)
+                ));
                 2
             }
         }

@@ -41,7 +41,7 @@ pub fn fingerprint_from_user_auth(path: &Path) -> Result<Option<String>> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(crate::error::os_message(&e)))?;
     let meta = file.metadata().map_err(|e| fail(e.to_string()))?;
     if !meta.file_type().is_file() {
         return Err(fail("not a regular file".into()));

@@ -57,7 +57,10 @@ pub fn read_checked(path: &Path) -> Result<Vec<u8>> {
 /// owner can replace it), so nobody else can swap the file for another.
 fn check_ancestors(path: &Path) -> std::result::Result<(), String> {
     let real = std::fs::canonicalize(path).map_err(|e| crate::error::os_message(&e))?;
-    for dir in real.ancestors().skip(1) {
+    let given = std::path::absolute(path).map_err(|e| crate::error::os_message(&e))?;
+    // The directories of the path as written too: a symlink in a writable
+    // directory could be pointed elsewhere.
+    for dir in real.ancestors().skip(1).chain(given.ancestors().skip(1)) {
         let meta = std::fs::metadata(dir).map_err(|e| crate::error::os_message(&e))?;
         let shown = dir.display();
         if meta.uid() != 0 {
