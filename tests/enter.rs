@@ -265,6 +265,8 @@ struct Req<'a> {
     rt_workdir: Option<&'a str>,
     rt_hostname: Option<&'a str>,
     rt_groupadd: &'a [&'a str],
+    /// What the command reads on stdin (default: nothing, /dev/null).
+    stdin: Option<&'a str>,
 }
 
 fn cmd<'a>(argv: &'a [&'a str]) -> Req<'a> {
@@ -385,8 +387,16 @@ fn run(c: &Container, req: &Req<'_>) -> Ran {
     // test, only fail it.
     let out_path = result.with_extension("out");
     let err_path = result.with_extension("err");
+    let in_path = result.with_extension("in");
+    let stdin = match req.stdin {
+        Some(text) => {
+            std::fs::write(&in_path, text).unwrap();
+            Stdio::from(std::fs::File::open(&in_path).unwrap())
+        }
+        None => Stdio::null(),
+    };
     let mut child = helper_command(c, req, &result)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::fs::File::create(&err_path).unwrap())
         .spawn()
@@ -395,7 +405,7 @@ fn run(c: &Container, req: &Req<'_>) -> Ran {
     let res = read_result(&result);
     let stdout = std::fs::read(&out_path).unwrap();
     let stderr = std::fs::read(&err_path).unwrap();
-    for f in [&result, &out_path, &err_path] {
+    for f in [&result, &out_path, &err_path, &in_path] {
         let _ = std::fs::remove_file(f);
     }
     Ran {
@@ -893,4 +903,383 @@ fn client_disconnect_ends_it_but_eof_on_stdin_does_not() {
     );
     let _ = std::fs::remove_file(&result);
     assert_eq!(c.others(), Vec::<String>::new());
+}
+
+/// The `Uid`, `Gid` and `Groups` lines of the command's /proc/self/status,
+/// as `uid gid [groups]`.
+fn ids(c: &Container, req: Req<'_>) -> String {
+    let status = ok(
+        c,
+        &Req {
+            argv: Some(&["cat", "/proc/self/status"]),
+            ..req
+        },
+    );
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    let (uid, gid, groups) = (field("Uid:"), field("Gid:"), field("Groups:"));
+    assert!(uid.iter().all(|u| *u == uid[0]), "{status}");
+    assert!(gid.iter().all(|g| *g == gid[0]), "{status}");
+    format!("{} {} [{}]", uid[0], gid[0], groups.join(" "))
+}
+
+#[test]
+fn runs_as_the_container_user() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    let cases: &[(Req<'_>, &str)] = &[
+        (Req::default(), "0 0 [0 10]"),
+        (
+            Req {
+                user: Some("root"),
+                ..Req::default()
+            },
+            "0 0 [0 10]",
+        ),
+        (
+            Req {
+                user: Some("app"),
+                ..Req::default()
+            },
+            "1000 1000 [10 29]",
+        ),
+        (
+            Req {
+                user: Some("1000"),
+                ..Req::default()
+            },
+            "1000 1000 [10 29]",
+        ),
+        (
+            Req {
+                user: Some("app:staff"),
+                ..Req::default()
+            },
+            "1000 50 []",
+        ),
+        (
+            Req {
+                user: Some("app:4242"),
+                ..Req::default()
+            },
+            "1000 4242 []",
+        ),
+        (
+            Req {
+                user: Some("1234:1234"),
+                ..Req::default()
+            },
+            "1234 1234 []",
+        ),
+        (
+            Req {
+                user: Some("1234"),
+                ..Req::default()
+            },
+            "1234 0 []",
+        ),
+        (
+            Req {
+                rt_user: Some("app"),
+                ..Req::default()
+            },
+            "1000 1000 [10 29]",
+        ),
+        (
+            Req {
+                rt_user: Some("1000:1000"),
+                ..Req::default()
+            },
+            "1000 1000 []",
+        ),
+        (
+            Req {
+                rt_user: Some("app"),
+                rt_groupadd: &["audio", "77"],
+                ..Req::default()
+            },
+            "1000 1000 [10 29 77]",
+        ),
+        (
+            Req {
+                user: Some("root"),
+                rt_user: Some("app"),
+                ..Req::default()
+            },
+            "0 0 [0 10]",
+        ),
+    ];
+    for (req, want) in cases {
+        assert_eq!(
+            ids(&c, req.clone()),
+            *want,
+            "user {:?} runtime {:?}",
+            req.user,
+            req.rt_user
+        );
+    }
+    let env = ok(
+        &c,
+        &Req {
+            user: Some("app"),
+            ..cmd(&["env"])
+        },
+    );
+    for var in [
+        "HOME=/home/app",
+        "USER=app",
+        "LOGNAME=app",
+        "SHELL=/bin/ash",
+    ] {
+        assert!(env.lines().any(|l| l == var), "{var}: {env}");
+    }
+    let env = ok(
+        &c,
+        &Req {
+            user: Some("1234"),
+            ..cmd(&["env"])
+        },
+    );
+    assert!(env.lines().any(|l| l == "HOME=/"), "{env}");
+    assert!(!env.contains("USER="), "{env}");
+    // An interactive session: the user's shell, in the user's home.
+    let out = ok(
+        &c,
+        &Req {
+            user: Some("app"),
+            stdin: Some("pwd; echo $0; id -un\n"),
+            ..Req::default()
+        },
+    );
+    assert_eq!(out, "/home/app\n/bin/ash\napp\n");
+    // A home that does not exist: `/`, as login does.
+    let out = ok(
+        &c,
+        &Req {
+            user: Some("nohome"),
+            argv: None,
+            stdin: Some("pwd\n"),
+            ..Req::default()
+        },
+    );
+    assert_eq!(out, "/\n");
+    // A missing user or group is a refusal.
+    for (user, what) in [("ghost", "\"ghost\""), ("app:ghosts", "\"ghosts\"")] {
+        let ran = run(
+            &c,
+            &Req {
+                user: Some(user),
+                ..cmd(&["true"])
+            },
+        );
+        assert!(
+            matches!(&ran.res, Res::Err(125, m) if m.contains(what)),
+            "{ran:?}"
+        );
+    }
+}
+
+#[test]
+fn hostile_passwd_files_are_refused() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    let passwd = c.dir.join("rootfs/etc/passwd");
+    let replace = |make: &dyn Fn(&Path)| {
+        let _ = std::fs::remove_file(&passwd);
+        make(&passwd);
+    };
+    let fifo = |p: &Path| {
+        assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+    };
+    let zero = |p: &Path| std::os::unix::fs::symlink("/dev/zero", p).unwrap();
+    let huge = |p: &Path| {
+        let f = std::fs::File::create(p).unwrap();
+        f.set_len(100 << 20).unwrap();
+    };
+    let garbage = |p: &Path| std::fs::write(p, b"root:x:0:0:root\n\x00\xff garbage\n").unwrap();
+    let escape = |p: &Path| std::os::unix::fs::symlink("/proc/self/root/etc/passwd", p).unwrap();
+    type Maker<'a> = &'a dyn Fn(&Path);
+    let cases: [(&str, Maker<'_>, &str); 5] = [
+        ("fifo", &fifo, "not a regular file"),
+        ("/dev/zero", &zero, "not a regular file"),
+        ("100 MiB", &huge, "larger than"),
+        ("garbage", &garbage, "/etc/passwd"),
+        ("/proc link", &escape, "/etc/passwd"),
+    ];
+    for (name, make, why) in cases {
+        replace(make);
+        let start = Instant::now();
+        for user in ["app", "0"] {
+            let ran = run(
+                &c,
+                &Req {
+                    user: Some(user),
+                    ..cmd(&["touch", "/tmp/ran"])
+                },
+            );
+            assert!(
+                matches!(&ran.res, Res::Err(125, m) if m.contains(why)),
+                "{name} as {user}: {ran:?}"
+            );
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{name}");
+        assert!(
+            !c.dir.join("rootfs/tmp/ran").exists(),
+            "{name}: the command ran"
+        );
+    }
+    // No passwd at all: numbers still work, names do not.
+    let _ = std::fs::remove_file(&passwd);
+    assert_eq!(
+        ids(
+            &c,
+            Req {
+                user: Some("1000:1000"),
+                ..Req::default()
+            }
+        ),
+        "1000 1000 []"
+    );
+    let ran = run(
+        &c,
+        &Req {
+            user: Some("app"),
+            ..cmd(&["true"])
+        },
+    );
+    assert!(
+        matches!(&ran.res, Res::Err(125, m) if m.contains("no /etc/passwd")),
+        "{ran:?}"
+    );
+}
+
+/// CapBnd, CapPrm, CapEff, CapInh, CapAmb and NoNewPrivs of a status file.
+fn confinement(status: &str) -> [String; 6] {
+    [
+        "CapBnd:",
+        "CapPrm:",
+        "CapEff:",
+        "CapInh:",
+        "CapAmb:",
+        "NoNewPrivs:",
+    ]
+    .map(|f| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    })
+}
+
+#[test]
+fn never_more_capabilities_than_the_target() {
+    if !can_run() {
+        return;
+    }
+    let caps =
+        "-all,+chown,+dac_override,+fowner,+kill,+setgid,+setuid,+sys_chroot,+net_bind_service";
+    for (env, nnp) in [
+        (vec![], "0"),
+        (vec![("NSGATE_TEST_CAPS", caps)], "0"),
+        (
+            vec![("NSGATE_TEST_CAPS", caps), ("NSGATE_TEST_NNP", "1")],
+            "1",
+        ),
+    ] {
+        let c = Container::start("chroot", &env);
+        let target =
+            confinement(&std::fs::read_to_string(format!("/proc/{}/status", c.pid)).unwrap());
+        let zero = "0000000000000000".to_string();
+        let root = confinement(&ok(&c, &cmd(&["cat", "/proc/self/status"])));
+        assert_eq!(
+            root,
+            [
+                target[0].clone(),
+                target[1].clone(),
+                target[2].clone(),
+                zero.clone(),
+                zero.clone(),
+                nnp.to_string()
+            ],
+            "{env:?}"
+        );
+        let app = confinement(&ok(
+            &c,
+            &Req {
+                user: Some("app"),
+                ..cmd(&["cat", "/proc/self/status"])
+            },
+        ));
+        assert_eq!(
+            app,
+            [
+                target[0].clone(),
+                zero.clone(),
+                zero.clone(),
+                zero.clone(),
+                zero.clone(),
+                nnp.to_string()
+            ],
+            "{env:?}"
+        );
+    }
+}
+
+#[test]
+fn enters_a_user_namespace() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[("NSGATE_TEST_USERNS", "1")]);
+    let out = ok(
+        &c,
+        &cmd(&[
+            "sh",
+            "-c",
+            "readlink /proc/1/ns/user; readlink /proc/self/ns/user; cat /proc/self/uid_map",
+        ]),
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], lines[1], "{out}");
+    assert_eq!(
+        lines[3].split_whitespace().collect::<Vec<_>>(),
+        ["1", "100001", "65535"],
+        "{out}"
+    );
+    assert_eq!(ids(&c, Req::default()), "0 0 [0 10]");
+    assert_eq!(
+        ids(
+            &c,
+            Req {
+                user: Some("app"),
+                ..Req::default()
+            }
+        ),
+        "1000 1000 [10 29]"
+    );
+    // Outside, the command is the mapped uid.
+    assert_eq!(
+        ok(
+            &c,
+            &Req {
+                user: Some("app"),
+                ..cmd(&["touch", "/home/app/x"])
+            }
+        ),
+        ""
+    );
+    let meta = std::fs::metadata(c.dir.join("rootfs/home/app/x")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 101000);
 }

@@ -12,7 +12,7 @@
 #   NSGATE_TEST_CGROUP    join cgroup NAME in every hierarchy first (it must exist)
 #   NSGATE_TEST_CAPS      setpriv bounding set for the init, e.g. -all,+chown
 #   NSGATE_TEST_NNP       1: the init runs with no_new_privs
-#   NSGATE_TEST_USERNS    1: also a user namespace mapping 0-65535 to 100000-165535
+#   NSGATE_TEST_USERNS    1: also a user namespace, ids 1-65535 mapped to 100001-165535
 # Stop it by killing the printed pid; DIR is left for the caller to remove.
 set -eu
 
@@ -34,6 +34,7 @@ cat >"$root/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
 app:x:1000:1000:App:/home/app:/bin/ash
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+nohome:x:1001:1001::/nonexistent:/bin/sh
 EOF
 cat >"$root/etc/group" <<'EOF'
 root:x:0:root
@@ -72,16 +73,21 @@ if [ -n "${NSGATE_TEST_CAPS:-}${NSGATE_TEST_NNP:-}" ]; then
 fi
 userns=""
 if [ -n "${NSGATE_TEST_USERNS:-}" ]; then
-	userns="--user --map-users=100000,0,65536 --map-groups=100000,0,65536 --setgroups=allow"
-	chown -R 100000:100000 "$root"
+	# The maps are written below from outside, as root may (newuidmap would
+	# need /etc/subuid); the init waits for them. The namespace's root stays
+	# the host's (its programs must keep their capabilities across exec
+	# before any setuid), every other id is shifted by 100000.
+	userns="--user"
 	chown 101000:101000 "$root/home/app"
 fi
 
-# shellcheck disable=SC2086 # word splitting of $userns is intended
-unshare --fork --pid --mount --uts --ipc --net --cgroup --time $userns \
-	--propagation private \
-	env ROOT="$root" MODE="$mode" HOSTNAME_="$hostname_" PRIVS="$privs" sh -c '
+# Runs as the new pid namespace's init, in the new namespaces.
+# shellcheck disable=SC2016 # expanded by the inner shell
+inner='
 	set -e
+	if [ -n "$USERNS" ]; then
+		while [ -z "$(cat /proc/self/gid_map)" ]; do sleep 0.01; done
+	fi
 	hostname "$HOSTNAME_"
 	ip link set lo up
 	ip link add nsgtest0 type dummy 2>/dev/null || true
@@ -104,8 +110,24 @@ unshare --fork --pid --mount --uts --ipc --net --cgroup --time $userns \
 	mkdir -p .oldroot
 	pivot_root . .oldroot
 	exec /bin/sh -c "umount -l /.oldroot && rmdir /.oldroot && exec /bin/sleep 1000000"
-' </dev/null >"$dir/log" 2>&1 &
+'
+# shellcheck disable=SC2086 # word splitting of $userns is intended
+unshare --fork --pid --mount --uts --ipc --net --cgroup --time $userns \
+	--propagation private \
+	env ROOT="$root" MODE="$mode" HOSTNAME_="$hostname_" PRIVS="$privs" \
+	USERNS="$userns" sh -c "$inner" \
+	</dev/null >"$dir/log" 2>&1 &
 outer=$!
+if [ -n "$userns" ]; then
+	i=0
+	until [ "$(readlink "/proc/$outer/ns/user")" != "$(readlink /proc/self/ns/user)" ]; do
+		i=$((i + 1))
+		[ $i -lt 200 ] || { echo "mkcontainer: no user namespace" >&2; exit 1; }
+		sleep 0.01
+	done
+	printf '0 0 1\n1 100001 65535\n' >"/proc/$outer/uid_map"
+	printf '0 0 1\n1 100001 65535\n' >"/proc/$outer/gid_map"
+fi
 
 # The init is unshare's child; wait until it is the sleep.
 i=0
