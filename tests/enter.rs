@@ -1283,3 +1283,222 @@ fn enters_a_user_namespace() {
     let meta = std::fs::metadata(c.dir.join("rootfs/home/app/x")).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 101000);
 }
+
+/// Runs the helper under `script`, so that nsgate has a terminal as under
+/// `ssh -t`: `before` and `after` are shell commands run on that terminal
+/// around it (`&` after it runs them while it runs). Returns everything the
+/// terminal showed, with `\r\n` as `\n`, and the result.
+fn run_in_pty(
+    c: &Container,
+    req: &Req<'_>,
+    before: &str,
+    after: &str,
+    input: &str,
+) -> (String, Res) {
+    let result = std::env::temp_dir().join(unique("nsgate-res"));
+    let helper = helper_command(c, req, &result);
+    let mut line = format!(
+        "{before} {}",
+        shell_quote(helper.get_program().to_str().unwrap())
+    );
+    for arg in helper.get_args() {
+        line.push(' ');
+        line.push_str(&shell_quote(arg.to_str().unwrap()));
+    }
+    line.push_str(after);
+    let mut script = Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]);
+    for (name, value) in helper.get_envs() {
+        match value {
+            Some(v) => script.env(name, v),
+            None => script.env_remove(name),
+        };
+    }
+    let out_path = result.with_extension("out");
+    let mut child = script
+        .env("TERM", "xterm-nsgate")
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Like a client, stdin stays open until the session ends.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    wait(&mut child);
+    drop(stdin);
+    let res = read_result(&result);
+    let out = std::fs::read_to_string(&out_path)
+        .unwrap()
+        .replace("\r\n", "\n");
+    let _ = std::fs::remove_file(&result);
+    let _ = std::fs::remove_file(&out_path);
+    (out, res)
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[test]
+fn a_terminal_inside_the_container() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    let exited = Res::Ok(0, "-".into(), "-".into());
+    // `tty` names the container's devpts; the user owns it, group tty, 0620.
+    let (out, res) = run_in_pty(
+        &c,
+        &Req {
+            tty: true,
+            user: Some("app"),
+            ..cmd(&["sh", "-c", "tty; ls -ln $(tty); echo $TERM"])
+        },
+        "",
+        "",
+        "",
+    );
+    assert_eq!(res, exited, "{out}");
+    let out = after_marker(&out);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("/dev/pts/"), "{out}");
+    let perms: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(&perms[..4], ["crw--w----", "1", "1000", "5"], "{out}");
+    assert_eq!(lines[2], "xterm-nsgate", "{out}");
+    // A controlling terminal whose foreground group is the command's.
+    let (out, res) = run_in_pty(
+        &c,
+        &Req {
+            tty: true,
+            ..cmd(&["cat", "/proc/self/stat"])
+        },
+        "",
+        "",
+        "",
+    );
+    assert_eq!(res, exited, "{out}");
+    let stat = after_marker(&out);
+    let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    // state ppid pgrp session tty_nr tpgid
+    assert_ne!(f[4], "0", "{stat}");
+    assert_eq!(f[5], f[2], "{stat}");
+    // The size, then a change of it, reach the command; the client's
+    // terminal is as it was afterwards.
+    let (out, res) = run_in_pty(
+        &c,
+        &Req {
+            tty: true,
+            ..cmd(&["sh", "-c", "stty size; sleep 2; stty size"])
+        },
+        "stty rows 33 cols 77; stty -g; (sleep 1; stty rows 44 cols 88 </dev/tty) & ",
+        "; wait; stty -g",
+        "",
+    );
+    assert_eq!(res, exited, "{out}");
+    let lines: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    let before = lines[0];
+    let inside: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.split(' ').all(|w| w.parse::<u16>().is_ok()))
+        .copied()
+        .collect();
+    assert_eq!(inside, ["33 77", "44 88"], "{out}");
+    assert_eq!(lines.last(), Some(&before), "{out}");
+    // Job control in an interactive shell (the pause lets the job reset
+    // the SIGTERM its interactive parent ignores before it is killed).
+    let (out, res) = run_in_pty(
+        &c,
+        &Req {
+            tty: true,
+            ..Req::default()
+        },
+        "",
+        "",
+        "sleep 30 &\nsleep 0.3\njobs\nkill %1\nwait\necho shell-$((6*7))\nexit 5\n",
+    );
+    assert_eq!(res, Res::Ok(5, "-".into(), "-".into()), "{out}");
+    assert!(out.contains("[1]"), "{out}");
+    assert!(out.contains("shell-42"), "{out}");
+    assert_eq!(c.others(), Vec::<String>::new());
+}
+
+#[test]
+fn no_terminal_for_a_rule_without_tty() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    // A client terminal, but pipes for the command; relayed both ways.
+    let (out, res) = run_in_pty(
+        &c,
+        &cmd(&[
+            "sh",
+            "-c",
+            "tty; read line; echo got $line; echo err >&2; env",
+        ]),
+        "",
+        "",
+        "hello\n",
+    );
+    assert_eq!(res, Res::Ok(0, "-".into(), "-".into()), "{out}");
+    let out = after_marker(&out);
+    assert!(out.starts_with("not a tty\n"), "{out}");
+    assert!(out.contains("got hello\n"), "{out}");
+    assert!(out.contains("err\n"), "{out}");
+    assert!(!out.contains("TERM="), "{out}");
+    let (out, res) = run_in_pty(&c, &cmd(&["sh", "-c", "exit 4"]), "", "", "");
+    assert_eq!(res, Res::Ok(4, "-".into(), "-".into()), "{out}");
+}
+
+#[test]
+fn terminal_hangup_ends_the_session() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    let result = std::env::temp_dir().join(unique("nsgate-res"));
+    let helper = helper_command(
+        &c,
+        &Req {
+            tty: true,
+            ..cmd(&["sh", "-c", "trap '' HUP; sleep 1000 & sleep 1001"])
+        },
+        &result,
+    );
+    let mut line = shell_quote(helper.get_program().to_str().unwrap());
+    for arg in helper.get_args() {
+        line.push(' ');
+        line.push_str(&shell_quote(arg.to_str().unwrap()));
+    }
+    let mut script = Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]);
+    for (name, value) in helper.get_envs() {
+        if let Some(v) = value {
+            script.env(name, v);
+        }
+    }
+    let mut child = script
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(c.others().len(), 2, "{:?}", c.others());
+    // The client's terminal goes away.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !result.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let res = read_result(&result);
+    let _ = std::fs::remove_file(&result);
+    assert!(
+        matches!(&res, Res::Ok(_, _, by) if by == "Disconnect"),
+        "{res:?}"
+    );
+    assert_eq!(c.others(), Vec::<String>::new());
+}

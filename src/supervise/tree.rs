@@ -37,10 +37,9 @@ impl Tree {
     /// (and SIGCONT, so a stopped process acts on it).
     pub fn end(&mut self, signal: i32) {
         for _ in 0..MAX_ROUNDS {
-            let before = self.known.len();
-            self.collect();
+            let new = self.collect();
             self.signal_all(system::SIGSTOP);
-            if self.known.len() == before {
+            if new == self.known.len() {
                 break;
             }
         }
@@ -52,9 +51,8 @@ impl Tree {
 
     /// Sends `signal` to processes that joined the tree since the last look.
     pub fn follow(&mut self, signal: i32) {
-        let before = self.known.len();
-        self.collect();
-        for m in &self.known[before..] {
+        let new = self.collect();
+        for m in &self.known[new..] {
             let _ = system::signal_pidfd(m.pidfd.as_fd(), signal);
         }
     }
@@ -74,15 +72,17 @@ impl Tree {
 
     /// Forgets processes that have ended, then adds those of the session or
     /// group and the children of known ones, until nothing new turns up.
-    fn collect(&mut self) {
+    /// Returns the index of the first one added.
+    fn collect(&mut self) -> usize {
         self.known.retain(|m| {
             system::signal_pidfd(m.pidfd.as_fd(), 0).is_ok()
                 && Stat::read(m.pid).is_some_and(|s| !s.zombie)
         });
+        let first_new = self.known.len();
         loop {
             let before = self.known.len();
             let Ok(entries) = std::fs::read_dir("/proc") else {
-                return;
+                return first_new;
             };
             for pid in entries
                 .flatten()
@@ -103,7 +103,7 @@ impl Tree {
                 }
             }
             if self.known.len() == before {
-                return;
+                return first_new;
             }
         }
     }
