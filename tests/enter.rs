@@ -1502,3 +1502,27 @@ fn terminal_hangup_ends_the_session() {
     );
     assert_eq!(c.others(), Vec::<String>::new());
 }
+
+#[test]
+fn the_targets_limits_and_umask() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    let pid = c.pid.to_string();
+    let set = Command::new("prlimit")
+        .args(["--pid", &pid, "--nofile=100:200", "--nproc=3000:4000"])
+        .status()
+        .unwrap();
+    assert!(set.success());
+    std::fs::write(format!("/proc/{pid}/oom_score_adj"), "500").unwrap();
+    let out = ok(
+        &c,
+        &cmd(&[
+            "sh",
+            "-c",
+            "ulimit -n; ulimit -Hn; ulimit -u; ulimit -Hu; cat /proc/self/oom_score_adj; umask",
+        ]),
+    );
+    assert_eq!(out, "100\n200\n3000\n4000\n500\n0022\n");
+}
