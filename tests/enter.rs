@@ -194,11 +194,13 @@ impl Container {
             .stderr(Stdio::piped())
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "mkcontainer.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if !out.status.success() {
+            let _ = std::fs::remove_dir_all(&dir);
+            panic!(
+                "mkcontainer.sh failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         let pid = String::from_utf8(out.stdout)
             .unwrap()
             .trim()
