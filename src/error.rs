@@ -37,6 +37,10 @@ pub enum Error {
     Audit(String),
     #[error("{0}")]
     NotBuilt(&'static str),
+    /// Entering the container or starting the program failed; `code` is
+    /// 125, or 126/127 for a program not executable/not found (§7).
+    #[error("{message}")]
+    Enter { code: i32, message: String },
 }
 
 impl Error {
@@ -44,6 +48,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Denied(_) => EXIT_DENIED,
+            Error::Enter { code, .. } => *code,
             _ => EXIT_FAILURE,
         }
     }

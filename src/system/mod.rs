@@ -15,3 +15,37 @@ mod unix_connect;
 pub use open::open_nofollow_nonblocking;
 pub use pidfd_signal::{is_no_such_process, pidfd_send_signal};
 pub use unix_connect::connect_unix;
+
+
+// Entering the target and supervising the command (§5).
+mod channel;
+mod creds;
+mod files;
+mod poll;
+mod process;
+mod signals;
+mod term;
+
+pub use channel::{channel_pair, channel_recv, channel_send};
+pub use creds::{
+    clear_ambient, drop_bounding, last_cap, rlimits_of, set_caps, set_gids, set_groups, set_rlimit,
+    set_uids, CapSets, Rlimit,
+};
+pub use files::{
+    chdir_to, chown_chmod, chroot_to, dup_onto, identity_at, open_dir_path_at, open_in_root,
+    open_null, open_proc_dir, open_root, pipe, read_at, read_fd, set_nonblocking, std_fd,
+    would_block, write_fd, Access,
+};
+pub use poll::{poll, Interest, Ready};
+pub use process::{
+    cloexec_from, execve, execve_fd, exit_now, fork, getpid, getppid, is_access_denied, is_gone,
+    is_link_refused, is_not_found, is_tty, ns_flag, reset_signals, set_dumpable, set_no_new_privs,
+    set_parent_death_kill, set_umask, setns, setsid, signal_name, signal_pidfd, try_wait, wait,
+    Exit, Forked, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2,
+    SIGWINCH,
+};
+pub use signals::Signals;
+pub use term::{
+    open_pty_master, open_pty_peer, set_controlling_terminal, set_window_size, window_size,
+    RawMode, WindowSize,
+};

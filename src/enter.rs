@@ -1,3 +1,0 @@
-//! Entering the pinned target (§5): namespaces, cgroup, confinement, user,
-//! working directory, environment, then exec.
-#![forbid(unsafe_code)]

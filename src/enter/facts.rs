@@ -1,0 +1,179 @@
+//! What nsgate learns about the pinned target from the host side before it
+//! forks: which namespaces differ from its own, the cgroups, limits and
+//! capabilities of the target's init. Everything is read through a
+//! descriptor on /proc/PID, and the pidfd is checked afterwards, so a pid
+//! reused meanwhile is detected, never entered.
+#![forbid(unsafe_code)]
+
+use super::cgroup;
+use crate::config::{NsSet, NS_NAMES};
+use crate::system::{self, Rlimit};
+use crate::target::Pinned;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+
+/// /proc files of a process are small; more is not a file we understand.
+const PROC_FILE_LIMIT: u64 = 1 << 20;
+
+/// The target init's confinement, from /proc/PID/status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TargetCaps {
+    pub bounding: u64,
+    pub permitted: u64,
+    pub effective: u64,
+    pub inheritable: u64,
+    pub no_new_privs: bool,
+}
+
+pub struct Facts {
+    /// The namespaces to join.
+    pub ns: NsSet,
+    /// The target's root directory, when its mount namespace is joined.
+    pub root: Option<OwnedFd>,
+    pub cgroups: Vec<PathBuf>,
+    pub rlimits: Vec<Rlimit>,
+    pub oom_score_adj: Option<i32>,
+    pub caps: TargetCaps,
+    /// The highest capability number the kernel knows.
+    pub last_cap: u32,
+}
+
+impl Facts {
+    /// `setns` flags for every namespace but pid, which the supervisor sets
+    /// up for its child before forking.
+    pub fn setns_flags(&self) -> i32 {
+        self.ns
+            .names()
+            .filter(|n| *n != "pid")
+            .filter_map(system::ns_flag)
+            .fold(0, |a, f| a | f)
+    }
+
+    pub fn enters(&self, name: &str) -> bool {
+        NsSet::from_name(name).is_some_and(|n| self.ns.contains(n))
+    }
+}
+
+/// Reads everything about the target that must come from the host side.
+pub fn gather(pinned: &Pinned, restrict: Option<NsSet>) -> Result<Facts, String> {
+    let dir = system::open_proc_dir(pinned.pid)
+        .map_err(|e| format!("cannot open /proc/{}: {e}", pinned.pid))?;
+    alive(pinned)?;
+    let dir = dir.as_fd();
+    let ns = differing_namespaces(dir)?.intersect(restrict.unwrap_or(NsSet::ALL));
+    let root = if ns.contains(NsSet::from_name("mnt").unwrap_or_default()) {
+        Some(
+            system::open_dir_path_at(dir, "root")
+                .map_err(|e| format!("cannot open the target's root: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let target_cgroup = read_text(dir, "cgroup")?;
+    let own_cgroup = std::fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+    let cgroups = cgroup::procs_files(&target_cgroup, &own_cgroup, &mountinfo)?;
+    let rlimits = system::rlimits_of(pinned.pid)
+        .map_err(|e| format!("cannot read the target's resource limits: {e}"))?;
+    let oom = read_text(dir, "oom_score_adj")?;
+    let oom_score_adj = Some(
+        oom.trim()
+            .parse::<i32>()
+            .map_err(|_| format!("unexpected oom_score_adj {oom:?}"))?,
+    );
+    let caps = parse_status(&read_text(dir, "status")?)?;
+    let last_cap =
+        system::last_cap().map_err(|e| format!("cannot read the capability count: {e}"))?;
+    // Still the pinned process: everything above was about it.
+    alive(pinned)?;
+    Ok(Facts {
+        ns,
+        root,
+        cgroups,
+        rlimits,
+        oom_score_adj,
+        caps,
+        last_cap,
+    })
+}
+
+/// The namespaces of the target that differ from nsgate's own (§5).
+pub fn namespaces(pinned: &Pinned, restrict: Option<NsSet>) -> Result<NsSet, String> {
+    let dir = system::open_proc_dir(pinned.pid)
+        .map_err(|e| format!("cannot open /proc/{}: {e}", pinned.pid))?;
+    alive(pinned)?;
+    Ok(differing_namespaces(dir.as_fd())?.intersect(restrict.unwrap_or(NsSet::ALL)))
+}
+
+fn differing_namespaces(dir: BorrowedFd<'_>) -> Result<NsSet, String> {
+    let own = system::open_proc_dir(system::getpid())
+        .map_err(|e| format!("cannot open /proc/self: {e}"))?;
+    let mut set = NsSet::EMPTY;
+    for name in NS_NAMES {
+        let entry = format!("ns/{name}");
+        let theirs = match system::identity_at(dir, &entry) {
+            Ok(id) => id,
+            // A kernel without this namespace type: nothing to join.
+            Err(e) if system::is_not_found(&e) => continue,
+            Err(e) => return Err(format!("cannot inspect the target's {name} namespace: {e}")),
+        };
+        let ours = system::identity_at(own.as_fd(), &entry)
+            .map_err(|e| format!("cannot inspect nsgate's {name} namespace: {e}"))?;
+        if theirs != ours {
+            set = set.union(NsSet::from_name(name).unwrap_or_default());
+        }
+    }
+    Ok(set)
+}
+
+fn alive(pinned: &Pinned) -> Result<(), String> {
+    system::signal_pidfd(pinned.pidfd.as_fd(), 0)
+        .map_err(|e| format!("the target process {} is gone: {e}", pinned.pid))
+}
+
+fn read_text(dir: BorrowedFd<'_>, name: &str) -> Result<String, String> {
+    let data = system::read_at(dir, name, PROC_FILE_LIMIT)
+        .map_err(|e| format!("cannot read the target's /proc/PID/{name}: {e}"))?;
+    String::from_utf8(data).map_err(|_| format!("unexpected bytes in the target's {name}"))
+}
+
+/// The capability sets and no_new_privs from /proc/PID/status.
+pub fn parse_status(status: &str) -> Result<TargetCaps, String> {
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+            .ok_or_else(|| format!("no {name} in the target's status"))
+    };
+    let hex = |name: &str| {
+        let v = field(name)?;
+        u64::from_str_radix(v, 16).map_err(|_| format!("bad {name} in the target's status"))
+    };
+    Ok(TargetCaps {
+        bounding: hex("CapBnd")?,
+        permitted: hex("CapPrm")?,
+        effective: hex("CapEff")?,
+        inheritable: hex("CapInh")?,
+        no_new_privs: field("NoNewPrivs")? == "1",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_caps_from_status() {
+        let status = "Name:\tsleep\nCapInh:\t0000000000000000\nCapPrm:\t00000000a80425fb\n\
+CapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n";
+        let caps = parse_status(status).unwrap();
+        assert_eq!(caps.bounding, 0xa80425fb);
+        assert_eq!(caps.permitted, 0xa80425fb);
+        assert_eq!(caps.inheritable, 0);
+        assert!(caps.no_new_privs);
+        assert!(parse_status("Name:\tx\n").is_err());
+    }
+}

@@ -1,0 +1,382 @@
+//! The container's users and groups, from its own `/etc/passwd` and
+//! `/etc/group`, read after entering its mount namespace (never NSS there,
+//! see CVE-2019-14271). Whoever controls the container writes these files,
+//! so they are read only if regular and small, and parsed strictly: any
+//! malformed line refuses the session.
+#![forbid(unsafe_code)]
+
+use crate::config::UserSpec;
+use crate::system::{self, Access};
+use std::io::Read;
+use std::os::fd::BorrowedFd;
+
+/// Larger files are refused: no real passwd or group file comes close.
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// One line of /etc/passwd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passwd {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+    pub shell: String,
+}
+
+/// One line of /etc/group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub name: String,
+    pub gid: u32,
+    pub members: Vec<String>,
+}
+
+/// Who the command runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups, in the order docker exec sets them.
+    pub groups: Vec<u32>,
+    /// The passwd entry's name, home and shell, where there is an entry.
+    pub name: Option<String>,
+    pub home: String,
+    pub shell: Option<String>,
+}
+
+/// Reads `path` below `root` if it exists: `Ok(None)` when it does not.
+/// Refuses anything but a regular file of at most [`MAX_FILE_BYTES`], and
+/// never blocks (a FIFO opens at once and is then refused).
+pub fn read_file(root: BorrowedFd<'_>, path: &str) -> Result<Option<Vec<u8>>, String> {
+    let fd = match system::open_in_root(root, path, Access::Read) {
+        Ok(fd) => fd,
+        Err(e) if system::is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(format!("cannot open the container's {path}: {e}")),
+    };
+    let file = std::fs::File::from(fd);
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot stat the container's {path}: {e}"))?;
+    if !meta.file_type().is_file() {
+        return Err(format!("the container's {path} is not a regular file"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "the container's {path} is larger than {} MiB",
+            MAX_FILE_BYTES >> 20
+        ));
+    }
+    let mut data = Vec::new();
+    // Bounded again: the file may grow after the stat.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("cannot read the container's {path}: {e}"))?;
+    if data.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "the container's {path} is larger than {} MiB",
+            MAX_FILE_BYTES >> 20
+        ));
+    }
+    Ok(Some(data))
+}
+
+/// The lines of a colon-separated file with `fields` fields each; blank
+/// lines and `#` comments are skipped, anything else malformed is refused.
+fn records<'a>(text: &'a [u8], file: &str, fields: usize) -> Result<Vec<Vec<&'a str>>, String> {
+    let text = std::str::from_utf8(text).map_err(|_| format!("{file} is not valid UTF-8"))?;
+    let mut out = Vec::new();
+    for (n, line) in text.split('\n').enumerate() {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |why: &str| format!("{file} line {}: {why}", n + 1);
+        if line.chars().any(|c| c.is_control()) {
+            return Err(bad("control character"));
+        }
+        let parts: Vec<&str> = line.split(':').collect();
+        if parts.len() != fields {
+            return Err(bad(&format!("{} fields instead of {fields}", parts.len())));
+        }
+        if !valid_name(parts[0]) {
+            return Err(bad("invalid name"));
+        }
+        out.push(parts);
+    }
+    Ok(out)
+}
+
+/// Names as shadow-utils accepts them, loosely: no blanks, commas or
+/// leading `-`/`+` (NIS compat lines are not supported).
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 256
+        && !name.starts_with(['-', '+'])
+        && !name.contains([' ', ',', '\t'])
+}
+
+/// A decimal id; `u32::MAX` is (uid_t)-1 and never a real id.
+fn parse_id(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<u32>().ok().filter(|id| *id != u32::MAX)
+}
+
+pub fn parse_passwd(text: &[u8]) -> Result<Vec<Passwd>, String> {
+    let file = "/etc/passwd";
+    records(text, file, 7)?
+        .into_iter()
+        .map(|f| {
+            let bad = |what: &str| format!("{file}: {what} of user {} is not a number", f[0]);
+            Ok(Passwd {
+                name: f[0].to_string(),
+                uid: parse_id(f[2]).ok_or_else(|| bad("uid"))?,
+                gid: parse_id(f[3]).ok_or_else(|| bad("gid"))?,
+                home: f[5].to_string(),
+                shell: f[6].to_string(),
+            })
+        })
+        .collect()
+}
+
+pub fn parse_group(text: &[u8]) -> Result<Vec<Group>, String> {
+    let file = "/etc/group";
+    records(text, file, 4)?
+        .into_iter()
+        .map(|f| {
+            let gid = parse_id(f[2])
+                .ok_or_else(|| format!("{file}: gid of group {} is not a number", f[0]))?;
+            let members = f[3]
+                .split(',')
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect();
+            Ok(Group {
+                name: f[0].to_string(),
+                gid,
+                members,
+            })
+        })
+        .collect()
+}
+
+/// Resolves `spec` as `docker exec --user` does (runc's GetExecUser): a name
+/// must have a passwd entry, a number need not; a passwd entry brings its
+/// gid, home and supplementary groups (those listing the user by name),
+/// unless a group is given; `group_add` (HostConfig.GroupAdd) is appended.
+pub fn resolve(
+    spec: &UserSpec,
+    group_add: &[String],
+    passwd: Option<&[Passwd]>,
+    groups: Option<&[Group]>,
+) -> Result<Credentials, String> {
+    let uid_arg = parse_id(&spec.user);
+    let entry = passwd.unwrap_or(&[]).iter().find(|p| match uid_arg {
+        // A number is always a uid, as under docker exec.
+        Some(uid) => p.uid == uid,
+        None => p.name == spec.user,
+    });
+    let mut creds = match (entry, uid_arg) {
+        (Some(p), _) => Credentials {
+            uid: p.uid,
+            gid: p.gid,
+            groups: Vec::new(),
+            name: Some(p.name.clone()),
+            home: if p.home.is_empty() {
+                "/".to_string()
+            } else {
+                p.home.clone()
+            },
+            shell: Some(p.shell.clone()).filter(|s| !s.is_empty()),
+        },
+        (None, Some(uid)) => Credentials {
+            uid,
+            gid: 0,
+            groups: Vec::new(),
+            name: None,
+            home: "/".to_string(),
+            shell: None,
+        },
+        (None, None) => {
+            return Err(match passwd {
+                Some(_) => format!(
+                    "user \"{}\" not found in the container's /etc/passwd",
+                    spec.user
+                ),
+                None => format!(
+                    "user \"{}\" not found: the container has no /etc/passwd",
+                    spec.user
+                ),
+            })
+        }
+    };
+    let all_groups = groups.unwrap_or(&[]);
+    match &spec.group {
+        Some(g) => creds.gid = find_group(g, all_groups, groups.is_some())?,
+        None => {
+            if let Some(name) = &creds.name {
+                creds.groups = all_groups
+                    .iter()
+                    .filter(|g| g.members.iter().any(|m| m == name))
+                    .map(|g| g.gid)
+                    .collect();
+            }
+        }
+    }
+    for g in group_add {
+        let gid = find_group(g, all_groups, groups.is_some())?;
+        creds.groups.push(gid);
+    }
+    let mut seen = std::collections::HashSet::new();
+    creds.groups.retain(|g| seen.insert(*g));
+    Ok(creds)
+}
+
+/// A group by name (first entry wins) or number (entry optional).
+fn find_group(arg: &str, groups: &[Group], have_file: bool) -> Result<u32, String> {
+    let gid_arg = parse_id(arg);
+    if let Some(g) = groups.iter().find(|g| match gid_arg {
+        Some(gid) => g.gid == gid,
+        None => g.name == arg,
+    }) {
+        return Ok(g.gid);
+    }
+    gid_arg.ok_or_else(|| {
+        if have_file {
+            format!("group \"{arg}\" not found in the container's /etc/group")
+        } else {
+            format!("group \"{arg}\" not found: the container has no /etc/group")
+        }
+    })
+}
+
+/// The gid of group `tty`, which owns a relayed terminal (as under docker exec).
+pub fn tty_gid(groups: Option<&[Group]>) -> Option<u32> {
+    groups?.iter().find(|g| g.name == "tty").map(|g| g.gid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &[u8] = b"root:x:0:0:root:/root:/bin/sh\n\
+daemon:x:1:1:daemon:/usr/sbin:/bin/false\n\
+app:x:1000:1000:App:/home/app:/bin/ash\n\
+dup:x:1000:7::/dup:/bin/sh\n\
+\n\
+# a comment\n\
+nohome:x:1001:1001:::\n";
+
+    const GROUP: &[u8] = b"root:x:0:root\n\
+wheel:x:10:root,app\n\
+tty:x:5:\n\
+app:x:1000:\n\
+audio:x:29:app\n\
+staff:x:50:\n";
+
+    fn spec(user: &str, group: Option<&str>) -> UserSpec {
+        UserSpec {
+            user: user.to_string(),
+            group: group.map(str::to_string),
+        }
+    }
+
+    fn resolve_with(user: &str, group: Option<&str>, add: &[&str]) -> Result<Credentials, String> {
+        let p = parse_passwd(PASSWD).unwrap();
+        let g = parse_group(GROUP).unwrap();
+        let add: Vec<String> = add.iter().map(|s| s.to_string()).collect();
+        resolve(&spec(user, group), &add, Some(&p), Some(&g))
+    }
+
+    #[test]
+    fn resolves_like_docker_exec() {
+        // (user, group, group_add) → (uid, gid, groups, home)
+        type Row<'a> = (
+            &'a str,
+            Option<&'a str>,
+            &'a [&'a str],
+            u32,
+            u32,
+            &'a [u32],
+            &'a str,
+        );
+        let table: &[Row<'_>] = &[
+            ("root", None, &[], 0, 0, &[0, 10], "/root"),
+            ("0", None, &[], 0, 0, &[0, 10], "/root"),
+            ("app", None, &[], 1000, 1000, &[10, 29], "/home/app"),
+            ("1000", None, &[], 1000, 1000, &[10, 29], "/home/app"),
+            ("app", Some("staff"), &[], 1000, 50, &[], "/home/app"),
+            ("app", Some("4242"), &[], 1000, 4242, &[], "/home/app"),
+            (
+                "app",
+                Some("tty"),
+                &["audio", "77"],
+                1000,
+                5,
+                &[29, 77],
+                "/home/app",
+            ),
+            ("1234", None, &[], 1234, 0, &[], "/"),
+            ("1234", Some("1234"), &[], 1234, 1234, &[], "/"),
+            ("nohome", None, &[], 1001, 1001, &[], "/"),
+        ];
+        for (user, group, add, uid, gid, groups, home) in table {
+            let c = resolve_with(user, *group, add).unwrap();
+            assert_eq!(
+                (c.uid, c.gid, c.groups.as_slice(), c.home.as_str()),
+                (*uid, *gid, *groups, *home),
+                "{user}:{group:?} +{add:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_unknown_names() {
+        assert!(resolve_with("nobody", None, &[])
+            .unwrap_err()
+            .contains("\"nobody\" not found"));
+        assert!(resolve_with("app", Some("nogroup"), &[])
+            .unwrap_err()
+            .contains("\"nogroup\""));
+        assert!(resolve_with("app", None, &["nogroup"])
+            .unwrap_err()
+            .contains("\"nogroup\""));
+        let e = resolve(&spec("app", None), &[], None, None).unwrap_err();
+        assert!(e.contains("no /etc/passwd"), "{e}");
+    }
+
+    #[test]
+    fn numbers_work_without_files() {
+        let c = resolve(&spec("1000", Some("1000")), &["20".to_string()], None, None).unwrap();
+        assert_eq!(
+            (c.uid, c.gid, c.groups, c.home),
+            (1000, 1000, vec![20], "/".to_string())
+        );
+    }
+
+    #[test]
+    fn refuses_malformed_files() {
+        for bad in [
+            &b"root:x:0:0:root:/root\n"[..],
+            b"root:x:zero:0:root:/root:/bin/sh\n",
+            b"root:x:4294967295:0:root:/root:/bin/sh\n",
+            b"root:x:-1:0:root:/root:/bin/sh\n",
+            b"+::::::\n",
+            b":x:0:0:root:/root:/bin/sh\n",
+            b"root:x:0:0:r\x1boot:/root:/bin/sh\n",
+            b"root:x:0:0:root:/root:/bin/sh\xff\n",
+            b"\x00\x00\x00\x00",
+        ] {
+            assert!(parse_passwd(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_group(b"wheel:x:10\n").is_err());
+        assert!(parse_group(b"wheel:x:ten:\n").is_err());
+    }
+
+    #[test]
+    fn finds_the_tty_group() {
+        let g = parse_group(GROUP).unwrap();
+        assert_eq!(tty_gid(Some(&g)), Some(5));
+        assert_eq!(tty_gid(None), None);
+    }
+}

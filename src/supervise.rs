@@ -1,2 +1,0 @@
-//! TODO
-#![forbid(unsafe_code)]

@@ -1,0 +1,176 @@
+//! Files opened on behalf of the target: its /proc directory (held by
+//! descriptor, so a reused pid cannot redirect later reads), and paths inside
+//! the container resolved so they cannot leave it.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::Mode;
+
+/// Opens `/proc/PID` as a directory descriptor.
+pub fn open_proc_dir(pid: i32) -> io::Result<OwnedFd> {
+    let path = format!("/proc/{pid}");
+    Ok(nix::fcntl::open(
+        path.as_str(),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// Reads at most `limit` bytes of `name` below directory `dir`.
+pub fn read_at(dir: BorrowedFd<'_>, name: &str, limit: u64) -> io::Result<Vec<u8>> {
+    let fd = nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )?;
+    let mut data = Vec::new();
+    File::from(fd).take(limit).read_to_end(&mut data)?;
+    Ok(data)
+}
+
+/// Device and inode of what `name` below `dir` refers to (links followed):
+/// for `ns/*` entries, the identity of a namespace.
+pub fn identity_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<(u64, u64)> {
+    let st = nix::sys::stat::fstatat(dir, name, nix::fcntl::AtFlags::empty())?;
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// Opens directory `name` below `dir` (links followed) as a path-only
+/// descriptor, e.g. `root` of a /proc/PID directory.
+pub fn open_dir_path_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
+    Ok(nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// Makes directory `dir` our root and working directory (as `nsenter --root`).
+pub fn chroot_to(dir: BorrowedFd<'_>) -> io::Result<()> {
+    nix::unistd::fchdir(dir)?;
+    nix::unistd::chroot(".")?;
+    Ok(())
+}
+
+/// Changes our working directory to `dir`.
+pub fn chdir_to(dir: BorrowedFd<'_>) -> io::Result<()> {
+    Ok(nix::unistd::fchdir(dir)?)
+}
+
+/// Our root directory, as a descriptor to resolve container paths from.
+pub fn open_root() -> io::Result<OwnedFd> {
+    Ok(nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// How to open a path inside the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A directory, path-only: for chdir.
+    Directory,
+    /// Any file, path-only: to check and exec it.
+    Path,
+    /// Like `Path`, but a symlink in the last component is opened itself.
+    PathNoFollow,
+    /// Reading, never blocking (a FIFO opens at once) and never becoming our
+    /// controlling terminal.
+    Read,
+    /// Reading and writing a terminal device that must not become our
+    /// controlling terminal.
+    Terminal,
+}
+
+/// Opens `path` below `root` so that it resolves as if `root` were `/`:
+/// `..` and absolute symlinks stay inside, and /proc magic links (such as
+/// `/proc/self/fd/N` or `/proc/self/exe`) are refused.
+pub fn open_in_root(root: BorrowedFd<'_>, path: &str, access: Access) -> io::Result<OwnedFd> {
+    let flags = match access {
+        Access::Directory => OFlag::O_PATH | OFlag::O_DIRECTORY,
+        Access::Path => OFlag::O_PATH,
+        Access::PathNoFollow => OFlag::O_PATH | OFlag::O_NOFOLLOW,
+        Access::Read => OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY,
+        Access::Terminal => OFlag::O_RDWR | OFlag::O_NOCTTY,
+    } | OFlag::O_CLOEXEC;
+    let how = OpenHow::new()
+        .flags(flags)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    Ok(nix::fcntl::openat2(root, path, how)?)
+}
+
+/// Gives `fd` to `uid`:`gid` with permission bits `mode`.
+pub fn chown_chmod(fd: impl AsFd, uid: u32, gid: u32, mode: u32) -> io::Result<()> {
+    nix::unistd::fchown(
+        fd.as_fd(),
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )?;
+    nix::sys::stat::fchmod(fd.as_fd(), Mode::from_bits_truncate(mode))?;
+    Ok(())
+}
+
+/// A pipe, both ends close-on-exec.
+pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)
+}
+
+/// Makes `fd` our stdin (0), stdout (1) or stderr (2); the copy is not
+/// close-on-exec.
+pub fn dup_onto(fd: impl AsFd, target: i32) -> io::Result<()> {
+    match target {
+        0 => nix::unistd::dup2_stdin(fd)?,
+        1 => nix::unistd::dup2_stdout(fd)?,
+        2 => nix::unistd::dup2_stderr(fd)?,
+        _ => return Err(io::Error::from_raw_os_error(libc::EBADF)),
+    }
+    Ok(())
+}
+
+/// Opens the host's /dev/null for reading and writing.
+pub fn open_null() -> io::Result<OwnedFd> {
+    Ok(nix::fcntl::open(
+        "/dev/null",
+        OFlag::O_RDWR | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+        Mode::empty(),
+    )?)
+}
+
+/// Sets or clears O_NONBLOCK on `fd`; returns whether it was set before.
+pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<bool> {
+    let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)?;
+    let mut flags = OFlag::from_bits_retain(flags);
+    let was = flags.contains(OFlag::O_NONBLOCK);
+    flags.set(OFlag::O_NONBLOCK, on);
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFL(flags))?;
+    Ok(was)
+}
+
+/// Whether `e` says the file would block (EAGAIN).
+pub fn would_block(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EAGAIN)
+}
+
+/// One `read(2)`.
+pub fn read_fd(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    Ok(nix::unistd::read(fd, buf)?)
+}
+
+/// One `write(2)`.
+pub fn write_fd(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    Ok(nix::unistd::write(fd, buf)?)
+}
+
+/// Standard descriptor 0, 1 or 2.
+pub fn std_fd(n: u8) -> BorrowedFd<'static> {
+    let n = i32::from(n.min(2));
+    // SAFETY: nsgate never closes its standard descriptors, so 0, 1 and 2
+    // stay open (possibly onto /dev/null) for the life of the process.
+    unsafe { BorrowedFd::borrow_raw(n) }
+}

@@ -1,0 +1,293 @@
+//! Processes: fork, namespaces, exec, wait and signals for the command nsgate
+//! supervises, and the per-process settings (prctl, umask, session) made
+//! before exec.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus};
+
+/// Which side of a fork we are on.
+pub enum Forked {
+    Child,
+    /// The child's pid in our (the host's) pid namespace.
+    Parent(i32),
+}
+
+/// Forks. The child must end in [`execve`] or [`exit_now`] and never return
+/// into the caller's frames.
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: nsgate starts no threads of its own, so no lock can be held by
+    // a thread that would be missing in the child (the test harness's idle
+    // threads hold none either, and glibc's malloc is fork-safe); the child
+    // only runs nsgate code until exec or _exit.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => Ok(Forked::Child),
+        nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent(child.as_raw())),
+    }
+}
+
+/// Ends the process at once: no destructors, no atexit handlers, no flushing
+/// of buffers copied from the parent.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit takes its status by value and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// The `CLONE_NEW*` flag of a namespace type named as in §5.
+pub fn ns_flag(name: &str) -> Option<i32> {
+    Some(match name {
+        "mnt" => libc::CLONE_NEWNS,
+        "uts" => libc::CLONE_NEWUTS,
+        "ipc" => libc::CLONE_NEWIPC,
+        "net" => libc::CLONE_NEWNET,
+        "pid" => libc::CLONE_NEWPID,
+        "cgroup" => libc::CLONE_NEWCGROUP,
+        "time" => libc::CLONE_NEWTIME,
+        "user" => libc::CLONE_NEWUSER,
+        _ => return None,
+    })
+}
+
+/// `setns(2)`: with a pidfd and several flags, joins all those namespaces of
+/// that process at once, the user namespace first as the kernel requires.
+pub fn setns(fd: BorrowedFd<'_>, flags: i32) -> io::Result<()> {
+    // SAFETY: setns takes a descriptor we borrow and flags, both by value.
+    let ret = unsafe { libc::setns(fd.as_raw_fd(), flags) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Exited(i32),
+    Signaled(i32),
+}
+
+/// Reaps our child `pidfd` if it has ended, without blocking.
+pub fn try_wait(pidfd: BorrowedFd<'_>) -> io::Result<Option<Exit>> {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG;
+    Ok(match nix::sys::wait::waitid(Id::PIDFd(pidfd), flags)? {
+        WaitStatus::Exited(_, code) => Some(Exit::Exited(code)),
+        WaitStatus::Signaled(_, signal, _) => Some(Exit::Signaled(signal as i32)),
+        _ => None,
+    })
+}
+
+/// Reaps our child `pidfd`, waiting for it to end.
+pub fn wait(pidfd: BorrowedFd<'_>) -> io::Result<Exit> {
+    loop {
+        match nix::sys::wait::waitid(Id::PIDFd(pidfd), WaitPidFlag::WEXITED) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(Exit::Exited(code)),
+            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(Exit::Signaled(signal as i32)),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Sends `signal` through a pidfd, so it cannot reach a process that has
+/// taken over a reused pid. Signal 0 checks that the process still exists.
+pub fn signal_pidfd(pidfd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
+    // SAFETY: the descriptor is borrowed and open; a null siginfo makes the
+    // kernel fill it in as kill(2) would; flags are 0.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0u32,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether `e` is ESRCH: the process is gone.
+pub fn is_gone(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ESRCH)
+}
+
+pub const SIGHUP: i32 = libc::SIGHUP;
+pub const SIGINT: i32 = libc::SIGINT;
+pub const SIGQUIT: i32 = libc::SIGQUIT;
+pub const SIGTERM: i32 = libc::SIGTERM;
+pub const SIGKILL: i32 = libc::SIGKILL;
+pub const SIGSTOP: i32 = libc::SIGSTOP;
+pub const SIGCONT: i32 = libc::SIGCONT;
+pub const SIGUSR1: i32 = libc::SIGUSR1;
+pub const SIGUSR2: i32 = libc::SIGUSR2;
+pub const SIGWINCH: i32 = libc::SIGWINCH;
+
+/// The name of a signal without `SIG` (`TERM`), as syslog records show it.
+pub fn signal_name(signal: i32) -> String {
+    match nix::sys::signal::Signal::try_from(signal) {
+        Ok(s) => s.as_str().trim_start_matches("SIG").to_string(),
+        Err(_) => signal.to_string(),
+    }
+}
+
+/// Marks the process non-dumpable (or dumpable again): no core dumps, and
+/// no ptrace or /proc access by processes of the same uid.
+pub fn set_dumpable(dumpable: bool) -> io::Result<()> {
+    Ok(nix::sys::prctl::set_dumpable(dumpable)?)
+}
+
+/// Has the kernel send SIGKILL to us when our parent dies.
+pub fn set_parent_death_kill() -> io::Result<()> {
+    Ok(nix::sys::prctl::set_pdeathsig(
+        nix::sys::signal::Signal::SIGKILL,
+    )?)
+}
+
+pub fn set_no_new_privs() -> io::Result<()> {
+    Ok(nix::sys::prctl::set_no_new_privs()?)
+}
+
+pub fn getppid() -> i32 {
+    nix::unistd::getppid().as_raw()
+}
+
+pub fn getpid() -> i32 {
+    nix::unistd::getpid().as_raw()
+}
+
+/// Makes us the leader of a new session and process group.
+pub fn setsid() -> io::Result<()> {
+    nix::unistd::setsid()?;
+    Ok(())
+}
+
+pub fn set_umask(mask: u32) {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+}
+
+/// Marks every descriptor from `first` up close-on-exec, so exec leaves
+/// only those below (0, 1, 2) while descriptors we still need before exec
+/// (the status channel) stay usable until then.
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on our
+    // own descriptors; it takes its arguments by value.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Every signal back to its default disposition, SIGPIPE included, and an
+/// empty signal mask: what a freshly exec'd program expects.
+pub fn reset_signals() -> io::Result<()> {
+    for signal in 1..=64 {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL installs no handler; the signal number is by value.
+        let old = unsafe { libc::signal(signal, libc::SIG_DFL) };
+        if old == libc::SIG_ERR {
+            let e = io::Error::last_os_error();
+            // glibc reserves two real-time signals for itself and refuses them.
+            if e.raw_os_error() == Some(libc::EINVAL) {
+                continue;
+            }
+            return Err(e);
+        }
+    }
+    let empty = nix::sys::signal::SigSet::empty();
+    nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&empty),
+        None,
+    )?;
+    Ok(())
+}
+
+/// `execve(2)`; returns only on failure.
+pub fn execve(path: &CStr, argv: &[CString], env: &[CString]) -> io::Error {
+    match nix::unistd::execve(path, argv, env) {
+        Err(e) => e.into(),
+        Ok(never) => match never {},
+    }
+}
+
+/// `execveat(fd, "", ..., AT_EMPTY_PATH)`: runs the very file `fd` refers to,
+/// with no second path lookup; returns only on failure.
+pub fn execve_fd(fd: BorrowedFd<'_>, argv: &[CString], env: &[CString]) -> io::Error {
+    let argv_p: Vec<*const libc::c_char> = argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let env_p: Vec<*const libc::c_char> = env
+        .iter()
+        .map(|e| e.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    // SAFETY: both arrays are null-terminated and point into CStrings that
+    // outlive the call; the path is an empty C string; fd is borrowed.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            argv_p.as_ptr(),
+            env_p.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    io::Error::last_os_error()
+}
+
+/// Whether exec failed because the file does not exist (127) rather than
+/// because it cannot be executed (126).
+pub fn is_not_found(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
+}
+
+/// Whether `e` is EACCES.
+pub fn is_access_denied(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EACCES)
+}
+
+/// Whether `e` is ELOOP: too many links, or a /proc magic link refused.
+pub fn is_link_refused(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::EXDEV)
+}
+
+/// Whether the descriptor is a terminal.
+pub fn is_tty(fd: impl AsFd) -> bool {
+    nix::unistd::isatty(fd).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_namespace_name_has_a_flag() {
+        for name in crate::config::NS_NAMES {
+            assert!(ns_flag(name).is_some(), "{name}");
+        }
+        assert_eq!(ns_flag("bogus"), None);
+    }
+
+    #[test]
+    fn signal_names_lose_their_prefix() {
+        assert_eq!(signal_name(SIGTERM), "TERM");
+        assert_eq!(signal_name(SIGKILL), "KILL");
+    }
+}

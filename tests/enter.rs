@@ -1,0 +1,1530 @@
+//! Entering a real container (§5, §7): a throwaway one built by
+//! tests/support/mkcontainer.sh with unshare around a busybox root, pinned
+//! by pid as a pidfile target would be, and entered through
+//! `nsgate::enter::run` in a separate, single-threaded process.
+//!
+//! These tests need root and unshare. Without them they say so and pass,
+//! unless NSGATE_E2E=1, where they fail.
+//!
+//! The supervising process: the test binary runs itself with
+//! NSGATE_ENTER_HELPER set and only the `helper` test selected; that test
+//! forks (the test harness has threads, nsgate must not) and the child calls
+//! `enter::run` with the plan described by NSGATE_T_* variables, after
+//! printing `--nsgate-begin PID--` on stdout. The outcome goes to the file
+//! named by NSGATE_T_RESULT.
+
+use nsgate::config::{EnvVar, NsSet, UserSpec};
+use nsgate::enter::{self, Plan};
+use nsgate::system::{self, Forked};
+use nsgate::target::{Pinned, RuntimeConfig};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const HELPER: &str = "NSGATE_ENTER_HELPER";
+const MARKER: &str = "--nsgate-begin ";
+/// Set in the test process: must never reach a command.
+const HOST_MARKER: (&str, &str) = ("NSGATE_HOST_SECRET", "leaked-from-host");
+const SEP: char = '\u{1f}';
+
+// ---------------------------------------------------------------- helper
+
+#[test]
+fn helper() {
+    if std::env::var_os(HELPER).is_none() {
+        return;
+    }
+    match system::fork().expect("fork") {
+        Forked::Child => {
+            let code = supervisor();
+            system::exit_now(code)
+        }
+        Forked::Parent(pid) => {
+            let pidfd = system::pidfd_open(pid).expect("pidfd");
+            let code = match system::wait(pidfd.as_fd()).expect("wait") {
+                system::Exit::Exited(c) => c,
+                system::Exit::Signaled(s) => 128 + s,
+            };
+            std::process::exit(code)
+        }
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn list(name: &str) -> Vec<String> {
+    var(name)
+        .map(|v| v.split(SEP).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+fn user_spec(s: &str) -> UserSpec {
+    match s.split_once(':') {
+        Some((u, g)) => UserSpec {
+            user: u.to_string(),
+            group: Some(g.to_string()),
+        },
+        None => UserSpec {
+            user: s.to_string(),
+            group: None,
+        },
+    }
+}
+
+/// The single-threaded supervisor: runs the plan, writes the outcome.
+fn supervisor() -> i32 {
+    let pid: i32 = var("NSGATE_T_PID").unwrap().parse().unwrap();
+    let pinned = Pinned {
+        pidfd: system::pidfd_open(pid).expect("pidfd of the target"),
+        pid,
+        runtime: RuntimeConfig {
+            container_id: None,
+            user: var("NSGATE_T_RT_USER"),
+            env: list("NSGATE_T_RT_ENV"),
+            working_dir: var("NSGATE_T_RT_WORKDIR"),
+            hostname: var("NSGATE_T_RT_HOSTNAME"),
+            group_add: list("NSGATE_T_RT_GROUPADD"),
+        },
+    };
+    let plan = Plan {
+        argv: var("NSGATE_T_ARGV").map(|_| list("NSGATE_T_ARGV")),
+        user: var("NSGATE_T_USER").map(|u| user_spec(&u)),
+        ns: var("NSGATE_T_NS").map(|l| {
+            l.split(',')
+                .map(|n| NsSet::from_name(n).unwrap())
+                .fold(NsSet::EMPTY, NsSet::union)
+        }),
+        cwd: var("NSGATE_T_CWD"),
+        env: list("NSGATE_T_ENV")
+            .into_iter()
+            .map(|e| {
+                let (n, v) = e.split_once('=').unwrap();
+                EnvVar {
+                    name: n.to_string(),
+                    value: v.to_string(),
+                }
+            })
+            .collect(),
+        tty: var("NSGATE_T_TTY").is_some(),
+        timeout: var("NSGATE_T_TIMEOUT_MS").map(|t| Duration::from_millis(t.parse().unwrap())),
+    };
+    let mut out = std::io::stdout();
+    write!(out, "\n{MARKER}{}--\n", system::getpid()).unwrap();
+    out.flush().unwrap();
+    let (line, code) = match enter::run(&pinned, &plan) {
+        Ok(o) => (
+            format!(
+                "ok {} {} {} {}",
+                o.exit_code(),
+                o.signal_name().unwrap_or_else(|| "-".into()),
+                o.ended_by
+                    .map(|e| format!("{e:?}"))
+                    .unwrap_or_else(|| "-".into()),
+                o.duration.as_millis()
+            ),
+            o.exit_code(),
+        ),
+        Err(e) => (format!("err {} {e}", e.exit_code()), e.exit_code()),
+    };
+    std::fs::write(var("NSGATE_T_RESULT").unwrap(), line).unwrap();
+    code
+}
+
+// ---------------------------------------------------------------- harness
+
+/// Whether these tests can run here; with NSGATE_E2E=1 they must.
+fn can_run() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let root = status
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    let unshare = Command::new("unshare")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let busybox = Command::new("busybox")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok();
+    if root && unshare && busybox {
+        return true;
+    }
+    let why = format!(
+        "needs root, unshare and busybox (root={root} unshare={unshare} busybox={busybox})"
+    );
+    if std::env::var("NSGATE_E2E").as_deref() == Ok("1") {
+        panic!("NSGATE_E2E=1 but this test {why}");
+    }
+    eprintln!("skipped: {why}");
+    false
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A throwaway container; killed and removed when dropped.
+struct Container {
+    dir: PathBuf,
+    pid: i32,
+}
+
+impl Container {
+    fn start(mode: &str, env: &[(&str, &str)]) -> Container {
+        let dir = std::env::temp_dir().join(unique("nsgate-ct"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/mkcontainer.sh");
+        let out = Command::new("sh")
+            .arg(script)
+            .arg(&dir)
+            .arg(mode)
+            .envs(env.iter().copied())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            let _ = std::fs::remove_dir_all(&dir);
+            panic!(
+                "mkcontainer.sh failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let pid = String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        Container { dir, pid }
+    }
+
+    /// Processes in the container's pid namespace other than its init that
+    /// are still running (the init, `sleep`, never reaps: zombies stay).
+    fn others(&self) -> Vec<String> {
+        let ns = std::fs::read_link(format!("/proc/{}/ns/pid", self.pid)).unwrap();
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(pid) = name.parse::<i32>() else {
+                continue;
+            };
+            if pid == self.pid {
+                continue;
+            }
+            if std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok() != Some(ns.clone()) {
+                continue;
+            }
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat
+                .rfind(')')
+                .and_then(|i| stat.get(i + 2..i + 3))
+                .unwrap_or("?");
+            if state != "Z" && !stat.is_empty() {
+                found.push(stat);
+            }
+        }
+        found
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        if let Ok(fd) = system::pidfd_open(self.pid) {
+            let _ = system::signal_pidfd(fd.as_fd(), system::SIGKILL);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while system::signal_pidfd(fd.as_fd(), 0).is_ok() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A request to run in a container.
+#[derive(Default, Clone)]
+struct Req<'a> {
+    /// None: an interactive shell.
+    argv: Option<&'a [&'a str]>,
+    user: Option<&'a str>,
+    ns: Option<&'a str>,
+    cwd: Option<&'a str>,
+    env: &'a [&'a str],
+    tty: bool,
+    timeout_ms: Option<u64>,
+    rt_user: Option<&'a str>,
+    rt_env: &'a [&'a str],
+    rt_workdir: Option<&'a str>,
+    rt_hostname: Option<&'a str>,
+    rt_groupadd: &'a [&'a str],
+    /// What the command reads on stdin (default: nothing, /dev/null).
+    stdin: Option<&'a str>,
+}
+
+fn cmd<'a>(argv: &'a [&'a str]) -> Req<'a> {
+    Req {
+        argv: Some(argv),
+        ..Req::default()
+    }
+}
+
+/// What `enter::run` returned, as the helper wrote it.
+#[derive(Debug, PartialEq, Eq)]
+enum Res {
+    /// Exit code, signal name, who ended it.
+    Ok(i32, String, String),
+    /// Exit code and message.
+    Err(i32, String),
+}
+
+#[derive(Debug)]
+struct Ran {
+    stdout: String,
+    #[allow(dead_code)] // shown by Debug when an assertion fails
+    stderr: String,
+    res: Res,
+    /// The helper's own exit code.
+    code: i32,
+}
+
+fn helper_command(c: &Container, req: &Req<'_>, result: &Path) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", "helper", "--nocapture", "--test-threads=1", "-q"])
+        .env(HELPER, "1")
+        .env(HOST_MARKER.0, HOST_MARKER.1)
+        .env("NSGATE_T_PID", c.pid.to_string())
+        .env("NSGATE_T_RESULT", result);
+    let join = |v: &[&str]| v.join(&SEP.to_string());
+    let mut set = |name: &str, value: Option<String>| {
+        match value {
+            Some(v) => command.env(name, v),
+            None => command.env_remove(name),
+        };
+    };
+    set("NSGATE_T_ARGV", req.argv.map(join));
+    set("NSGATE_T_USER", req.user.map(str::to_string));
+    set("NSGATE_T_NS", req.ns.map(str::to_string));
+    set("NSGATE_T_CWD", req.cwd.map(str::to_string));
+    set(
+        "NSGATE_T_ENV",
+        Some(join(req.env)).filter(|s| !s.is_empty()),
+    );
+    set("NSGATE_T_TTY", req.tty.then(|| "1".to_string()));
+    set("NSGATE_T_TIMEOUT_MS", req.timeout_ms.map(|t| t.to_string()));
+    set("NSGATE_T_RT_USER", req.rt_user.map(str::to_string));
+    set(
+        "NSGATE_T_RT_ENV",
+        Some(join(req.rt_env)).filter(|s| !s.is_empty()),
+    );
+    set("NSGATE_T_RT_WORKDIR", req.rt_workdir.map(str::to_string));
+    set("NSGATE_T_RT_HOSTNAME", req.rt_hostname.map(str::to_string));
+    set(
+        "NSGATE_T_RT_GROUPADD",
+        Some(join(req.rt_groupadd)).filter(|s| !s.is_empty()),
+    );
+    command
+}
+
+fn read_result(path: &Path) -> Res {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|_| "missing".into());
+    let mut w = text.splitn(3, ' ');
+    match w.next() {
+        Some("ok") => {
+            let code = w.next().unwrap().parse().unwrap();
+            let mut rest = w.next().unwrap().split(' ');
+            Res::Ok(
+                code,
+                rest.next().unwrap().to_string(),
+                rest.next().unwrap().to_string(),
+            )
+        }
+        Some("err") => Res::Err(
+            w.next().unwrap().parse().unwrap(),
+            w.next().unwrap().to_string(),
+        ),
+        _ => panic!("no result from the helper: {text:?}"),
+    }
+}
+
+/// The part of the helper's stdout after the marker: the command's.
+fn after_marker(stdout: &str) -> String {
+    match stdout.find(MARKER) {
+        Some(i) => {
+            let rest = &stdout[i..];
+            rest[rest.find('\n').map_or(rest.len(), |n| n + 1)..].to_string()
+        }
+        None => panic!("no marker in the helper's output: {stdout:?}"),
+    }
+}
+
+/// Waits for the helper, failing the test (not hanging it) after a minute.
+fn wait(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the helper did not finish within a minute");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn run(c: &Container, req: &Req<'_>) -> Ran {
+    let result = std::env::temp_dir().join(unique("nsgate-res"));
+    // Files, not pipes: a process left behind holding them cannot hang the
+    // test, only fail it.
+    let out_path = result.with_extension("out");
+    let err_path = result.with_extension("err");
+    let in_path = result.with_extension("in");
+    let stdin = match req.stdin {
+        Some(text) => {
+            std::fs::write(&in_path, text).unwrap();
+            Stdio::from(std::fs::File::open(&in_path).unwrap())
+        }
+        None => Stdio::null(),
+    };
+    let mut child = helper_command(c, req, &result)
+        .stdin(stdin)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let status = wait(&mut child);
+    let res = read_result(&result);
+    let stdout = std::fs::read(&out_path).unwrap();
+    let stderr = std::fs::read(&err_path).unwrap();
+    for f in [&result, &out_path, &err_path, &in_path] {
+        let _ = std::fs::remove_file(f);
+    }
+    Ran {
+        stdout: after_marker(&String::from_utf8_lossy(&stdout)),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        res,
+        code: status.code().unwrap_or(-1),
+    }
+}
+
+/// Runs and expects exit 0; returns stdout.
+fn ok(c: &Container, req: &Req<'_>) -> String {
+    let ran = run(c, req);
+    assert_eq!(ran.res, Res::Ok(0, "-".into(), "-".into()), "{ran:?}");
+    ran.stdout
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn sees_the_containers_hostname_processes_network_and_mounts() {
+    if !can_run() {
+        return;
+    }
+    for mode in ["pivot", "chroot"] {
+        let c = Container::start(mode, &[("NSGATE_TEST_HOSTNAME", "web1-test")]);
+        assert_eq!(ok(&c, &cmd(&["hostname"])), "web1-test\n");
+        // Only the container's processes: its init and ps itself.
+        let ps = ok(&c, &cmd(&["ps", "-o", "pid,comm"]));
+        let rows: Vec<&str> = ps.lines().skip(1).map(str::trim).collect();
+        assert_eq!(rows.len(), 2, "{mode}: {ps}");
+        assert_eq!(rows[0], "1 sleep", "{mode}: {ps}");
+        assert!(rows[1].ends_with(" ps"), "{mode}: {ps}");
+        // Its network: loopback only, none of the host's interfaces.
+        let dev = ok(&c, &cmd(&["cat", "/proc/net/dev"]));
+        let inside: Vec<&str> = dev
+            .lines()
+            .skip(2)
+            .filter_map(|l| l.split(':').next())
+            .map(str::trim)
+            .collect();
+        assert!(inside.contains(&"lo"), "{dev}");
+        let host = std::fs::read_to_string("/proc/net/dev").unwrap();
+        for name in host.lines().skip(2).filter_map(|l| l.split(':').next()) {
+            let name = name.trim();
+            if name != "lo" {
+                assert!(
+                    !inside.contains(&name),
+                    "host interface {name} inside: {dev}"
+                );
+            }
+        }
+        // Its mounts and files: the busybox root, not the host's.
+        let passwd = ok(&c, &cmd(&["cat", "/etc/passwd"]));
+        assert!(
+            passwd.contains("app:x:1000:1000:App:/home/app:/bin/ash"),
+            "{passwd}"
+        );
+        let ran = run(&c, &cmd(&["ls", env!("CARGO_MANIFEST_DIR")]));
+        assert_eq!(
+            ran.res,
+            Res::Ok(1, "-".into(), "-".into()),
+            "{mode}: {ran:?}"
+        );
+        let mounts = ok(&c, &cmd(&["cat", "/proc/self/mountinfo"]));
+        let inside_mounts: Vec<&str> = mounts
+            .lines()
+            .map(|l| l.split(' ').nth(4).unwrap())
+            .collect();
+        assert!(inside_mounts.contains(&"/dev/pts"), "{mode}: {mounts}");
+        assert!(
+            !inside_mounts.contains(&"/sys/fs/cgroup"),
+            "{mode}: {mounts}"
+        );
+        assert_eq!(ok(&c, &cmd(&["pwd"])), "/\n", "{mode}");
+    }
+}
+
+#[test]
+fn same_namespaces_as_the_target() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    let names = ["mnt", "uts", "ipc", "net", "pid", "cgroup", "time", "user"];
+    let script = names
+        .iter()
+        .map(|n| format!("readlink /proc/1/ns/{n}; readlink /proc/self/ns/{n}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let out = ok(&c, &cmd(&["sh", "-c", &script]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 16, "{out}");
+    for pair in lines.chunks(2) {
+        assert_eq!(pair[0], pair[1], "{out}");
+    }
+    // Every namespace but user differs from the host's; a restriction holds.
+    let ns = enter::namespaces(
+        &Pinned {
+            pidfd: system::pidfd_open(c.pid).unwrap(),
+            pid: c.pid,
+            runtime: RuntimeConfig::default(),
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(ns.to_string(), "mnt,uts,ipc,net,pid,cgroup,time");
+    let out = ok(
+        &c,
+        &Req {
+            ns: Some("uts"),
+            ..cmd(&["hostname"])
+        },
+    );
+    assert_eq!(out, "nsgate-test\n");
+    // Only uts: the host's files and network.
+    let out = ok(
+        &c,
+        &Req {
+            ns: Some("uts"),
+            ..cmd(&["cat", "/proc/net/dev"])
+        },
+    );
+    assert!(out.lines().count() > 3, "{out}");
+}
+
+#[test]
+fn joins_the_targets_cgroups() {
+    if !can_run() {
+        return;
+    }
+    let cg = TestCgroup::new();
+    let c = Container::start("pivot", &[("NSGATE_TEST_CGROUP", &cg.name)]);
+    let target = std::fs::read_to_string(format!("/proc/{}/cgroup", c.pid)).unwrap();
+    assert!(target.contains(&cg.name), "{target}");
+    let out = ok(
+        &c,
+        &cmd(&[
+            "sh",
+            "-c",
+            "cat /proc/1/cgroup; echo ---; cat /proc/self/cgroup",
+        ]),
+    );
+    let (init, ours) = out.split_once("---\n").unwrap();
+    assert_eq!(init, ours);
+    // From the host: while a command runs, the test cgroups hold it too.
+    let ran = {
+        let result = std::env::temp_dir().join(unique("nsgate-res"));
+        let mut child = helper_command(&c, &cmd(&["sleep", "2"]), &result)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(800));
+        let members: Vec<String> = cg
+            .procs_files()
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect();
+        wait(&mut child);
+        let _ = std::fs::remove_file(&result);
+        members
+    };
+    for m in &ran {
+        // The init and the command (sleep) in every hierarchy.
+        assert!(m.lines().count() >= 2, "{ran:?}");
+    }
+    drop(c);
+}
+
+/// A cgroup of the same name in every hierarchy, removed when dropped.
+struct TestCgroup {
+    name: String,
+}
+
+impl TestCgroup {
+    fn hierarchies() -> Vec<PathBuf> {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        mountinfo
+            .lines()
+            .filter(|l| l.contains(" - cgroup ") || l.contains(" - cgroup2 "))
+            .map(|l| PathBuf::from(l.split(' ').nth(4).unwrap()))
+            .collect()
+    }
+
+    fn new() -> TestCgroup {
+        let name = unique("nsgate-test");
+        for h in Self::hierarchies() {
+            let dir = h.join(&name);
+            std::fs::create_dir(&dir).unwrap();
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                if let Ok(v) = std::fs::read_to_string(h.join(f)) {
+                    std::fs::write(dir.join(f), v).unwrap();
+                }
+            }
+        }
+        TestCgroup { name }
+    }
+
+    fn procs_files(&self) -> Vec<PathBuf> {
+        Self::hierarchies()
+            .into_iter()
+            .map(|h| h.join(&self.name).join("cgroup.procs"))
+            .collect()
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        for h in Self::hierarchies() {
+            let dir = h.join(&self.name);
+            for _ in 0..50 {
+                if std::fs::remove_dir(&dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+#[test]
+fn only_fds_0_1_2_and_no_host_environment() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    // `; true` keeps sh from exec'ing ls in its place.
+    assert_eq!(
+        ok(&c, &cmd(&["sh", "-c", "ls /proc/$$/fd; true"])),
+        "0\n1\n2\n"
+    );
+    let env = ok(
+        &c,
+        &Req {
+            env: &["FOO=rule", "PAGER=more"],
+            rt_env: &["FOO=runtime", "BAR=runtime", "PAGER=less"],
+            rt_hostname: Some("web1"),
+            ..cmd(&["env"])
+        },
+    );
+    let mut vars: Vec<&str> = env.lines().collect();
+    vars.sort();
+    assert_eq!(
+        vars,
+        [
+            "BAR=runtime",
+            "FOO=rule",
+            "GIT_PAGER=cat",
+            "HOME=/root",
+            "HOSTNAME=web1",
+            "LESSSECURE=1",
+            "LOGNAME=root",
+            "PAGER=more",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "SHELL=/bin/sh",
+            "SYSTEMD_PAGERSECURE=1",
+            "USER=root",
+        ],
+        "{env}"
+    );
+    assert!(!env.contains(HOST_MARKER.1), "{env}");
+    assert!(!env.contains("NSGATE_T_"), "{env}");
+    // Without a runtime hostname, the container's own.
+    let env = ok(&c, &cmd(&["env"]));
+    assert!(env.contains("HOSTNAME=nsgate-test\n"), "{env}");
+    assert!(!env.contains("TERM="), "{env}");
+}
+
+#[test]
+fn exit_codes_come_back() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    let cases: &[(&[&str], Res)] = &[
+        (&["true"], Res::Ok(0, "-".into(), "-".into())),
+        (&["sh", "-c", "exit 3"], Res::Ok(3, "-".into(), "-".into())),
+        (
+            &["sh", "-c", "kill -TERM $$"],
+            Res::Ok(143, "TERM".into(), "-".into()),
+        ),
+        (
+            &["sh", "-c", "kill -KILL $$"],
+            Res::Ok(137, "KILL".into(), "-".into()),
+        ),
+        (&["hello", "a b"], Res::Ok(0, "-".into(), "-".into())),
+    ];
+    for (argv, want) in cases {
+        let ran = run(&c, &cmd(argv));
+        assert_eq!(&ran.res, want, "{argv:?}: {ran:?}");
+    }
+    assert_eq!(
+        ok(&c, &cmd(&["hello", "a b"])),
+        "hello from a script: a b\n"
+    );
+    let ran = run(&c, &cmd(&["no-such-program"]));
+    assert_eq!(
+        ran.res,
+        Res::Err(127, "no-such-program: not found in the container".into()),
+        "{ran:?}"
+    );
+    assert_eq!(ran.code, 127);
+    let ran = run(&c, &cmd(&["/usr/local/bin/no-such-program"]));
+    assert!(matches!(ran.res, Res::Err(127, _)), "{ran:?}");
+    let ran = run(&c, &cmd(&["notexec"]));
+    assert!(matches!(ran.res, Res::Err(126, _)), "{ran:?}");
+    let ran = run(&c, &cmd(&["/etc/passwd"]));
+    assert!(matches!(ran.res, Res::Err(126, _)), "{ran:?}");
+    let ran = run(&c, &cmd(&["/etc"]));
+    assert!(matches!(ran.res, Res::Err(126, _)), "{ran:?}");
+    // A program through /proc/self/exe would be nsgate's own binary.
+    let ran = run(&c, &cmd(&["/proc/self/exe"]));
+    assert!(matches!(ran.res, Res::Err(126, _)), "{ran:?}");
+    let ran = run(
+        &c,
+        &Req {
+            cwd: Some("/no/such/dir"),
+            ..cmd(&["true"])
+        },
+    );
+    assert!(
+        matches!(ran.res, Res::Err(125, ref m) if m.contains("/no/such/dir")),
+        "{ran:?}"
+    );
+}
+
+#[test]
+fn working_directory() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("chroot", &[]);
+    let pwd = |req: Req<'_>| ok(&c, &req);
+    assert_eq!(pwd(cmd(&["pwd"])), "/\n");
+    assert_eq!(
+        pwd(Req {
+            rt_workdir: Some("/srv"),
+            ..cmd(&["pwd"])
+        }),
+        "/srv\n"
+    );
+    assert_eq!(
+        pwd(Req {
+            rt_workdir: Some("/srv"),
+            cwd: Some("/srv/data"),
+            ..cmd(&["pwd"])
+        }),
+        "/srv/data\n"
+    );
+    // Through /proc/self links: refused.
+    let ran = run(
+        &c,
+        &Req {
+            cwd: Some("/proc/self/cwd"),
+            ..cmd(&["pwd"])
+        },
+    );
+    assert!(matches!(ran.res, Res::Err(125, _)), "{ran:?}");
+    let ran = run(
+        &c,
+        &Req {
+            cwd: Some("/proc/1/root/etc"),
+            ..cmd(&["pwd"])
+        },
+    );
+    assert!(matches!(ran.res, Res::Err(125, _)), "{ran:?}");
+    // `..` cannot climb out of the container's root.
+    assert_eq!(
+        pwd(Req {
+            cwd: Some("/../../.."),
+            ..cmd(&["ls", "/"])
+        })
+        .lines()
+        .count(),
+        9
+    );
+}
+
+#[test]
+fn sigterm_to_nsgate_reaches_the_command() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    let result = std::env::temp_dir().join(unique("nsgate-res"));
+    let script = "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done";
+    let mut child = helper_command(&c, &cmd(&["sh", "-c", script]), &result)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let supervisor: i32 = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(rest) = line.strip_prefix(MARKER) {
+            break rest.trim_end_matches("--").parse().unwrap();
+        }
+    };
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    let pidfd = system::pidfd_open(supervisor).unwrap();
+    system::signal_pidfd(pidfd.as_fd(), system::SIGTERM).unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "got-term");
+    wait(&mut child);
+    assert_eq!(read_result(&result), Res::Ok(7, "-".into(), "-".into()));
+    let _ = std::fs::remove_file(&result);
+}
+
+#[test]
+fn timeout_ends_the_whole_session() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    let start = Instant::now();
+    let ran = run(
+        &c,
+        &Req {
+            timeout_ms: Some(500),
+            ..cmd(&["sh", "-c", "sleep 1000 & setsid sleep 1001 & sleep 1002"])
+        },
+    );
+    assert_eq!(
+        ran.res,
+        Res::Ok(143, "TERM".into(), "Timeout".into()),
+        "{ran:?}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(c.others(), Vec::<String>::new());
+    // A command that ignores SIGTERM is killed 5 s later.
+    let start = Instant::now();
+    let ran = run(
+        &c,
+        &Req {
+            timeout_ms: Some(300),
+            ..cmd(&[
+                "sh",
+                "-c",
+                "trap '' TERM; sleep 1000 & while :; do sleep 1; done",
+            ])
+        },
+    );
+    assert_eq!(
+        ran.res,
+        Res::Ok(137, "KILL".into(), "Timeout".into()),
+        "{ran:?}"
+    );
+    assert!(
+        start.elapsed() >= Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(c.others(), Vec::<String>::new());
+}
+
+#[test]
+fn client_disconnect_ends_it_but_eof_on_stdin_does_not() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    // EOF on stdin (stdin is /dev/null): an ordinary session.
+    assert_eq!(
+        ok(&c, &cmd(&["sh", "-c", "cat; sleep 0.3; echo done"])),
+        "done\n"
+    );
+    // The command closing its own stdout: still an ordinary session.
+    assert_eq!(ok(&c, &cmd(&["sh", "-c", "exec >&-; sleep 0.3"])), "");
+    // The reader of stdout gone: the session ends.
+    let result = std::env::temp_dir().join(unique("nsgate-res"));
+    let mut child = helper_command(&c, &cmd(&["sh", "-c", "sleep 1000 & sleep 1001"]), &result)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains(MARKER) {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0);
+        seen.extend_from_slice(&buf[..n]);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    drop(out);
+    let status = wait(&mut child);
+    assert_eq!(status.code(), Some(143));
+    assert_eq!(
+        read_result(&result),
+        Res::Ok(143, "TERM".into(), "Disconnect".into())
+    );
+    let _ = std::fs::remove_file(&result);
+    assert_eq!(c.others(), Vec::<String>::new());
+}
+
+/// The `Uid`, `Gid` and `Groups` lines of the command's /proc/self/status,
+/// as `uid gid [groups]`.
+fn ids(c: &Container, req: Req<'_>) -> String {
+    let status = ok(
+        c,
+        &Req {
+            argv: Some(&["cat", "/proc/self/status"]),
+            ..req
+        },
+    );
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    let (uid, gid, groups) = (field("Uid:"), field("Gid:"), field("Groups:"));
+    assert!(uid.iter().all(|u| *u == uid[0]), "{status}");
+    assert!(gid.iter().all(|g| *g == gid[0]), "{status}");
+    format!("{} {} [{}]", uid[0], gid[0], groups.join(" "))
+}
+
+#[test]
+fn runs_as_the_container_user() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    let cases: &[(Req<'_>, &str)] = &[
+        (Req::default(), "0 0 [0 10]"),
+        (
+            Req {
+                user: Some("root"),
+                ..Req::default()
+            },
+            "0 0 [0 10]",
+        ),
+        (
+            Req {
+                user: Some("app"),
+                ..Req::default()
+            },
+            "1000 1000 [10 29]",
+        ),
+        (
+            Req {
+                user: Some("1000"),
+                ..Req::default()
+            },
+            "1000 1000 [10 29]",
+        ),
+        (
+            Req {
+                user: Some("app:staff"),
+                ..Req::default()
+            },
+            "1000 50 []",
+        ),
+        (
+            Req {
+                user: Some("app:4242"),
+                ..Req::default()
+            },
+            "1000 4242 []",
+        ),
+        (
+            Req {
+                user: Some("1234:1234"),
+                ..Req::default()
+            },
+            "1234 1234 []",
+        ),
+        (
+            Req {
+                user: Some("1234"),
+                ..Req::default()
+            },
+            "1234 0 []",
+        ),
+        (
+            Req {
+                rt_user: Some("app"),
+                ..Req::default()
+            },
+            "1000 1000 [10 29]",
+        ),
+        (
+            Req {
+                rt_user: Some("1000:1000"),
+                ..Req::default()
+            },
+            "1000 1000 []",
+        ),
+        (
+            Req {
+                rt_user: Some("app"),
+                rt_groupadd: &["audio", "77"],
+                ..Req::default()
+            },
+            "1000 1000 [10 29 77]",
+        ),
+        (
+            Req {
+                user: Some("root"),
+                rt_user: Some("app"),
+                ..Req::default()
+            },
+            "0 0 [0 10]",
+        ),
+    ];
+    for (req, want) in cases {
+        assert_eq!(
+            ids(&c, req.clone()),
+            *want,
+            "user {:?} runtime {:?}",
+            req.user,
+            req.rt_user
+        );
+    }
+    let env = ok(
+        &c,
+        &Req {
+            user: Some("app"),
+            ..cmd(&["env"])
+        },
+    );
+    for var in [
+        "HOME=/home/app",
+        "USER=app",
+        "LOGNAME=app",
+        "SHELL=/bin/ash",
+    ] {
+        assert!(env.lines().any(|l| l == var), "{var}: {env}");
+    }
+    let env = ok(
+        &c,
+        &Req {
+            user: Some("1234"),
+            ..cmd(&["env"])
+        },
+    );
+    assert!(env.lines().any(|l| l == "HOME=/"), "{env}");
+    assert!(!env.contains("USER="), "{env}");
+    // An interactive session: the user's shell, in the user's home.
+    let out = ok(
+        &c,
+        &Req {
+            user: Some("app"),
+            stdin: Some("pwd; echo $0; id -un\n"),
+            ..Req::default()
+        },
+    );
+    assert_eq!(out, "/home/app\n/bin/ash\napp\n");
+    // A home that does not exist: `/`, as login does.
+    let out = ok(
+        &c,
+        &Req {
+            user: Some("nohome"),
+            argv: None,
+            stdin: Some("pwd\n"),
+            ..Req::default()
+        },
+    );
+    assert_eq!(out, "/\n");
+    // A missing user or group is a refusal.
+    for (user, what) in [("ghost", "\"ghost\""), ("app:ghosts", "\"ghosts\"")] {
+        let ran = run(
+            &c,
+            &Req {
+                user: Some(user),
+                ..cmd(&["true"])
+            },
+        );
+        assert!(
+            matches!(&ran.res, Res::Err(125, m) if m.contains(what)),
+            "{ran:?}"
+        );
+    }
+}
+
+#[test]
+fn hostile_passwd_files_are_refused() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    let passwd = c.dir.join("rootfs/etc/passwd");
+    let replace = |make: &dyn Fn(&Path)| {
+        let _ = std::fs::remove_file(&passwd);
+        make(&passwd);
+    };
+    let fifo = |p: &Path| {
+        assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+    };
+    let zero = |p: &Path| std::os::unix::fs::symlink("/dev/zero", p).unwrap();
+    let huge = |p: &Path| {
+        let f = std::fs::File::create(p).unwrap();
+        f.set_len(100 << 20).unwrap();
+    };
+    let garbage = |p: &Path| std::fs::write(p, b"root:x:0:0:root\n\x00\xff garbage\n").unwrap();
+    let escape = |p: &Path| std::os::unix::fs::symlink("/proc/self/root/etc/passwd", p).unwrap();
+    type Maker<'a> = &'a dyn Fn(&Path);
+    let cases: [(&str, Maker<'_>, &str); 5] = [
+        ("fifo", &fifo, "not a regular file"),
+        ("/dev/zero", &zero, "not a regular file"),
+        ("100 MiB", &huge, "larger than"),
+        ("garbage", &garbage, "/etc/passwd"),
+        ("/proc link", &escape, "/etc/passwd"),
+    ];
+    for (name, make, why) in cases {
+        replace(make);
+        let start = Instant::now();
+        for user in ["app", "0"] {
+            let ran = run(
+                &c,
+                &Req {
+                    user: Some(user),
+                    ..cmd(&["touch", "/tmp/ran"])
+                },
+            );
+            assert!(
+                matches!(&ran.res, Res::Err(125, m) if m.contains(why)),
+                "{name} as {user}: {ran:?}"
+            );
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{name}");
+        assert!(
+            !c.dir.join("rootfs/tmp/ran").exists(),
+            "{name}: the command ran"
+        );
+    }
+    // No passwd at all: numbers still work, names do not.
+    let _ = std::fs::remove_file(&passwd);
+    assert_eq!(
+        ids(
+            &c,
+            Req {
+                user: Some("1000:1000"),
+                ..Req::default()
+            }
+        ),
+        "1000 1000 []"
+    );
+    let ran = run(
+        &c,
+        &Req {
+            user: Some("app"),
+            ..cmd(&["true"])
+        },
+    );
+    assert!(
+        matches!(&ran.res, Res::Err(125, m) if m.contains("no /etc/passwd")),
+        "{ran:?}"
+    );
+}
+
+/// CapBnd, CapPrm, CapEff, CapInh, CapAmb and NoNewPrivs of a status file.
+fn confinement(status: &str) -> [String; 6] {
+    [
+        "CapBnd:",
+        "CapPrm:",
+        "CapEff:",
+        "CapInh:",
+        "CapAmb:",
+        "NoNewPrivs:",
+    ]
+    .map(|f| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    })
+}
+
+#[test]
+fn never_more_capabilities_than_the_target() {
+    if !can_run() {
+        return;
+    }
+    let caps =
+        "-all,+chown,+dac_override,+fowner,+kill,+setgid,+setuid,+sys_chroot,+net_bind_service";
+    for (env, nnp) in [
+        (vec![], "0"),
+        (vec![("NSGATE_TEST_CAPS", caps)], "0"),
+        (
+            vec![("NSGATE_TEST_CAPS", caps), ("NSGATE_TEST_NNP", "1")],
+            "1",
+        ),
+    ] {
+        let c = Container::start("chroot", &env);
+        let target =
+            confinement(&std::fs::read_to_string(format!("/proc/{}/status", c.pid)).unwrap());
+        let zero = "0000000000000000".to_string();
+        let root = confinement(&ok(&c, &cmd(&["cat", "/proc/self/status"])));
+        assert_eq!(
+            root,
+            [
+                target[0].clone(),
+                target[1].clone(),
+                target[2].clone(),
+                zero.clone(),
+                zero.clone(),
+                nnp.to_string()
+            ],
+            "{env:?}"
+        );
+        let app = confinement(&ok(
+            &c,
+            &Req {
+                user: Some("app"),
+                ..cmd(&["cat", "/proc/self/status"])
+            },
+        ));
+        assert_eq!(
+            app,
+            [
+                target[0].clone(),
+                zero.clone(),
+                zero.clone(),
+                zero.clone(),
+                zero.clone(),
+                nnp.to_string()
+            ],
+            "{env:?}"
+        );
+    }
+}
+
+#[test]
+fn enters_a_user_namespace() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[("NSGATE_TEST_USERNS", "1")]);
+    let out = ok(
+        &c,
+        &cmd(&[
+            "sh",
+            "-c",
+            "readlink /proc/1/ns/user; readlink /proc/self/ns/user; cat /proc/self/uid_map",
+        ]),
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], lines[1], "{out}");
+    assert_eq!(
+        lines[3].split_whitespace().collect::<Vec<_>>(),
+        ["1", "100001", "65535"],
+        "{out}"
+    );
+    assert_eq!(ids(&c, Req::default()), "0 0 [0 10]");
+    assert_eq!(
+        ids(
+            &c,
+            Req {
+                user: Some("app"),
+                ..Req::default()
+            }
+        ),
+        "1000 1000 [10 29]"
+    );
+    // Outside, the command is the mapped uid.
+    assert_eq!(
+        ok(
+            &c,
+            &Req {
+                user: Some("app"),
+                ..cmd(&["touch", "/home/app/x"])
+            }
+        ),
+        ""
+    );
+    let meta = std::fs::metadata(c.dir.join("rootfs/home/app/x")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 101000);
+}
+
+/// Runs the helper under `script`, so that nsgate has a terminal as under
+/// `ssh -t`: `before` and `after` are shell commands run on that terminal
+/// around it (`&` after it runs them while it runs). Returns everything the
+/// terminal showed, with `\r\n` as `\n`, and the result.
+fn run_in_pty(
+    c: &Container,
+    req: &Req<'_>,
+    before: &str,
+    after: &str,
+    input: &str,
+) -> (String, Res) {
+    let result = std::env::temp_dir().join(unique("nsgate-res"));
+    let helper = helper_command(c, req, &result);
+    let mut line = format!(
+        "{before} {}",
+        shell_quote(helper.get_program().to_str().unwrap())
+    );
+    for arg in helper.get_args() {
+        line.push(' ');
+        line.push_str(&shell_quote(arg.to_str().unwrap()));
+    }
+    line.push_str(after);
+    let mut script = Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]);
+    for (name, value) in helper.get_envs() {
+        match value {
+            Some(v) => script.env(name, v),
+            None => script.env_remove(name),
+        };
+    }
+    let out_path = result.with_extension("out");
+    let mut child = script
+        .env("TERM", "xterm-nsgate")
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Like a client, stdin stays open until the session ends.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    wait(&mut child);
+    drop(stdin);
+    let res = read_result(&result);
+    let out = std::fs::read_to_string(&out_path)
+        .unwrap()
+        .replace("\r\n", "\n");
+    let _ = std::fs::remove_file(&result);
+    let _ = std::fs::remove_file(&out_path);
+    (out, res)
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[test]
+fn a_terminal_inside_the_container() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    let exited = Res::Ok(0, "-".into(), "-".into());
+    // `tty` names the container's devpts; the user owns it, group tty, 0620.
+    let (out, res) = run_in_pty(
+        &c,
+        &Req {
+            tty: true,
+            user: Some("app"),
+            ..cmd(&["sh", "-c", "tty; ls -ln $(tty); echo $TERM"])
+        },
+        "",
+        "",
+        "",
+    );
+    assert_eq!(res, exited, "{out}");
+    let out = after_marker(&out);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("/dev/pts/"), "{out}");
+    let perms: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(&perms[..4], ["crw--w----", "1", "1000", "5"], "{out}");
+    assert_eq!(lines[2], "xterm-nsgate", "{out}");
+    // A controlling terminal whose foreground group is the command's.
+    let (out, res) = run_in_pty(
+        &c,
+        &Req {
+            tty: true,
+            ..cmd(&["cat", "/proc/self/stat"])
+        },
+        "",
+        "",
+        "",
+    );
+    assert_eq!(res, exited, "{out}");
+    let stat = after_marker(&out);
+    let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    // state ppid pgrp session tty_nr tpgid
+    assert_ne!(f[4], "0", "{stat}");
+    assert_eq!(f[5], f[2], "{stat}");
+    // The size, then a change of it, reach the command; the client's
+    // terminal is as it was afterwards.
+    let (out, res) = run_in_pty(
+        &c,
+        &Req {
+            tty: true,
+            ..cmd(&["sh", "-c", "stty size; sleep 2; stty size"])
+        },
+        "stty rows 33 cols 77; stty -g; (sleep 1; stty rows 44 cols 88 </dev/tty) & ",
+        "; wait; stty -g",
+        "",
+    );
+    assert_eq!(res, exited, "{out}");
+    let lines: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    let before = lines[0];
+    let inside: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.split(' ').all(|w| w.parse::<u16>().is_ok()))
+        .copied()
+        .collect();
+    assert_eq!(inside, ["33 77", "44 88"], "{out}");
+    assert_eq!(lines.last(), Some(&before), "{out}");
+    // Job control in an interactive shell (the pause lets the job reset
+    // the SIGTERM its interactive parent ignores before it is killed).
+    let (out, res) = run_in_pty(
+        &c,
+        &Req {
+            tty: true,
+            ..Req::default()
+        },
+        "",
+        "",
+        "sleep 30 &\nsleep 0.3\njobs\nkill %1\nwait\necho shell-$((6*7))\nexit 5\n",
+    );
+    assert_eq!(res, Res::Ok(5, "-".into(), "-".into()), "{out}");
+    assert!(out.contains("[1]"), "{out}");
+    assert!(out.contains("shell-42"), "{out}");
+    assert_eq!(c.others(), Vec::<String>::new());
+}
+
+#[test]
+fn no_terminal_for_a_rule_without_tty() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    // A client terminal, but pipes for the command; relayed both ways.
+    let (out, res) = run_in_pty(
+        &c,
+        &cmd(&[
+            "sh",
+            "-c",
+            "tty; read line; echo got $line; echo err >&2; env",
+        ]),
+        "",
+        "",
+        "hello\n",
+    );
+    assert_eq!(res, Res::Ok(0, "-".into(), "-".into()), "{out}");
+    let out = after_marker(&out);
+    assert!(out.starts_with("not a tty\n"), "{out}");
+    assert!(out.contains("got hello\n"), "{out}");
+    assert!(out.contains("err\n"), "{out}");
+    assert!(!out.contains("TERM="), "{out}");
+    let (out, res) = run_in_pty(&c, &cmd(&["sh", "-c", "exit 4"]), "", "", "");
+    assert_eq!(res, Res::Ok(4, "-".into(), "-".into()), "{out}");
+}
+
+#[test]
+fn terminal_hangup_ends_the_session() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    let result = std::env::temp_dir().join(unique("nsgate-res"));
+    let helper = helper_command(
+        &c,
+        &Req {
+            tty: true,
+            ..cmd(&["sh", "-c", "trap '' HUP; sleep 1000 & sleep 1001"])
+        },
+        &result,
+    );
+    let mut line = shell_quote(helper.get_program().to_str().unwrap());
+    for arg in helper.get_args() {
+        line.push(' ');
+        line.push_str(&shell_quote(arg.to_str().unwrap()));
+    }
+    let mut script = Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]);
+    for (name, value) in helper.get_envs() {
+        if let Some(v) = value {
+            script.env(name, v);
+        }
+    }
+    let mut child = script
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(c.others().len(), 2, "{:?}", c.others());
+    // The client's terminal goes away.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !result.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let res = read_result(&result);
+    let _ = std::fs::remove_file(&result);
+    assert!(
+        matches!(&res, Res::Ok(_, _, by) if by == "Disconnect"),
+        "{res:?}"
+    );
+    assert_eq!(c.others(), Vec::<String>::new());
+}
+
+#[test]
+fn the_targets_limits_and_umask() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    let pid = c.pid.to_string();
+    let set = Command::new("prlimit")
+        .args(["--pid", &pid, "--nofile=100:200", "--nproc=3000:4000"])
+        .status()
+        .unwrap();
+    assert!(set.success());
+    std::fs::write(format!("/proc/{pid}/oom_score_adj"), "500").unwrap();
+    let out = ok(
+        &c,
+        &cmd(&[
+            "sh",
+            "-c",
+            "ulimit -n; ulimit -Hn; ulimit -u; ulimit -Hu; cat /proc/self/oom_score_adj; umask",
+        ]),
+    );
+    assert_eq!(out, "100\n200\n3000\n4000\n500\n0022\n");
+}
