@@ -3,13 +3,15 @@
 #![forbid(unsafe_code)]
 
 use crate::audit::{self, Auditor, Event, Record, SessionId};
-use crate::config::{self, Config};
+use crate::config::{self, Config, RuleCommand};
 use crate::error::{Error, Result, EXIT_DENIED};
 use crate::identity::{self, Identity};
 use crate::policy::{self, Decision};
 use crate::request::{self, Request};
+use crate::{enter, target};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// Runs one gate-mode session and returns nsgate's exit code.
 pub fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 {
@@ -99,10 +101,53 @@ fn session(
         Decision::Permit(rule) => rule,
     };
     record.rule = Some(rule.origin.clone());
-    let _effective = rule.effective(target);
-    Err(Error::NotBuilt(
-        "permitted, but entering containers is not built yet",
-    ))
+    let effective = rule.effective(target);
+    let plan = enter::Plan {
+        argv: match &request {
+            Request::Interactive => None,
+            Request::Command { argv, .. } => Some(argv.words().to_vec()),
+        },
+        user: effective.user.cloned(),
+        ns: effective.ns,
+        cwd: effective.cwd.map(str::to_string),
+        env: effective.env,
+        tty: rule.tty || rule.what == RuleCommand::Shell,
+        timeout: rule.timeout,
+    };
+    let pinned = target::resolve_and_pin(target)?;
+    record.container = pinned.runtime.container_id.clone();
+    record.pid = Some(pinned.pid);
+    record.user = Some(enter::effective_user(&plan, &pinned.runtime).to_string());
+    record.ns = Some(enter::namespaces(&pinned, plan.ns)?);
+
+    // Fail closed (§6): nothing is entered unless the allow record was accepted.
+    record.event = Event::Allow;
+    auditor.send(record)?;
+    let started = Instant::now();
+    match enter::run(&pinned, &plan) {
+        Ok(outcome) => {
+            let status = match outcome.status {
+                enter::Status::Exited(code) => audit::Outcome::Status(code),
+                enter::Status::Signaled(signal) => audit::Outcome::Signal(signal),
+            };
+            let reason = outcome.ended_by.map(|why| match why {
+                enter::EndReason::Timeout => "timeout".to_string(),
+                enter::EndReason::Disconnect => "disconnect".to_string(),
+            });
+            // The command has run: a lost exit record cannot change that.
+            let _ = auditor.send(&record.exit(status, outcome.duration, reason));
+            Ok(outcome.exit_code())
+        }
+        Err(e) => {
+            let exit = record.exit(
+                audit::Outcome::Status(e.exit_code()),
+                started.elapsed(),
+                Some(e.to_string()),
+            );
+            let _ = auditor.send(&exit);
+            Err(e)
+        }
+    }
 }
 
 /// Refuses the request: a deny record (written or not, it is a deny), one

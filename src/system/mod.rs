@@ -16,7 +16,6 @@ pub use open::open_nofollow_nonblocking;
 pub use pidfd_signal::{is_no_such_process, pidfd_send_signal};
 pub use unix_connect::connect_unix;
 
-
 // Entering the target and supervising the command (§5).
 mod channel;
 mod creds;
