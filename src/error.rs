@@ -35,8 +35,6 @@ pub enum Error {
     Target { target: String, why: String },
     #[error("audit unavailable: {0}")]
     Audit(String),
-    #[error("{0}")]
-    NotBuilt(&'static str),
     /// Entering the container or starting the program failed; `code` is
     /// 125, or 126/127 for a program not executable/not found (§7).
     #[error("{message}")]
