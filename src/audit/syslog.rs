@@ -138,7 +138,10 @@ impl Auditor {
     fn explain(&self, failure: Failure, len: usize) -> Error {
         let path = self.path.display();
         Error::Audit(match failure {
-            Failure::Connect(e) => format!("cannot connect to syslog socket {path}: {}", crate::error::os_message(&e)),
+            Failure::Connect(e) => format!(
+                "cannot connect to syslog socket {path}: {}",
+                crate::error::os_message(&e)
+            ),
             Failure::Send(e)
                 if matches!(
                     e.kind(),
@@ -150,7 +153,10 @@ impl Auditor {
                     WRITE_TIMEOUT.as_secs()
                 )
             }
-            Failure::Send(e) => format!("cannot send to syslog socket {path}: {}", crate::error::os_message(&e)),
+            Failure::Send(e) => format!(
+                "cannot send to syslog socket {path}: {}",
+                crate::error::os_message(&e)
+            ),
             Failure::Short(n) => {
                 format!("syslog socket {path} took only {n} of {len} bytes of a record")
             }

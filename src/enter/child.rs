@@ -359,23 +359,10 @@ fn exec(root: BorrowedFd<'_>, argv: &[String], env: &[String], cwd: &str) -> Fai
                 continue;
             }
         };
-        let e = if is_symlink(root, candidate) {
-            // Exec'd by path so that the command's name is the link's
-            // (busybox applets need that, `ps` and `pgrep` show it); the
-            // kernel follows the link again, so a container swapping it
-            // right now could race the check above.
-            check_then_exec_path(root, candidate, &c_argv, &c_env)
-        } else {
-            // The very file just checked, with no second lookup.
-            let e = system::execve_fd(fd.as_fd(), &c_argv, &c_env);
-            if system::is_not_found(&e) {
-                // A script: its interpreter needs a path to open, which a
-                // close-on-exec descriptor does not give it.
-                check_then_exec_path(root, candidate, &c_argv, &c_env)
-            } else {
-                Ok(e)
-            }
-        };
+        // Always the very file just checked, never the path again: a link
+        // swapped after the check could send the kernel to /proc/self/exe,
+        // nsgate's own binary (the pattern of CVE-2019-5736).
+        let e = exec_checked(root, fd.as_fd(), candidate, &c_argv, &c_env);
         let e = match e {
             Ok(e) => e,
             Err(f) => return f,
@@ -398,46 +385,72 @@ fn exec(root: BorrowedFd<'_>, argv: &[String], env: &[String], cwd: &str) -> Fai
     }
 }
 
-/// Whether the last component of `path` is a symlink.
-fn is_symlink(root: BorrowedFd<'_>, path: &str) -> bool {
-    system::open_in_root(root, path, Access::PathNoFollow)
-        .and_then(|fd| std::fs::File::from(fd).metadata())
-        .is_ok_and(|m| m.file_type().is_symlink())
-}
-
-/// Execs `path` by name after refusing a `#!` interpreter reached through a
-/// /proc magic link (`#!/proc/self/exe` would run nsgate's own binary).
-/// Returns the exec error, or the refusal.
-fn check_then_exec_path(
+/// Execs the file `fd` refers to. A `#!` script is run as the kernel runs
+/// one, except that its interpreter is opened like a program and exec'd by
+/// descriptor too; the interpreter then opens the script by its path, which
+/// can at worst name another file of the container, never nsgate.
+/// Returns the exec error, or a refusal.
+fn exec_checked(
     root: BorrowedFd<'_>,
+    fd: BorrowedFd<'_>,
     path: &str,
     argv: &[CString],
     env: &[CString],
 ) -> Result<std::io::Error, Failure> {
-    if let Ok(fd) = system::open_in_root(root, path, Access::Read) {
-        let mut head = [0u8; 256];
-        let n = std::io::Read::read(&mut std::fs::File::from(fd), &mut head).unwrap_or(0);
-        if let Some(line) = head[..n].strip_prefix(b"#!") {
-            let line = line.split(|b| *b == b'\n').next().unwrap_or(&[]);
-            let line = String::from_utf8_lossy(line);
-            if let Some(interpreter) = line.split_whitespace().next() {
-                if let Err(e) = system::open_in_root(root, interpreter, Access::Path) {
-                    if system::is_link_refused(&e) {
-                        return Err(Failure {
-                            code: EXIT_DENIED,
-                            message: format!(
-                                "{path}: interpreter {interpreter} leads through a /proc link"
-                            ),
-                        });
-                    }
-                }
-            }
+    let e = system::execve_fd(fd, argv, env);
+    // ENOENT for a file that exists: a script, whose interpreter cannot
+    // open a close-on-exec descriptor (or a missing ELF loader).
+    if !system::is_not_found(&e) {
+        return Ok(e);
+    }
+    let Some((interpreter, arg)) = shebang(root, path) else {
+        return Ok(e);
+    };
+    let refused = |why: String| Failure {
+        code: EXIT_DENIED,
+        message: format!("{path}: cannot execute in the container: {why}"),
+    };
+    if !interpreter.starts_with('/') {
+        return Err(refused(format!(
+            "interpreter {interpreter} is not an absolute path"
+        )));
+    }
+    let interpreter_fd = match system::open_in_root(root, &interpreter, Access::Path) {
+        Ok(fd) => fd,
+        Err(e) if system::is_link_refused(&e) => {
+            return Err(refused(format!(
+                "interpreter {interpreter} leads through a /proc link"
+            )))
         }
-    }
-    match CString::new(path) {
-        Ok(c_path) => Ok(system::execve(&c_path, argv, env)),
-        Err(_) => Err(fail("a path contains a NUL byte")),
-    }
+        Err(e) => return Ok(e),
+    };
+    let mut words = vec![interpreter];
+    words.extend(arg);
+    words.push(path.to_string());
+    let Ok(mut script_argv) = to_cstrings(&words) else {
+        return Err(fail("a path contains a NUL byte"));
+    };
+    script_argv.extend(argv.iter().skip(1).cloned());
+    Ok(system::execve_fd(interpreter_fd.as_fd(), &script_argv, env))
+}
+
+/// The interpreter and its one optional argument from a `#!` line, split as
+/// the kernel splits it.
+fn shebang(root: BorrowedFd<'_>, path: &str) -> Option<(String, Option<String>)> {
+    let fd = system::open_in_root(root, path, Access::Read).ok()?;
+    let mut head = [0u8; 256];
+    let n = std::io::Read::read(&mut std::fs::File::from(fd), &mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = line.split(|b| *b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?.trim_matches([' ', '\t']);
+    let (interpreter, arg) = match line.split_once([' ', '\t']) {
+        Some((i, a)) => (
+            i,
+            Some(a.trim_matches([' ', '\t']).to_string()).filter(|a| !a.is_empty()),
+        ),
+        None => (line, None),
+    };
+    (!interpreter.is_empty()).then(|| (interpreter.to_string(), arg))
 }
 
 fn to_cstrings(strings: &[String]) -> Result<Vec<CString>, std::ffi::NulError> {
