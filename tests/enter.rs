@@ -241,9 +241,9 @@ impl Container {
 impl Drop for Container {
     fn drop(&mut self) {
         if let Ok(fd) = system::pidfd_open(self.pid) {
-            let _ = system::signal_pidfd(fd.as_fd(), system::SIGKILL);
+            let _ = system::pidfd_send_signal(fd.as_fd(), system::SIGKILL);
             let deadline = Instant::now() + Duration::from_secs(5);
-            while system::signal_pidfd(fd.as_fd(), 0).is_ok() && Instant::now() < deadline {
+            while system::pidfd_send_signal(fd.as_fd(), 0).is_ok() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -810,7 +810,7 @@ fn sigterm_to_nsgate_reaches_the_command() {
     };
     assert_eq!(lines.next().unwrap().unwrap(), "ready");
     let pidfd = system::pidfd_open(supervisor).unwrap();
-    system::signal_pidfd(pidfd.as_fd(), system::SIGTERM).unwrap();
+    system::pidfd_send_signal(pidfd.as_fd(), system::SIGTERM).unwrap();
     assert_eq!(lines.next().unwrap().unwrap(), "got-term");
     wait(&mut child);
     assert_eq!(read_result(&result), Res::Ok(7, "-".into(), "-".into()));

@@ -129,7 +129,7 @@ fn differing_namespaces(dir: BorrowedFd<'_>) -> Result<NsSet, String> {
 }
 
 fn alive(pinned: &Pinned) -> Result<(), String> {
-    system::signal_pidfd(pinned.pidfd.as_fd(), 0)
+    system::pidfd_send_signal(pinned.pidfd.as_fd(), 0)
         .map_err(|e| format!("the target process {} is gone: {e}", pinned.pid))
 }
 

@@ -231,7 +231,7 @@ pub fn run(pinned: &Pinned, plan: &Plan) -> Result<Outcome> {
         if let Err(e) = system::setns(own.as_fd(), system::ns_flag("pid").unwrap_or(0)) {
             if let Ok(Forked::Parent(pid)) = forked {
                 if let Ok(fd) = system::pidfd_open(pid) {
-                    let _ = system::signal_pidfd(fd.as_fd(), system::SIGKILL);
+                    let _ = system::pidfd_send_signal(fd.as_fd(), system::SIGKILL);
                     let _ = system::wait(fd.as_fd());
                 }
             }
@@ -256,7 +256,7 @@ pub fn run(pinned: &Pinned, plan: &Plan) -> Result<Outcome> {
     };
 
     if let Err(why) = cgroup::join(&facts.cgroups, pid) {
-        let _ = system::signal_pidfd(pidfd.as_fd(), system::SIGKILL);
+        let _ = system::pidfd_send_signal(pidfd.as_fd(), system::SIGKILL);
         let _ = system::wait(pidfd.as_fd());
         return Err(cannot_enter(why));
     }

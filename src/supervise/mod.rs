@@ -366,7 +366,7 @@ impl Supervisor<'_> {
             return;
         }
         if self.exit.is_none() {
-            let _ = system::signal_pidfd(self.child.pidfd.as_fd(), signal);
+            let _ = system::pidfd_send_signal(self.child.pidfd.as_fd(), signal);
         }
     }
 

@@ -53,7 +53,7 @@ impl Tree {
     pub fn follow(&mut self, signal: i32) {
         let new = self.collect();
         for m in &self.known[new..] {
-            let _ = system::signal_pidfd(m.pidfd.as_fd(), signal);
+            let _ = system::pidfd_send_signal(m.pidfd.as_fd(), signal);
         }
     }
 
@@ -66,7 +66,7 @@ impl Tree {
 
     fn signal_all(&self, signal: i32) {
         for m in &self.known {
-            let _ = system::signal_pidfd(m.pidfd.as_fd(), signal);
+            let _ = system::pidfd_send_signal(m.pidfd.as_fd(), signal);
         }
     }
 
@@ -75,7 +75,7 @@ impl Tree {
     /// Returns the index of the first one added.
     fn collect(&mut self) -> usize {
         self.known.retain(|m| {
-            system::signal_pidfd(m.pidfd.as_fd(), 0).is_ok()
+            system::pidfd_send_signal(m.pidfd.as_fd(), 0).is_ok()
                 && Stat::read(m.pid).is_some_and(|s| !s.zombie)
         });
         let first_new = self.known.len();

@@ -90,31 +90,6 @@ pub fn wait(pidfd: BorrowedFd<'_>) -> io::Result<Exit> {
     }
 }
 
-/// Sends `signal` through a pidfd, so it cannot reach a process that has
-/// taken over a reused pid. Signal 0 checks that the process still exists.
-pub fn signal_pidfd(pidfd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
-    // SAFETY: the descriptor is borrowed and open; a null siginfo makes the
-    // kernel fill it in as kill(2) would; flags are 0.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            signal,
-            std::ptr::null::<libc::siginfo_t>(),
-            0u32,
-        )
-    };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Whether `e` is ESRCH: the process is gone.
-pub fn is_gone(e: &io::Error) -> bool {
-    e.raw_os_error() == Some(libc::ESRCH)
-}
-
 pub const SIGHUP: i32 = libc::SIGHUP;
 pub const SIGINT: i32 = libc::SIGINT;
 pub const SIGQUIT: i32 = libc::SIGQUIT;
