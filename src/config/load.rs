@@ -55,7 +55,7 @@ pub fn read_checked(path: &Path) -> Result<Vec<u8>> {
 /// Every directory above the file must be root's and not writable by group
 /// or others (sticky ones, like /tmp, excepted: there only root or an entry's
 /// owner can replace it), so nobody else can swap the file for another.
-fn check_ancestors(path: &Path) -> std::result::Result<(), String> {
+pub fn check_ancestors(path: &Path) -> std::result::Result<(), String> {
     let real = std::fs::canonicalize(path).map_err(|e| crate::error::os_message(&e))?;
     let given = std::path::absolute(path).map_err(|e| crate::error::os_message(&e))?;
     // The directories of the path as written too: a symlink in a writable

@@ -10,7 +10,7 @@ mod warn;
 #[cfg(test)]
 mod tests;
 
-pub use load::{load, read_checked};
+pub use load::{check_ancestors, load, read_checked};
 pub use parse::parse;
 
 use std::path::PathBuf;

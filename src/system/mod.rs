@@ -37,8 +37,8 @@ pub use files::{
 };
 pub use poll::{poll, Interest, Ready};
 pub use process::{
-    cloexec_from, execve, execve_fd, exit_now, fork, getpid, getppid, is_access_denied,
-    is_link_refused, is_not_found, is_tty, ns_flag, reset_signals, set_dumpable, set_no_new_privs,
+    cloexec_from, execve_fd, exit_now, fork, getpid, getppid, is_access_denied, is_link_refused,
+    is_not_found, is_tty, ns_flag, reset_signals, set_dumpable, set_no_new_privs,
     set_parent_death_kill, set_umask, setns, setsid, signal_name, try_wait, wait, Exit, Forked,
     SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
 };

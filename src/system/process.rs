@@ -2,7 +2,7 @@
 //! supervises, and the per-process settings (prctl, umask, session) made
 //! before exec.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
@@ -189,14 +189,6 @@ pub fn reset_signals() -> io::Result<()> {
         None,
     )?;
     Ok(())
-}
-
-/// `execve(2)`; returns only on failure.
-pub fn execve(path: &CStr, argv: &[CString], env: &[CString]) -> io::Error {
-    match nix::unistd::execve(path, argv, env) {
-        Err(e) => e.into(),
-        Ok(never) => match never {},
-    }
 }
 
 /// `execveat(fd, "", ..., AT_EMPTY_PATH)`: runs the very file `fd` refers to,

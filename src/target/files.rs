@@ -143,6 +143,8 @@ pub fn read_root_file(path: &Path) -> Result<Vec<u8>, String> {
             meta.mode() & 0o7777
         ));
     }
+    // The same rules as the configuration's (§3.1), directories included.
+    crate::config::check_ancestors(path).map_err(|why| format!("{shown}: {why}"))?;
     let mut text = Vec::new();
     file.take(MAX_FILE + 1)
         .read_to_end(&mut text)
