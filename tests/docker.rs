@@ -1,0 +1,772 @@
+//! The built binary in gate mode against real Docker and Podman containers
+//! (§3.1, §5, §7 and issue 4), compared with `docker exec` (or
+//! `podman exec`) in the same container: what the command sees, its exit
+//! codes, signals, `timeout`, refusals that run nothing, and the user and
+//! confinement it runs with.
+//!
+//! These need root, Docker, Podman and rsyslogd;
+//! `tests/support/containers.sh setup` makes them ready. With
+//! `NSGATE_E2E=1` a missing piece fails the test; without it the tests
+//! print a notice and return.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const NSGATE: &str = env!("CARGO_BIN_EXE_nsgate");
+const DOCKER_CONTAINERD_STATE: &str = "/run/docker/containerd/daemon";
+/// Shared with tests/target.rs, so one service serves both.
+const PODMAN_SOCK: &str = "/tmp/nsgate-test-podman/podman.sock";
+/// Set on every nsgate process: must never reach a command.
+const HOST_MARKER: (&str, &str) = ("NSGATE_DK_HOST_SECRET", "leaked-from-host");
+/// No nsgate run may take longer than this; a hang fails the test.
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn support(script: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(script)
+}
+
+/// Runs a helper program; its stdout, trimmed, or what went wrong.
+fn helper(program: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{program} {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn containers(args: &[&str]) -> Result<String, String> {
+    let script = support("containers.sh");
+    let mut all = vec![script.to_str().unwrap()];
+    all.extend(args);
+    helper("bash", &all)
+}
+
+/// A command that must succeed; its stdout, trimmed.
+fn must(program: &str, args: &[&str]) -> String {
+    helper(program, args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Whether to run a test that needs containers: with NSGATE_E2E=1 always,
+/// and then a missing root, Docker or Podman is a failure, not a skip.
+fn e2e(test: &str) -> bool {
+    static SETUP: OnceLock<Result<String, String>> = OnceLock::new();
+    if std::env::var("NSGATE_E2E").as_deref() != Ok("1") {
+        eprintln!(
+            "{test}: skipped: needs root, Docker, Podman and rsyslogd; run with NSGATE_E2E=1"
+        );
+        return false;
+    }
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "{test}: NSGATE_E2E=1 but not running as root"
+    );
+    if let Err(e) = SETUP.get_or_init(|| containers(&["setup"])) {
+        panic!("{test}: NSGATE_E2E=1 but the container environment is not ready: {e}");
+    }
+    true
+}
+
+/// What one nsgate run gave.
+#[derive(Debug)]
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "{self:?}");
+        &self.stdout
+    }
+
+    /// A refusal: exit 125 and one `nsgate: ` line saying SAYS, nothing on
+    /// stdout.
+    fn assert_refused(&self, what: &str, says: &str) {
+        assert_eq!(
+            (self.code, self.stdout.as_str()),
+            (125, ""),
+            "{what}: {self:?}"
+        );
+        assert!(self.stderr.starts_with("nsgate: "), "{what}: {self:?}");
+        assert_eq!(self.stderr.lines().count(), 1, "{what}: {self:?}");
+        assert!(self.stderr.contains(says), "{what}: {self:?}");
+    }
+}
+
+/// One test's private world: a directory nsgate accepts (root, 0755), an
+/// rsyslogd listening in it, a configuration, and the containers to remove.
+/// Dropping it cleans everything, whether the test passed or not.
+struct Env {
+    dir: PathBuf,
+    conf: PathBuf,
+    containers: Vec<String>,
+    runs: u32,
+}
+
+impl Env {
+    fn new(test: &str) -> Env {
+        let dir = std::env::temp_dir().join(format!("nsgate-dk-{}-{test}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let env = Env {
+            conf: dir.join("nsgate.conf"),
+            dir,
+            containers: Vec::new(),
+            runs: 0,
+        };
+        let rsyslog = support("rsyslog.sh");
+        must(
+            "sh",
+            &[
+                rsyslog.to_str().unwrap(),
+                "start",
+                env.dir.to_str().unwrap(),
+            ],
+        );
+        env
+    }
+
+    /// Writes the policy after the line that points at our rsyslogd.
+    fn config(&self, policy: &str) {
+        let text = format!(
+            "set syslog-socket {}\n{policy}",
+            self.dir.join("log.sock").display()
+        );
+        fs::write(&self.conf, text).unwrap();
+        fs::set_permissions(&self.conf, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+
+    /// Starts a Docker container `nsgate-dk-SUFFIX`; its name and full id.
+    fn docker(&mut self, suffix: &str, opts: &[&str]) -> (String, String) {
+        self.run_container("docker-run", suffix, opts)
+    }
+
+    fn podman(&mut self, suffix: &str, opts: &[&str]) -> (String, String) {
+        must(
+            "bash",
+            &[
+                support("containers.sh").to_str().unwrap(),
+                "podman-service",
+                PODMAN_SOCK,
+            ],
+        );
+        self.run_container("podman-run", suffix, opts)
+    }
+
+    fn run_container(&mut self, how: &str, suffix: &str, opts: &[&str]) -> (String, String) {
+        let name = format!("nsgate-dk-{suffix}");
+        self.containers.push(name.clone());
+        let mut args = vec![how, name.as_str()];
+        args.extend(opts);
+        let id = containers(&args).unwrap_or_else(|e| panic!("{e}"));
+        let id = id.lines().last().unwrap_or_default().trim().to_owned();
+        assert!(id.len() >= 12, "no container id: {id:?}");
+        (name, id)
+    }
+
+    /// nsgate as sshd would start it, with a host variable set that must not
+    /// reach the command.
+    fn command(&self, key: &str, target: &str, request: &str) -> Command {
+        let mut cmd = Command::new(NSGATE);
+        cmd.args([
+            "--config",
+            self.conf.to_str().unwrap(),
+            "--key",
+            key,
+            target,
+        ])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env(HOST_MARKER.0, HOST_MARKER.1)
+        .env("SSH_ORIGINAL_COMMAND", request)
+        .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs nsgate to the end, failing (not hanging) after LIMIT. Output
+    /// goes to files: a process left behind holding them cannot hang us.
+    fn gate(&mut self, key: &str, target: &str, request: &str) -> Out {
+        self.runs += 1;
+        let out_path = self.dir.join(format!("run{}.out", self.runs));
+        let err_path = self.dir.join(format!("run{}.err", self.runs));
+        let mut child = self
+            .command(key, target, request)
+            .stdout(fs::File::create(&out_path).unwrap())
+            .stderr(fs::File::create(&err_path).unwrap())
+            .spawn()
+            .unwrap();
+        let status = wait_limited(&mut child, LIMIT, request);
+        Out {
+            code: code(status),
+            stdout: fs::read_to_string(&out_path).unwrap(),
+            stderr: fs::read_to_string(&err_path).unwrap(),
+        }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if !self.containers.is_empty() {
+            let mut args = vec!["rm"];
+            args.extend(self.containers.iter().map(String::as_str));
+            if let Err(e) = containers(&args) {
+                eprintln!("cleanup: {e}");
+            }
+        }
+        let rsyslog = support("rsyslog.sh");
+        let _ = helper(
+            "sh",
+            &[
+                rsyslog.to_str().unwrap(),
+                "stop",
+                self.dir.to_str().unwrap(),
+            ],
+        );
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn code(status: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+fn wait_limited(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("nsgate ({what}) did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `ENGINE exec CONTAINER ARGV...`: exit code and stdout.
+fn engine_exec(engine: &str, container: &str, opts: &[&str], argv: &[&str]) -> (i32, String) {
+    let out = Command::new(engine)
+        .arg("exec")
+        .args(opts)
+        .arg(container)
+        .args(argv)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        code(out.status),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn dexec(container: &str, argv: &[&str]) -> String {
+    let (code, out) = engine_exec("docker", container, &[], argv);
+    assert_eq!(code, 0, "docker exec {container} {argv:?}: {out}");
+    out
+}
+
+// ------------------------------------------------------ what a command sees
+
+/// Mount points of a mountinfo (field 5), as a set.
+fn mount_points(mountinfo: &str) -> BTreeSet<String> {
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Interface names of /proc/net/dev.
+fn interfaces(dev: &str) -> BTreeSet<String> {
+    dev.lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(name, _)| name.trim().to_owned())
+        .collect()
+}
+
+/// Pids of `ps -o pid,comm` other than the ps itself.
+fn pids(ps: &str) -> BTreeSet<String> {
+    ps.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let (pid, comm) = (w.next()?, w.next()?);
+            (comm != "ps").then(|| pid.to_owned())
+        })
+        .collect()
+}
+
+/// The policy that lets any key run the view commands on every target.
+const VIEW_POLICY: &str = "\
+permit * on * cmd hostname
+permit * on * cmd ps -o pid,comm
+permit * on * cmd cat /proc/net/dev
+permit * on * cmd cat /proc/self/mountinfo
+permit * on * cmd cat /proc/self/cgroup
+permit * on * cmd ls /proc/self/fd
+permit * on * cmd env
+permit * on * cmd true
+permit * on * cmd sh -c ...
+permit * on * cmd no-such-program
+";
+
+/// Compares what nsgate's command sees on TARGET with ENGINE exec in
+/// CONTAINER: hostname, processes, interfaces, mounts, cgroup, fds, env.
+fn assert_same_view(env: &mut Env, engine: &str, container: &str, target: &str) {
+    let exec = |argv: &[&str]| {
+        let (code, out) = engine_exec(engine, container, &[], argv);
+        assert_eq!(code, 0, "{engine} exec {container} {argv:?}: {out}");
+        out
+    };
+    let mut gate = |request: &str| env.gate("alice", target, request).ok().to_owned();
+
+    assert_eq!(gate("hostname"), exec(&["hostname"]), "hostname");
+    let ps = gate("ps -o pid,comm");
+    assert_eq!(pids(&ps), pids(&exec(&["ps", "-o", "pid,comm"])), "{ps}");
+    assert!(pids(&ps).contains("1"), "the container's init: {ps}");
+    let dev = gate("cat /proc/net/dev");
+    assert_eq!(
+        interfaces(&dev),
+        interfaces(&exec(&["cat", "/proc/net/dev"])),
+        "{dev}"
+    );
+    let mounts = gate("cat /proc/self/mountinfo");
+    assert_eq!(
+        mount_points(&mounts),
+        mount_points(&exec(&["cat", "/proc/self/mountinfo"])),
+        "{mounts}"
+    );
+    assert_eq!(
+        gate("cat /proc/self/cgroup"),
+        exec(&["cat", "/proc/self/cgroup"]),
+        "cgroup"
+    );
+    // ls's own directory fd is the 3.
+    let fds = gate("ls /proc/self/fd");
+    assert_eq!(
+        fds.split_whitespace().collect::<Vec<_>>(),
+        ["0", "1", "2", "3"]
+    );
+    assert_eq!(fds, exec(&["ls", "/proc/self/fd"]), "fds");
+
+    let ours = gate("env");
+    assert!(!ours.contains(HOST_MARKER.0), "host env leaked: {ours}");
+    assert!(!ours.contains(HOST_MARKER.1), "host env leaked: {ours}");
+    let ours: BTreeSet<&str> = ours.lines().collect();
+    let theirs = exec(&["env"]);
+    for var in theirs.lines() {
+        assert!(ours.contains(var), "{var} missing from {ours:?}");
+    }
+}
+
+fn assert_exit_codes(env: &mut Env, target: &str) {
+    for (request, want) in [
+        ("true", 0),
+        ("sh -c 'exit 3'", 3),
+        ("no-such-program", 127),
+        ("sh -c 'kill -TERM $$'", 128 + 15),
+        ("sh -c 'kill -KILL $$'", 128 + 9),
+    ] {
+        let out = env.gate("alice", target, request);
+        assert_eq!(out.code, want, "{request}: {out:?}");
+    }
+}
+
+#[test]
+fn docker_command_sees_what_docker_exec_sees() {
+    if !e2e("docker_command_sees_what_docker_exec_sees") {
+        return;
+    }
+    let mut env = Env::new("view");
+    let (name, _) = env.docker("view", &["--hostname", "web-view"]);
+    // A second process, so the pid lists say something.
+    must("docker", &["exec", "-d", &name, "sleep", "1000"]);
+    env.config(&format!("target web1 docker {name}\n{VIEW_POLICY}"));
+    assert_same_view(&mut env, "docker", &name, "web1");
+    assert_exit_codes(&mut env, "web1");
+}
+
+#[test]
+fn containerd_target_with_dockers_state() {
+    if !e2e("containerd_target_with_dockers_state") {
+        return;
+    }
+    let mut env = Env::new("containerd");
+    let (name, id) = env.docker("containerd", &[]);
+    env.config(&format!(
+        "target web1 containerd moby/{id} state {DOCKER_CONTAINERD_STATE}\n{VIEW_POLICY}"
+    ));
+    assert_same_view(&mut env, "docker", &name, "web1");
+    assert_exit_codes(&mut env, "web1");
+}
+
+#[test]
+fn podman_command_sees_what_podman_exec_sees() {
+    if !e2e("podman_command_sees_what_podman_exec_sees") {
+        return;
+    }
+    let mut env = Env::new("podman");
+    let (name, _) = env.podman("podman", &["--hostname", "web-podman"]);
+    env.config(&format!(
+        "target web1 podman {name} socket {PODMAN_SOCK}\n{VIEW_POLICY}"
+    ));
+    assert_same_view(&mut env, "podman", &name, "web1");
+    assert_exit_codes(&mut env, "web1");
+}
+
+// ------------------------------------------------- signals and ending
+
+/// `docker top`'s command column lines.
+fn top(container: &str) -> Vec<String> {
+    must("docker", &["top", container, "-o", "pid,args"])
+        .lines()
+        .skip(1)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sigterm_to_nsgate_reaches_the_command() {
+    if !e2e("sigterm_to_nsgate_reaches_the_command") {
+        return;
+    }
+    let mut env = Env::new("sigterm");
+    let (name, _) = env.docker("sigterm", &[]);
+    env.config(&format!(
+        "target web1 docker {name}\npermit * on * cmd sh -c ...\n"
+    ));
+    // A file, not a pipe: a stuck nsgate fails the test instead of hanging it.
+    let out_path = env.dir.join("sigterm.out");
+    let mut child = env
+        .command(
+            "alice",
+            "web1",
+            "sh -c 'trap \"echo got-term; exit 7\" TERM; echo ready; while :; do sleep 0.1; done'",
+        )
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let output = || fs::read_to_string(&out_path).unwrap();
+    wait_until("ready", Duration::from_secs(10), || output() == "ready\n");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = wait_limited(&mut child, Duration::from_secs(10), "trap");
+    assert_eq!(
+        (code(status), output()),
+        (7, "ready\ngot-term\n".to_owned())
+    );
+}
+
+#[test]
+fn timeout_ends_the_command_and_leaves_nothing() {
+    if !e2e("timeout_ends_the_command_and_leaves_nothing") {
+        return;
+    }
+    let mut env = Env::new("timeout");
+    let (name, _) = env.docker("timeout", &[]);
+    env.config(&format!(
+        "target web1 docker {name}\npermit * on * timeout 2s cmd sleep 100\n"
+    ));
+    let started = Instant::now();
+    let out = env.gate("alice", "web1", "sleep 100");
+    let took = started.elapsed();
+    assert!(out.code == 128 + 15 || out.code == 128 + 9, "{out:?}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(9),
+        "{took:?}"
+    );
+    let left = top(&name);
+    assert!(
+        !left.iter().any(|l| l.ends_with("sleep 100")),
+        "left behind: {left:?}"
+    );
+}
+
+#[test]
+fn docker_stop_ends_a_running_session() {
+    if !e2e("docker_stop_ends_a_running_session") {
+        return;
+    }
+    let mut env = Env::new("stop");
+    let (name, _) = env.docker("stop", &[]);
+    env.config(&format!(
+        "target web1 docker {name}\npermit * on * cmd sleep 100\n"
+    ));
+    let mut child = env
+        .command("alice", "web1", "sleep 100")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // docker top lists the container's cgroup: the command joined it.
+    wait_until("the command in docker top", Duration::from_secs(10), || {
+        top(&name).iter().any(|l| l.ends_with("sleep 100"))
+    });
+    must("docker", &["stop", "-t", "1", &name]);
+    let status = wait_limited(&mut child, Duration::from_secs(10), "docker stop");
+    let got = code(status);
+    assert!(got == 128 + 9 || got == 128 + 15, "{got}");
+}
+
+// --------------------------------------------------------- refusals
+
+#[test]
+fn stopped_paused_and_missing_containers_run_nothing() {
+    if !e2e("stopped_paused_and_missing_containers_run_nothing") {
+        return;
+    }
+    let mut env = Env::new("refuse");
+    let (stopped, _) = env.docker("refuse-stopped", &[]);
+    let (paused, _) = env.docker("refuse-paused", &[]);
+    let missing = "nsgate-dk-refuse-missing";
+    env.containers.push(missing.into());
+    containers(&["rm", missing]).unwrap();
+    must("docker", &["stop", "-t", "0", &stopped]);
+    must("docker", &["pause", &paused]);
+    env.config(&format!(
+        "target stopped docker {stopped}\n\
+         target paused docker {paused}\n\
+         target missing docker {missing}\n\
+         permit * on * cmd touch /tmp/marker\n"
+    ));
+    for (target, says) in [
+        ("stopped", "is not running (status exited)"),
+        ("paused", "is paused"),
+        ("missing", "not found"),
+    ] {
+        env.gate("alice", target, "touch /tmp/marker")
+            .assert_refused(target, says);
+    }
+    must("docker", &["unpause", &paused]);
+    must("docker", &["start", &stopped]);
+    for container in [&stopped, &paused] {
+        let (code, out) = engine_exec("docker", container, &[], &["ls", "/tmp"]);
+        assert_eq!((code, out.as_str()), (0, ""), "{container}");
+    }
+}
+
+#[test]
+fn pidfile_naming_a_dead_pid_is_refused() {
+    if !e2e("pidfile_naming_a_dead_pid_is_refused") {
+        return;
+    }
+    let mut env = Env::new("deadpid");
+    let mut dead = Command::new("true").spawn().unwrap();
+    let pid = dead.id();
+    dead.wait().unwrap();
+    let pidfile = env.dir.join("web.pid");
+    fs::write(&pidfile, format!("{pid}\n")).unwrap();
+    fs::set_permissions(&pidfile, fs::Permissions::from_mode(0o644)).unwrap();
+    env.config(&format!(
+        "target web1 pidfile {}\npermit * on * cmd touch /tmp/marker\n",
+        pidfile.display()
+    ));
+    env.gate("alice", "web1", "touch /tmp/marker")
+        .assert_refused("dead pid", &format!("pid {pid} from "));
+}
+
+// ----------------------------------------- user and confinement (issue 4)
+
+const STATUS_FIELDS: [&str; 9] = [
+    "Uid",
+    "Gid",
+    "Groups",
+    "CapBnd",
+    "CapEff",
+    "CapPrm",
+    "CapInh",
+    "CapAmb",
+    "NoNewPrivs",
+];
+
+fn status_field<'a>(status: &'a str, name: &str) -> &'a str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {name} in {status}"))
+        .trim()
+}
+
+fn mask(hex: &str) -> u64 {
+    u64::from_str_radix(hex, 16).unwrap()
+}
+
+fn words(s: &str) -> BTreeSet<&str> {
+    s.split_whitespace().collect()
+}
+
+/// nsgate's /proc/self/status fields against docker exec's in CONTAINER
+/// (started with OPTS): equal, except that groups and capabilities may
+/// only be fewer, never more.
+fn assert_confinement(env: &mut Env, suffix: &str, opts: &[&str]) -> String {
+    let (name, _) = env.docker(suffix, opts);
+    env.config(&format!(
+        "target web1 docker {name}\npermit * on * cmd cat /proc/self/status\n"
+    ));
+    let ours = env
+        .gate("alice", "web1", "cat /proc/self/status")
+        .ok()
+        .to_owned();
+    let theirs = dexec(&name, &["cat", "/proc/self/status"]);
+    // Not applied yet (a gap stated in nsgate(8)); shown, not asserted.
+    eprintln!(
+        "{opts:?}: Seccomp nsgate {} docker exec {}",
+        status_field(&ours, "Seccomp"),
+        status_field(&theirs, "Seccomp")
+    );
+    for field in STATUS_FIELDS {
+        let (a, b) = (status_field(&ours, field), status_field(&theirs, field));
+        match field {
+            // Known difference (see the report): nsgate leaves out the
+            // primary group that Docker also lists as a supplementary one.
+            "Groups" => assert!(
+                words(a).is_subset(&words(b)),
+                "{opts:?} Groups: nsgate {a:?} docker exec {b:?}"
+            ),
+            f if f.starts_with("Cap") => {
+                assert_eq!(
+                    mask(a) & !mask(b),
+                    0,
+                    "{opts:?} {f}: nsgate {a} exceeds {b}"
+                );
+                assert_eq!(a, b, "{opts:?} {f}");
+            }
+            _ => assert_eq!(a, b, "{opts:?} {field}"),
+        }
+    }
+    ours
+}
+
+#[test]
+fn capabilities_and_no_new_privs_as_docker_exec() {
+    if !e2e("capabilities_and_no_new_privs_as_docker_exec") {
+        return;
+    }
+    let mut env = Env::new("caps");
+    for (suffix, opts) in [
+        ("caps-default", &[][..]),
+        ("caps-drop-all", &["--cap-drop", "ALL"][..]),
+        ("caps-net-admin", &["--cap-add", "NET_ADMIN"][..]),
+        ("caps-nnp", &["--security-opt", "no-new-privileges"][..]),
+        ("caps-sys-admin", &["--cap-add", "SYS_ADMIN"][..]),
+    ] {
+        let status = assert_confinement(&mut env, suffix, opts);
+        // What the options mean, so that nsgate and docker exec cannot agree
+        // on something wrong.
+        let nnp = if suffix == "caps-nnp" { "1" } else { "0" };
+        assert_eq!(status_field(&status, "NoNewPrivs"), nnp, "{opts:?}");
+        assert_eq!(status_field(&status, "CapAmb"), "0000000000000000");
+        let bounding = mask(status_field(&status, "CapBnd"));
+        let (net_admin, sys_admin) = (1 << 12, 1 << 21);
+        match suffix {
+            "caps-drop-all" => assert_eq!(bounding, 0),
+            "caps-net-admin" => assert_ne!(bounding & net_admin, 0),
+            "caps-sys-admin" => assert_ne!(bounding & sys_admin, 0),
+            _ => assert_eq!(bounding & (net_admin | sys_admin), 0, "{opts:?}"),
+        }
+    }
+}
+
+#[test]
+#[ignore = "nsgate bug: a non-root container init fails with 125 (prlimit of the target needs CAP_SYS_RESOURCE)"]
+fn container_user_as_docker_exec() {
+    if !e2e("container_user_as_docker_exec") {
+        return;
+    }
+    let mut env = Env::new("user");
+    assert_confinement(&mut env, "user-numeric", &["--user", "1000:1000"]);
+    assert_confinement(&mut env, "user-name", &["--user", "app"]);
+}
+
+#[test]
+fn as_user_names_numbers_and_groups() {
+    if !e2e("as_user_names_numbers_and_groups") {
+        return;
+    }
+    let mut env = Env::new("as");
+    let (name, _) = env.docker("as", &[]);
+    let cases = [
+        ("by-name", "app", "1000", "1000"),
+        ("by-number", "1000", "1000", "1000"),
+        ("name-group", "app:app", "1000", "1000"),
+        ("number-group", "1000:5", "1000", "5"),
+        ("root-tty", "root:tty", "0", "5"),
+    ];
+    let mut policy = format!("target web1 docker {name}\n");
+    for (key, user, _, _) in cases {
+        policy.push_str(&format!("permit {key} on web1 as {user} cmd id ...\n"));
+    }
+    policy.push_str("permit nobody-here on web1 as nosuch cmd touch /tmp/marker\n");
+    env.config(&policy);
+
+    for (key, user, uid, gid) in cases {
+        let mut ours = |flag: &str| {
+            env.gate(key, "web1", &format!("id {flag}"))
+                .ok()
+                .trim()
+                .to_owned()
+        };
+        let (u, g, groups) = (ours("-u"), ours("-g"), ours("-G"));
+        let (code, theirs_groups) = engine_exec("docker", &name, &["-u", user], &["id", "-G"]);
+        assert_eq!(code, 0, "docker exec -u {user}");
+        assert_eq!((u.as_str(), g.as_str()), (uid, gid), "as {user}");
+        assert_eq!(
+            (u.clone(), g.clone()),
+            (
+                engine_exec("docker", &name, &["-u", user], &["id", "-u"])
+                    .1
+                    .trim()
+                    .to_owned(),
+                engine_exec("docker", &name, &["-u", user], &["id", "-g"])
+                    .1
+                    .trim()
+                    .to_owned()
+            ),
+            "as {user} vs docker exec -u {user}"
+        );
+        // Known difference (see the report): only ever fewer groups.
+        assert!(
+            words(&groups).is_subset(&words(&theirs_groups)),
+            "as {user}: groups {groups:?}, docker exec {theirs_groups:?}"
+        );
+    }
+
+    env.gate("nobody-here", "web1", "touch /tmp/marker")
+        .assert_refused("missing user", "user \"nosuch\" not found");
+    let (code, out) = engine_exec("docker", &name, &[], &["ls", "/tmp"]);
+    assert_eq!((code, out.as_str()), (0, ""), "the refused command ran");
+}
