@@ -669,6 +669,13 @@ fn no_syslog_daemon_refuses_and_nothing_runs() {
     assert!(run.stderr.contains(s(&missing)), "{run:?}");
     assert!(run.took < Duration::from_secs(2), "{run:?}");
     assert!(!f.has_marker("marker-1"));
+    // A deny is a deny whether or not its record could be written.
+    let deny = f.gate(&conf, b"/bin/touch /tmp/elsewhere");
+    assert_eq!(deny.code, 126, "{deny:?}");
+    assert_eq!(
+        deny.stderr,
+        "nsgate: denied: \"/bin/touch /tmp/elsewhere\" is not permitted on web\n"
+    );
     assert_marker_proves_something(&f, "marker-1");
 }
 
