@@ -75,8 +75,7 @@ pub fn gather(pinned: &Pinned, restrict: Option<NsSet>) -> Result<Facts, String>
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
     let cgroups = cgroup::procs_files(&target_cgroup, &own_cgroup, &mountinfo)?;
-    let rlimits = system::rlimits_of(pinned.pid)
-        .map_err(|e| format!("cannot read the target's resource limits: {e}"))?;
+    let rlimits = parse_limits(&read_text(dir, "limits")?)?;
     let oom = read_text(dir, "oom_score_adj")?;
     let oom_score_adj = Some(
         oom.trim()
@@ -139,6 +138,32 @@ fn read_text(dir: BorrowedFd<'_>, name: &str) -> Result<String, String> {
     String::from_utf8(data).map_err(|_| format!("unexpected bytes in the target's {name}"))
 }
 
+/// Every resource limit from /proc/PID/limits: each known row must be
+/// there, with a number or `unlimited` for its soft and hard limit.
+pub fn parse_limits(limits: &str) -> Result<Vec<system::Rlimit>, String> {
+    let value = |v: &str| match v {
+        "unlimited" => Ok(None),
+        n => n
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| format!("unexpected limit {n:?} in the target's limits")),
+    };
+    system::RLIMIT_ROWS
+        .iter()
+        .map(|(name, resource)| {
+            let row = limits
+                .lines()
+                .find_map(|l| l.strip_prefix(name).filter(|r| r.starts_with(' ')))
+                .ok_or_else(|| format!("no \"{name}\" in the target's limits"))?;
+            let mut fields = row.split_whitespace();
+            let (Some(soft), Some(hard)) = (fields.next(), fields.next()) else {
+                return Err(format!("short \"{name}\" row in the target's limits"));
+            };
+            Ok(system::Rlimit::new(*resource, value(soft)?, value(hard)?))
+        })
+        .collect()
+}
+
 /// The capability sets and no_new_privs from /proc/PID/status.
 pub fn parse_status(status: &str) -> Result<TargetCaps, String> {
     let field = |name: &str| {
@@ -164,6 +189,24 @@ pub fn parse_status(status: &str) -> Result<TargetCaps, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_limits_as_prlimit_would() {
+        let own = std::fs::read_to_string("/proc/self/limits").unwrap();
+        let limits = parse_limits(&own).unwrap();
+        assert_eq!(limits.len(), 16);
+        let nofile = &limits[libc::RLIMIT_NOFILE as usize];
+        let mut want = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map(|(s, h)| (want.rlim_cur, want.rlim_max) = (s, h))
+            .unwrap();
+        assert_eq!((nofile.soft, nofile.hard), (want.rlim_cur, want.rlim_max));
+        assert!(parse_limits("Limit  Soft Limit  Hard Limit  Units\n").is_err());
+        assert!(parse_limits(&own.replace("unlimited", "lots")).is_err());
+    }
 
     #[test]
     fn reads_caps_from_status() {

@@ -163,7 +163,8 @@ pub fn parse_group(text: &[u8]) -> Result<Vec<Group>, String> {
 /// Resolves `spec` as `docker exec --user` does (runc's GetExecUser): a name
 /// must have a passwd entry, a number need not; a passwd entry brings its
 /// gid, home and supplementary groups (those listing the user by name),
-/// unless a group is given; `group_add` (HostConfig.GroupAdd) is appended.
+/// unless a group is given; `group_add` (HostConfig.GroupAdd) is appended;
+/// the primary gid always leads the supplementary groups.
 pub fn resolve(
     spec: &UserSpec,
     group_add: &[String],
@@ -227,6 +228,9 @@ pub fn resolve(
         let gid = find_group(g, all_groups, groups.is_some())?;
         creds.groups.push(gid);
     }
+    // The primary gid is a supplementary group too, as Docker and containerd
+    // set it since CVE-2023-25173, so dropping it cannot grant access.
+    creds.groups.insert(0, creds.gid);
     let mut seen = std::collections::HashSet::new();
     creds.groups.retain(|g| seen.insert(*g));
     Ok(creds)
@@ -303,22 +307,22 @@ staff:x:50:\n";
         let table: &[Row<'_>] = &[
             ("root", None, &[], 0, 0, &[0, 10], "/root"),
             ("0", None, &[], 0, 0, &[0, 10], "/root"),
-            ("app", None, &[], 1000, 1000, &[10, 29], "/home/app"),
-            ("1000", None, &[], 1000, 1000, &[10, 29], "/home/app"),
-            ("app", Some("staff"), &[], 1000, 50, &[], "/home/app"),
-            ("app", Some("4242"), &[], 1000, 4242, &[], "/home/app"),
+            ("app", None, &[], 1000, 1000, &[1000, 10, 29], "/home/app"),
+            ("1000", None, &[], 1000, 1000, &[1000, 10, 29], "/home/app"),
+            ("app", Some("staff"), &[], 1000, 50, &[50], "/home/app"),
+            ("app", Some("4242"), &[], 1000, 4242, &[4242], "/home/app"),
             (
                 "app",
                 Some("tty"),
                 &["audio", "77"],
                 1000,
                 5,
-                &[29, 77],
+                &[5, 29, 77],
                 "/home/app",
             ),
-            ("1234", None, &[], 1234, 0, &[], "/"),
-            ("1234", Some("1234"), &[], 1234, 1234, &[], "/"),
-            ("nohome", None, &[], 1001, 1001, &[], "/"),
+            ("1234", None, &[], 1234, 0, &[0], "/"),
+            ("1234", Some("1234"), &[], 1234, 1234, &[1234], "/"),
+            ("nohome", None, &[], 1001, 1001, &[1001], "/"),
         ];
         for (user, group, add, uid, gid, groups, home) in table {
             let c = resolve_with(user, *group, add).unwrap();
@@ -350,7 +354,7 @@ staff:x:50:\n";
         let c = resolve(&spec("1000", Some("1000")), &["20".to_string()], None, None).unwrap();
         assert_eq!(
             (c.uid, c.gid, c.groups, c.home),
-            (1000, 1000, vec![20], "/".to_string())
+            (1000, 1000, vec![1000, 20], "/".to_string())
         );
     }
 

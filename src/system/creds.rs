@@ -125,29 +125,37 @@ pub struct Rlimit {
     pub hard: u64,
 }
 
-/// Every resource limit of process `pid`.
-pub fn rlimits_of(pid: i32) -> io::Result<Vec<Rlimit>> {
-    let mut all = Vec::new();
-    // RLIMIT_RTTIME is the last limit Linux defines.
-    for resource in 0..=libc::RLIMIT_RTTIME {
-        let mut old = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: no new limit is passed (null), `old` is a valid rlimit the
-        // kernel writes into.
-        let ret = unsafe { libc::prlimit(pid, resource, std::ptr::null(), &mut old) };
-        if ret < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        all.push(Rlimit {
+impl Rlimit {
+    /// A limit as /proc/PID/limits shows it; `None` soft or hard is unlimited.
+    pub fn new(resource: u32, soft: Option<u64>, hard: Option<u64>) -> Rlimit {
+        Rlimit {
             resource,
-            soft: old.rlim_cur,
-            hard: old.rlim_max,
-        });
+            soft: soft.unwrap_or(libc::RLIM_INFINITY),
+            hard: hard.unwrap_or(libc::RLIM_INFINITY),
+        }
     }
-    Ok(all)
 }
+
+/// The rows of /proc/PID/limits and the resources they show. Read there,
+/// since prlimit(2) on another user's process needs CAP_SYS_RESOURCE.
+pub const RLIMIT_ROWS: [(&str, u32); 16] = [
+    ("Max cpu time", libc::RLIMIT_CPU),
+    ("Max file size", libc::RLIMIT_FSIZE),
+    ("Max data size", libc::RLIMIT_DATA),
+    ("Max stack size", libc::RLIMIT_STACK),
+    ("Max core file size", libc::RLIMIT_CORE),
+    ("Max resident set", libc::RLIMIT_RSS),
+    ("Max processes", libc::RLIMIT_NPROC),
+    ("Max open files", libc::RLIMIT_NOFILE),
+    ("Max locked memory", libc::RLIMIT_MEMLOCK),
+    ("Max address space", libc::RLIMIT_AS),
+    ("Max file locks", libc::RLIMIT_LOCKS),
+    ("Max pending signals", libc::RLIMIT_SIGPENDING),
+    ("Max msgqueue size", libc::RLIMIT_MSGQUEUE),
+    ("Max nice priority", libc::RLIMIT_NICE),
+    ("Max realtime priority", libc::RLIMIT_RTPRIO),
+    ("Max realtime timeout", libc::RLIMIT_RTTIME),
+];
 
 /// Applies one limit to ourselves.
 pub fn set_rlimit(limit: &Rlimit) -> io::Result<()> {

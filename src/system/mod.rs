@@ -27,8 +27,8 @@ mod term;
 
 pub use channel::{channel_pair, channel_recv, channel_send};
 pub use creds::{
-    clear_ambient, drop_bounding, last_cap, rlimits_of, set_caps, set_gids, set_groups, set_rlimit,
-    set_uids, CapSets, Rlimit,
+    clear_ambient, drop_bounding, last_cap, set_caps, set_gids, set_groups, set_rlimit, set_uids,
+    CapSets, Rlimit, RLIMIT_ROWS,
 };
 pub use files::{
     chdir_to, chown_chmod, chroot_to, dup_onto, identity_at, open_dir_path_at, open_in_root,
