@@ -952,56 +952,56 @@ fn runs_as_the_container_user() {
                 user: Some("app"),
                 ..Req::default()
             },
-            "1000 1000 [10 29]",
+            "1000 1000 [10 29 1000]",
         ),
         (
             Req {
                 user: Some("1000"),
                 ..Req::default()
             },
-            "1000 1000 [10 29]",
+            "1000 1000 [10 29 1000]",
         ),
         (
             Req {
                 user: Some("app:staff"),
                 ..Req::default()
             },
-            "1000 50 []",
+            "1000 50 [50]",
         ),
         (
             Req {
                 user: Some("app:4242"),
                 ..Req::default()
             },
-            "1000 4242 []",
+            "1000 4242 [4242]",
         ),
         (
             Req {
                 user: Some("1234:1234"),
                 ..Req::default()
             },
-            "1234 1234 []",
+            "1234 1234 [1234]",
         ),
         (
             Req {
                 user: Some("1234"),
                 ..Req::default()
             },
-            "1234 0 []",
+            "1234 0 [0]",
         ),
         (
             Req {
                 rt_user: Some("app"),
                 ..Req::default()
             },
-            "1000 1000 [10 29]",
+            "1000 1000 [10 29 1000]",
         ),
         (
             Req {
                 rt_user: Some("1000:1000"),
                 ..Req::default()
             },
-            "1000 1000 []",
+            "1000 1000 [1000]",
         ),
         (
             Req {
@@ -1009,7 +1009,7 @@ fn runs_as_the_container_user() {
                 rt_groupadd: &["audio", "77"],
                 ..Req::default()
             },
-            "1000 1000 [10 29 77]",
+            "1000 1000 [10 29 77 1000]",
         ),
         (
             Req {
@@ -1151,7 +1151,7 @@ fn hostile_passwd_files_are_refused() {
                 ..Req::default()
             }
         ),
-        "1000 1000 []"
+        "1000 1000 [1000]"
     );
     let ran = run(
         &c,
@@ -1270,7 +1270,7 @@ fn enters_a_user_namespace() {
                 ..Req::default()
             }
         ),
-        "1000 1000 [10 29]"
+        "1000 1000 [10 29 1000]"
     );
     // Outside, the command is the mapped uid.
     assert_eq!(
