@@ -386,16 +386,7 @@ impl Parser<'_> {
             return Ok(Targets::All);
         }
         let mut names = Vec::new();
-        for name in word.text.split(',') {
-            if name.is_empty() {
-                return Err(at(
-                    word,
-                    format!(
-                        "empty item in the list \"{}\" (a comma list has no blanks)",
-                        word.text
-                    ),
-                ));
-            }
+        for name in list_items(word)? {
             if name == "*" {
                 return Err(at(word, format!("invalid target list \"{}\"", word.text)));
             }
@@ -459,21 +450,27 @@ fn pattern(cmd: &Word, words: &mut Words) -> Parsed<Pattern> {
     Ok(pattern)
 }
 
+/// The items of a comma list, none of them empty (`alice, bob` is two words).
+fn list_items(word: &Word) -> Parsed<Vec<&str>> {
+    let items: Vec<&str> = word.text.split(',').collect();
+    if items.iter().any(|i| i.is_empty()) {
+        return Err(at(
+            word,
+            format!(
+                "empty item in the list \"{}\" (a comma list has no blanks)",
+                word.text
+            ),
+        ));
+    }
+    Ok(items)
+}
+
 fn who(word: &Word) -> Parsed<Who> {
     if word.text == "*" && !word.quoted {
         return Ok(Who::Anyone);
     }
     let mut list = Vec::new();
-    for item in word.text.split(',') {
-        if item.is_empty() {
-            return Err(at(
-                word,
-                format!(
-                    "empty item in the list \"{}\" (a comma list has no blanks)",
-                    word.text
-                ),
-            ));
-        }
+    for item in list_items(word)? {
         if let Some(hash) = item.strip_prefix("SHA256:") {
             // 32 bytes of SHA-256 are 43 characters of unpadded base64.
             if hash.len() != 43
@@ -538,7 +535,7 @@ fn env_var(word: &Word) -> Parsed<EnvVar> {
 
 fn ns_list(word: &Word) -> Parsed<NsSet> {
     let mut set = NsSet::EMPTY;
-    for name in word.text.split(',') {
+    for name in list_items(word)? {
         let one = NsSet::from_name(name).ok_or_else(|| {
             at(
                 word,

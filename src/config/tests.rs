@@ -181,6 +181,7 @@ fn every_error_with_line_and_column() {
         ("target x docker y env A", "f:1:23: expected NAME=VALUE, found \"A\""),
         ("target x docker y ns net,foo", "f:1:22: unknown namespace \"foo\" (expected a comma list of mnt, uts, ipc, net, pid, cgroup, time, user)"),
         ("target x docker y\ntarget x docker z", "f:2:8: target x is defined twice"),
+        ("target x docker y ns net,", "f:1:22: empty item in the list \"net,\" (a comma list has no blanks)"),
         ("permit alice on nope cmd ls", "f:1:17: unknown target \"nope\" (define it with a target line before rules that name it)"),
         ("target x docker y\npermit alice in x cmd ls", "f:2:14: expected \"on\" after who, found \"in\""),
         ("target x docker y\npermit a b on x cmd ls", "f:2:10: expected \"on\" after who, found \"b\""),
