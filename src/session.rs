@@ -118,13 +118,14 @@ fn session(
     record.container = pinned.runtime.container_id.clone();
     record.pid = Some(pinned.pid);
     record.user = Some(enter::effective_user(&plan, &pinned.runtime).to_string());
-    record.ns = Some(enter::namespaces(&pinned, plan.ns)?);
+    let prepared = enter::prepare(&pinned, &plan)?;
+    record.ns = Some(prepared.namespaces());
 
     // Fail closed (§6): nothing is entered unless the allow record was accepted.
     record.event = Event::Allow;
     auditor.send(record)?;
     let started = Instant::now();
-    match enter::run(&pinned, &plan) {
+    match enter::start(&pinned, &plan, prepared) {
         Ok(outcome) => {
             let status = match outcome.status {
                 enter::Status::Exited(code) => audit::Outcome::Status(code),

@@ -506,15 +506,16 @@ fn same_namespaces_as_the_target() {
         assert_eq!(pair[0], pair[1], "{out}");
     }
     // Every namespace but user differs from the host's; a restriction holds.
-    let ns = enter::namespaces(
+    let ns = enter::prepare(
         &Pinned {
             pidfd: system::pidfd_open(c.pid).unwrap(),
             pid: c.pid,
             runtime: RuntimeConfig::default(),
         },
-        None,
+        &enter::Plan::default(),
     )
-    .unwrap();
+    .unwrap()
+    .namespaces();
     assert_eq!(ns.to_string(), "mnt,uts,ipc,net,pid,cgroup,time");
     let out = ok(
         &c,

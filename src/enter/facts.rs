@@ -99,13 +99,6 @@ pub fn gather(pinned: &Pinned, restrict: Option<NsSet>) -> Result<Facts, String>
 }
 
 /// The namespaces of the target that differ from nsgate's own (§5).
-pub fn namespaces(pinned: &Pinned, restrict: Option<NsSet>) -> Result<NsSet, String> {
-    let dir = system::open_proc_dir(pinned.pid)
-        .map_err(|e| format!("cannot open /proc/{}: {e}", pinned.pid))?;
-    alive(pinned)?;
-    Ok(differing_namespaces(dir.as_fd())?.intersect(restrict.unwrap_or(NsSet::ALL)))
-}
-
 fn differing_namespaces(dir: BorrowedFd<'_>) -> Result<NsSet, String> {
     let own = system::open_proc_dir(system::getpid())
         .map_err(|e| format!("cannot open /proc/self: {e}"))?;

@@ -109,11 +109,23 @@ pub fn effective_user(plan: &Plan, runtime: &RuntimeConfig) -> UserSpec {
     }
 }
 
-/// The namespaces `run` would join (for the allow record, written before
-/// anything is entered): those where the target differs from nsgate,
-/// restricted to `restrict`.
-pub fn namespaces(pinned: &Pinned, restrict: Option<NsSet>) -> Result<NsSet> {
-    facts::namespaces(pinned, restrict).map_err(cannot_enter)
+/// What entering needs to know about the target, read from the host side
+/// before anything is entered (so the allow record can name the namespaces).
+pub struct Prepared(facts::Facts);
+
+impl Prepared {
+    /// The namespaces the command will join: those where the target
+    /// differs from nsgate, restricted to the plan's `ns`.
+    pub fn namespaces(&self) -> NsSet {
+        self.0.ns
+    }
+}
+
+/// Reads what `start` needs about the pinned target; enters nothing.
+pub fn prepare(pinned: &Pinned, plan: &Plan) -> Result<Prepared> {
+    facts::gather(pinned, plan.ns)
+        .map(Prepared)
+        .map_err(cannot_enter)
 }
 
 /// Messages on the channel between supervisor and child: one byte of kind,
@@ -143,6 +155,12 @@ fn io_failure(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| cannot_enter(format!("{what}: {e}"))
 }
 
+/// `prepare`, then `start`.
+pub fn run(pinned: &Pinned, plan: &Plan) -> Result<Outcome> {
+    let prepared = prepare(pinned, plan)?;
+    start(pinned, plan, prepared)
+}
+
 /// Runs `plan` in the pinned target and supervises it to the end. `Err` is
 /// a failure before the command started (exit code 125, or 126/127 when
 /// the program cannot be executed or is not found, see `Error::exit_code`);
@@ -150,8 +168,8 @@ fn io_failure(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
 ///
 /// Call it from a single-threaded process: it forks, and the child joins
 /// namespaces that require a single thread.
-pub fn run(pinned: &Pinned, plan: &Plan) -> Result<Outcome> {
-    let facts = facts::gather(pinned, plan.ns).map_err(cannot_enter)?;
+pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome> {
+    let facts = prepared.0;
     let user = effective_user(plan, &pinned.runtime);
     let client_tty = system::is_tty(system::std_fd(0));
     let mode = match (client_tty, plan.tty) {
