@@ -1,6 +1,6 @@
 //! The child that becomes the command. It is forked by the supervisor (into
-//! the target's pid namespace when that is entered), waits until the
-//! supervisor has moved it into the target's cgroups, then enters, confines
+//! the target's pid namespace when that is entered), enters, waits until
+//! the supervisor has moved it into the target's cgroups, then confines
 //! itself and execs. Any failure is sent to the supervisor as one message and
 //! the child exits; it never returns into the supervisor's code.
 #![forbid(unsafe_code)]
@@ -105,12 +105,6 @@ fn enter_and_exec(spec: &Spec<'_>) -> Result<Infallible, Failure> {
             }
         }
     }
-    // Wait until the supervisor has moved us into the target's cgroups.
-    let mut go = [0u8; 8];
-    match system::channel_recv(spec.channel, &mut go) {
-        Ok((1, _)) if go[0] == Msg::GO => {}
-        _ => system::exit_now(EXIT_FAILURE),
-    }
     let facts = spec.facts;
     // Limits first: raising a hard limit needs the host's CAP_SYS_RESOURCE,
     // which a user namespace would take away.
@@ -190,6 +184,16 @@ fn enter_and_exec(spec: &Spec<'_>) -> Result<Infallible, Failure> {
     }
     system::set_umask(0o022);
 
+    // The supervisor moves us into the target's cgroups meanwhile (runc's
+    // order too); nothing of the container runs before that is done.
+    let mut go = [0u8; 8];
+    match system::channel_recv(spec.channel, &mut go) {
+        Ok((1, _)) if go[0] == Msg::GO => {}
+        _ => system::exit_now(EXIT_FAILURE),
+    }
+    // Before the target's seccomp filter, which could refuse these.
+    step("signal dispositions", system::reset_signals())?;
+    step("closing descriptors", system::cloexec_from(3))?;
     become_user(facts, &creds)?;
 
     // The credentials are final: from here the supervisor's death kills us,
@@ -198,8 +202,6 @@ fn enter_and_exec(spec: &Spec<'_>) -> Result<Infallible, Failure> {
     if system::getppid() != parent {
         system::exit_now(EXIT_FAILURE);
     }
-    step("signal dispositions", system::reset_signals())?;
-    step("closing descriptors", system::cloexec_from(3))?;
 
     let argv: Vec<String> = match spec.argv {
         Some(argv) => argv.to_vec(),
@@ -281,7 +283,7 @@ fn open_terminal(
     Ok(peer)
 }
 
-/// Capabilities, no_new_privs, groups, gid, uid — in the order that keeps
+/// Capabilities, no_new_privs, seccomp, groups, gid, uid — in the order that keeps
 /// the privilege to make each change until it is made.
 fn become_user(facts: &Facts, creds: &Credentials) -> Result<(), Failure> {
     let target = facts.caps;
@@ -300,6 +302,14 @@ fn become_user(facts: &Facts, creds: &Credentials) -> Result<(), Failure> {
     }
     if target.no_new_privs {
         step("no_new_privs", system::set_no_new_privs())?;
+    }
+    // While still privileged, as runc does: without no_new_privs, installing
+    // a filter needs CAP_SYS_ADMIN. What follows must pass the filter too.
+    for filter in &facts.seccomp {
+        step(
+            "the container's seccomp filter",
+            system::install_filter(filter),
+        )?;
     }
     step("supplementary groups", system::set_groups(&creds.groups))?;
     step("gid", system::set_gids(creds.gid))?;

@@ -23,6 +23,8 @@ pub struct TargetCaps {
     pub effective: u64,
     pub inheritable: u64,
     pub no_new_privs: bool,
+    /// 0 none, 1 strict, 2 filter (the `Seccomp:` line).
+    pub seccomp_mode: u8,
 }
 
 pub struct Facts {
@@ -36,6 +38,8 @@ pub struct Facts {
     pub caps: TargetCaps,
     /// The highest capability number the kernel knows.
     pub last_cap: u32,
+    /// The target init's seccomp filters, oldest first.
+    pub seccomp: Vec<system::BpfProgram>,
 }
 
 impl Facts {
@@ -85,6 +89,11 @@ pub fn gather(pinned: &Pinned, restrict: Option<NsSet>) -> Result<Facts, String>
     let caps = parse_status(&read_text(dir, "status")?)?;
     let last_cap =
         system::last_cap().map_err(|e| format!("cannot read the capability count: {e}"))?;
+    let seccomp = match caps.seccomp_mode {
+        0 => Vec::new(),
+        2 => copy_seccomp(pinned)?,
+        _ => return Err("the target runs in strict seccomp mode; no command can run there".into()),
+    };
     // Still the pinned process: everything above was about it.
     alive(pinned)?;
     Ok(Facts {
@@ -95,7 +104,43 @@ pub fn gather(pinned: &Pinned, restrict: Option<NsSet>) -> Result<Facts, String>
         oom_score_adj,
         caps,
         last_cap,
+        seccomp,
     })
+}
+
+/// How long the target's init may take to stop for the seccomp copy.
+const SECCOMP_STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The target init's seccomp filters, so the command gets exactly what the
+/// runtime gave the container (docker exec applies the same profile).
+fn copy_seccomp(pinned: &Pinned) -> Result<Vec<system::BpfProgram>, String> {
+    let filters = system::copy_filters(pinned.pid, pinned.pidfd.as_fd(), SECCOMP_STOP_LIMIT)
+        .map_err(|e| {
+            let why = match e.raw_os_error() {
+                Some(libc::EPERM) => {
+                    "another process traces it, or ptrace is not permitted".to_string()
+                }
+                Some(libc::EACCES) => {
+                    "nsgate itself runs under seccomp or lacks CAP_SYS_ADMIN".to_string()
+                }
+                Some(libc::ETIMEDOUT) => format!(
+                    "process {} did not stop within {} s (frozen?)",
+                    pinned.pid,
+                    SECCOMP_STOP_LIMIT.as_secs()
+                ),
+                Some(libc::ESRCH) => format!("process {} is gone", pinned.pid),
+                _ => e.to_string(),
+            };
+            format!("cannot copy the target's seccomp filter: {why}")
+        })?;
+    if filters.iter().any(system::BpfProgram::can_fake_success) {
+        return Err(
+            "the target's seccomp filter can make a system call seem to succeed \
+                    without running it (an errno of 0); nsgate will not run a command under it"
+                .into(),
+        );
+    }
+    Ok(filters)
 }
 
 /// The namespaces of the target that differ from nsgate's own (§5).
@@ -176,6 +221,16 @@ pub fn parse_status(status: &str) -> Result<TargetCaps, String> {
         effective: hex("CapEff")?,
         inheritable: hex("CapInh")?,
         no_new_privs: field("NoNewPrivs")? == "1",
+        seccomp_mode: match field("Seccomp")? {
+            "0" => 0,
+            "1" => 1,
+            "2" => 2,
+            other => {
+                return Err(format!(
+                    "unexpected Seccomp {other:?} in the target's status"
+                ))
+            }
+        },
     })
 }
 
@@ -204,12 +259,15 @@ mod tests {
     #[test]
     fn reads_caps_from_status() {
         let status = "Name:\tsleep\nCapInh:\t0000000000000000\nCapPrm:\t00000000a80425fb\n\
-CapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n";
+CapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n\
+Seccomp:\t2\nSeccomp_filters:\t1\n";
         let caps = parse_status(status).unwrap();
         assert_eq!(caps.bounding, 0xa80425fb);
         assert_eq!(caps.permitted, 0xa80425fb);
         assert_eq!(caps.inheritable, 0);
         assert!(caps.no_new_privs);
+        assert_eq!(caps.seccomp_mode, 2);
+        assert!(parse_status(&status.replace("Seccomp:\t2", "Seccomp:\t3")).is_err());
         assert!(parse_status("Name:\tx\n").is_err());
     }
 }

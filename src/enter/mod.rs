@@ -5,12 +5,13 @@
 //! target from the host side, marks itself non-dumpable, points its
 //! children's pid namespace at the target's and forks. The child is thus
 //! born inside the target's pid namespace while nsgate itself stays in all
-//! of the host's namespaces and can wait for the command directly. nsgate
-//! moves the child into the target's cgroups, then lets it go on: it joins
-//! the other namespaces through the pidfd in one `setns`, takes the target's
-//! root, resolves the user from the container's own files, changes
-//! directory, sets up its terminal or pipes, becomes a session leader,
-//! drops to the target's capabilities and the user's credentials, and execs.
+//! of the host's namespaces and can wait for the command directly. The child
+//! joins the other namespaces through the pidfd in one `setns`, takes the
+//! target's root, resolves the user from the container's own files, changes
+//! directory, sets up its terminal or pipes and becomes a session leader,
+//! while nsgate moves it into the target's cgroups. Once nsgate says that is
+//! done, the child takes the target's capabilities and seccomp filter, the
+//! user's credentials, and execs.
 //! Failures come back over a close-on-exec channel as one message each.
 #![forbid(unsafe_code)]
 
@@ -31,7 +32,7 @@ use crate::supervise::{self, Relay};
 use crate::system::{self, Forked, Signals};
 use crate::target::{Pinned, RuntimeConfig};
 use child::ChildIo;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// What to run in the target, and how; the caller has merged target and
@@ -273,12 +274,18 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome
         (None, _) => Relay::Direct,
     };
 
-    if let Err(why) = cgroup::join(&facts.cgroups, pid) {
+    // The child may have failed meanwhile: then what it said is the reason.
+    let stop_child = |why: Error| {
         let _ = system::pidfd_send_signal(pidfd.as_fd(), system::SIGKILL);
         let _ = system::wait(pidfd.as_fd());
-        return Err(cannot_enter(why));
+        reported_failure(channel.as_fd()).unwrap_or(why)
+    };
+    if let Err(why) = cgroup::join(&facts.cgroups, pid) {
+        return Err(stop_child(cannot_enter(why)));
     }
-    system::channel_send(channel.as_fd(), &[Msg::GO], None).map_err(io_failure("channel"))?;
+    if let Err(e) = system::channel_send(channel.as_fd(), &[Msg::GO], None) {
+        return Err(stop_child(io_failure("channel")(e)));
+    }
 
     let child = supervise::Child {
         pid,
@@ -296,6 +303,25 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome
         ended_by: report.ended_by,
         duration,
     })
+}
+
+/// The failure a child that is gone reported on `channel`, if any.
+fn reported_failure(channel: BorrowedFd<'_>) -> Option<Error> {
+    let mut buf = [0u8; MAX_MESSAGE + 2];
+    // Ends at end of file: the child and its end of the channel are gone.
+    while let Ok((n, _)) = system::channel_recv(channel, &mut buf) {
+        match buf[..n] {
+            [] => return None,
+            [Msg::FAILED, code, ref text @ ..] => {
+                return Some(Error::Enter {
+                    code: i32::from(code),
+                    message: String::from_utf8_lossy(text).into_owned(),
+                })
+            }
+            _ => continue,
+        }
+    }
+    None
 }
 
 /// The child never gets past `child::main`.

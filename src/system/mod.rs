@@ -22,6 +22,7 @@ mod creds;
 mod files;
 mod poll;
 mod process;
+mod seccomp;
 mod signals;
 mod term;
 
@@ -42,6 +43,7 @@ pub use process::{
     set_parent_death_kill, set_umask, setns, setsid, signal_name, try_wait, wait, Exit, Forked,
     SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
 };
+pub use seccomp::{copy_filters, install_filter, BpfProgram};
 pub use signals::Signals;
 pub use term::{
     open_pty_master, open_pty_peer, set_controlling_terminal, set_window_size, window_size,

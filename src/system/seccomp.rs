@@ -1,0 +1,347 @@
+//! The target's seccomp filters: copied from its init with ptrace
+//! (PTRACE_SECCOMP_GET_FILTER, the interface CRIU uses) and installed again
+//! in the command, so the command makes no system call that the container's
+//! own processes could not make.
+
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::time::{Duration, Instant};
+
+/// `PTRACE_SECCOMP_GET_FILTER` from linux/ptrace.h (not in the libc crate).
+const PTRACE_SECCOMP_GET_FILTER: libc::c_uint = 0x420c;
+/// The kernel's limit on one classic BPF program (BPF_MAXINSNS).
+const MAX_INSNS: usize = 4096;
+/// More stacked filters than any runtime installs; a bound on our work.
+const MAX_FILTERS: usize = 64;
+
+/// One classic BPF program, as the kernel gave it back.
+#[derive(Clone)]
+pub struct BpfProgram(Vec<libc::sock_filter>);
+
+impl BpfProgram {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether a system call could seem to succeed under this program
+    /// without running: SECCOMP_RET_ERRNO with an errno of 0 returns 0, and
+    /// a return value computed at run time could be that. nsgate makes its
+    /// last privilege changes under the filter, so a container that put such
+    /// a filter on its own init could otherwise keep the command privileged.
+    pub fn can_fake_success(&self) -> bool {
+        const CLASS: u16 = 0x07;
+        const RVAL: u16 = 0x18;
+        self.0.iter().any(|insn| {
+            if insn.code & CLASS != libc::BPF_RET as u16 {
+                return false;
+            }
+            let action = insn.k & libc::SECCOMP_RET_ACTION_FULL;
+            insn.code & RVAL != libc::BPF_K as u16
+                || (action == libc::SECCOMP_RET_ERRNO && insn.k & libc::SECCOMP_RET_DATA == 0)
+        })
+    }
+}
+
+impl std::fmt::Debug for BpfProgram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BpfProgram({} instructions)", self.0.len())
+    }
+}
+
+/// The seccomp filters of process `pid`, oldest first.
+///
+/// The process is attached with PTRACE_SEIZE, stopped for the moment the
+/// copy takes with PTRACE_INTERRUPT, and detached again; a signal it was
+/// about to receive is delivered on detach. `pidfd` is the same process:
+/// it proves that the pid still names it once attached. Another tracer
+/// (such as a concurrent nsgate session) is waited for, and the stop too,
+/// within `limit` in all. On an error after attaching, the process is
+/// released when nsgate exits, which the caller must do promptly.
+pub fn copy_filters(
+    pid: i32,
+    pidfd: BorrowedFd<'_>,
+    limit: Duration,
+) -> io::Result<Vec<BpfProgram>> {
+    if pid <= 0 {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    let deadline = Instant::now() + limit;
+    let mut backoff = Backoff::new();
+    // EPERM while another process traces it, which only lasts a moment when
+    // that is another nsgate.
+    while let Err(e) = ptrace(libc::PTRACE_SEIZE, pid, 0, 0) {
+        if e.raw_os_error() != Some(libc::EPERM) || Instant::now() >= deadline {
+            return Err(e);
+        }
+        backoff.sleep();
+    }
+    // Alive after the attach: the pid was not reused for another process.
+    super::pidfd_send_signal(pidfd, 0)?;
+    ptrace(libc::PTRACE_INTERRUPT, pid, 0, 0)?;
+    let pending = wait_for_stop(pid, deadline)?;
+    let filters = read_filters(pid);
+    let detached = ptrace(libc::PTRACE_DETACH, pid, 0, pending as usize);
+    let mut filters = filters?;
+    detached?;
+    // The kernel counts from the newest filter; installing goes oldest first.
+    filters.reverse();
+    Ok(filters)
+}
+
+/// Installs `program` as a seccomp filter of the calling thread. Needs
+/// no_new_privs or CAP_SYS_ADMIN in the current user namespace.
+pub fn install_filter(program: &BpfProgram) -> io::Result<()> {
+    let len =
+        u16::try_from(program.0.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let fprog = libc::sock_fprog {
+        len,
+        filter: program.0.as_ptr().cast_mut(),
+    };
+    // SAFETY: fprog points at `len` valid instructions that outlive the
+    // call; the kernel copies them and keeps no pointer to our memory.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn ptrace(request: libc::c_uint, pid: i32, addr: usize, data: usize) -> io::Result<libc::c_long> {
+    // SAFETY: only requests whose addr and data are plain numbers, or (for
+    // PTRACE_SECCOMP_GET_FILTER, see read_filters) a buffer sized as the
+    // kernel reported, are passed here.
+    let r = unsafe {
+        libc::ptrace(
+            request,
+            pid,
+            addr as *mut libc::c_void,
+            data as *mut libc::c_void,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r)
+}
+
+/// Waits until the attached `pid` is in a ptrace stop; returns the signal
+/// to deliver when detaching (0 for the stop we asked for).
+fn wait_for_stop(pid: i32, deadline: Instant) -> io::Result<i32> {
+    let mut backoff = Backoff::new();
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes one int into `status`, which we own.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::WNOHANG) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        if r == pid {
+            if libc::WIFSTOPPED(status) {
+                let event = (status >> 16) & 0xff;
+                return Ok(if event == libc::PTRACE_EVENT_STOP {
+                    0
+                } else {
+                    libc::WSTOPSIG(status)
+                });
+            }
+            if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            continue;
+        }
+        if Instant::now() >= deadline {
+            return Err(io::Error::from_raw_os_error(libc::ETIMEDOUT));
+        }
+        backoff.sleep();
+    }
+}
+
+/// Sleeps from 20 µs, doubling up to 5 ms: most waits here are short.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff(Duration::from_micros(20))
+    }
+
+    fn sleep(&mut self) {
+        std::thread::sleep(self.0);
+        self.0 = (self.0 * 2).min(Duration::from_millis(5));
+    }
+}
+
+/// Every filter of the stopped tracee `pid`, newest first.
+fn read_filters(pid: i32) -> io::Result<Vec<BpfProgram>> {
+    let mut filters = Vec::new();
+    for index in 0..=MAX_FILTERS {
+        let count = match ptrace(PTRACE_SECCOMP_GET_FILTER, pid, index, 0) {
+            Ok(n) => n,
+            // Past the oldest filter.
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(filters),
+            Err(e) => return Err(e),
+        };
+        if index == MAX_FILTERS {
+            return Err(io::Error::other(format!(
+                "more than {MAX_FILTERS} seccomp filters"
+            )));
+        }
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        if count == 0 || count > MAX_INSNS {
+            return Err(io::Error::other(format!(
+                "a seccomp filter of {count} instructions"
+            )));
+        }
+        let empty = libc::sock_filter {
+            code: 0,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        };
+        let mut program = vec![empty; count];
+        // SAFETY: the buffer holds `count` instructions, the size the kernel
+        // just reported for this filter, and filters never change.
+        let r = unsafe {
+            libc::ptrace(
+                PTRACE_SECCOMP_GET_FILTER,
+                pid,
+                index as *mut libc::c_void,
+                program.as_mut_ptr().cast::<libc::c_void>(),
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if usize::try_from(r).ok() != Some(count) {
+            return Err(io::Error::other("a seccomp filter changed size"));
+        }
+        filters.push(BpfProgram(program));
+    }
+    Ok(filters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system::{fork, pidfd_open, wait, Exit, Forked};
+    use std::os::fd::AsFd;
+
+    fn allow_all_but_getppid() -> BpfProgram {
+        // Load the syscall number; getppid gets EPERM, all else is allowed.
+        let stmt = |code: u16, k: u32| libc::sock_filter {
+            code,
+            jt: 0,
+            jf: 0,
+            k,
+        };
+        BpfProgram(vec![
+            stmt((libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16, 0),
+            libc::sock_filter {
+                code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+                jt: 0,
+                jf: 1,
+                k: libc::SYS_getppid as u32,
+            },
+            stmt(
+                (libc::BPF_RET | libc::BPF_K) as u16,
+                libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+            ),
+            stmt(
+                (libc::BPF_RET | libc::BPF_K) as u16,
+                libc::SECCOMP_RET_ALLOW,
+            ),
+        ])
+    }
+
+    #[test]
+    fn an_errno_of_zero_or_a_computed_return_can_fake_success() {
+        let program = allow_all_but_getppid();
+        assert!(!program.can_fake_success());
+        let mut zero = program.clone();
+        zero.0[2].k = libc::SECCOMP_RET_ERRNO;
+        assert!(zero.can_fake_success());
+        let mut computed = program.clone();
+        computed.0[3].code = (libc::BPF_RET | libc::BPF_A) as u16;
+        assert!(computed.can_fake_success());
+        let mut huge = program;
+        huge.0[2].k = libc::SECCOMP_RET_ERRNO | 0xffff;
+        assert!(!huge.can_fake_success());
+    }
+
+    /// A child installs a filter and sleeps; we copy it, install the copy
+    /// in another child and see it work there.
+    #[test]
+    fn copies_a_filter_that_works_elsewhere() {
+        if not_root() {
+            return;
+        }
+        let program = allow_all_but_getppid();
+        let Ok(Forked::Parent(pid)) = fork() else {
+            let ok = crate::system::set_no_new_privs().is_ok() && install_filter(&program).is_ok();
+            std::thread::sleep(Duration::from_secs(if ok { 5 } else { 0 }));
+            crate::system::exit_now(if ok { 0 } else { 1 });
+        };
+        let pidfd = pidfd_open(pid).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let copied = copy_filters(pid, pidfd.as_fd(), Duration::from_secs(2)).unwrap();
+        assert_eq!(copied.len(), 1);
+        assert_eq!(copied[0].len(), 4);
+        // Detached: it still runs and ends when killed.
+        crate::system::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL).unwrap();
+        assert!(matches!(wait(pidfd.as_fd()).unwrap(), Exit::Signaled(9)));
+
+        let Ok(Forked::Parent(pid)) = fork() else {
+            let ok = crate::system::set_no_new_privs().is_ok()
+                && install_filter(&copied[0]).is_ok()
+                && crate::system::getppid() == -1;
+            crate::system::exit_now(if ok { 0 } else { 1 });
+        };
+        let pidfd = pidfd_open(pid).unwrap();
+        assert!(matches!(wait(pidfd.as_fd()).unwrap(), Exit::Exited(0)));
+    }
+
+    /// Copying needs CAP_SYS_ADMIN and CAP_SYS_PTRACE: root only. Skipped
+    /// for a developer without root, never when CI asks for everything.
+    fn not_root() -> bool {
+        if nix::unistd::geteuid().is_root() {
+            return false;
+        }
+        assert!(
+            std::env::var_os("NSGATE_E2E").is_none(),
+            "NSGATE_E2E is set but the seccomp tests need root"
+        );
+        eprintln!("skipped: needs root");
+        true
+    }
+
+    #[test]
+    fn a_process_without_filters_has_none() {
+        if not_root() {
+            return;
+        }
+        let Ok(Forked::Parent(pid)) = fork() else {
+            std::thread::sleep(Duration::from_secs(5));
+            crate::system::exit_now(0);
+        };
+        let pidfd = pidfd_open(pid).unwrap();
+        let copied = copy_filters(pid, pidfd.as_fd(), Duration::from_secs(2));
+        crate::system::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL).unwrap();
+        let _ = wait(pidfd.as_fd());
+        // The kernel answers EINVAL for a process in no filter mode.
+        assert!(copied.is_err() || copied.unwrap().is_empty());
+    }
+}
