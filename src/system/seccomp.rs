@@ -118,9 +118,9 @@ pub fn install_filter(program: &BpfProgram) -> io::Result<()> {
 }
 
 fn ptrace(request: libc::c_uint, pid: i32, addr: usize, data: usize) -> io::Result<libc::c_long> {
-    // SAFETY: only requests whose addr and data are plain numbers, or (for
-    // PTRACE_SECCOMP_GET_FILTER, see read_filters) a buffer sized as the
-    // kernel reported, are passed here.
+    // SAFETY: callers pass only plain numbers as addr and data (for
+    // PTRACE_SECCOMP_GET_FILTER a NULL data, which asks for the size only);
+    // the kernel writes no memory of ours for these requests.
     let r = unsafe {
         libc::ptrace(
             request,
