@@ -343,7 +343,8 @@ mod tests {
         }
         let Ok(Forked::Parent(pid)) = fork() else {
             // SAFETY: the handler only adds to an atomic counter.
-            let old = unsafe { libc::signal(libc::SIGUSR1, on_usr1 as libc::sighandler_t) };
+            let old =
+                unsafe { libc::signal(libc::SIGUSR1, on_usr1 as *const () as libc::sighandler_t) };
             let ok = old != libc::SIG_ERR
                 && crate::system::set_no_new_privs().is_ok()
                 && install_filter(&allow_all_but_getppid()).is_ok();
