@@ -140,6 +140,16 @@ impl Msg {
     pub const MASTER: u8 = b'M';
     /// Child to supervisor: an exit code byte and a message follow.
     pub const FAILED: u8 = b'F';
+
+    /// The exit code and message of a FAILED message.
+    pub fn failure(msg: &[u8]) -> Option<(i32, String)> {
+        match msg {
+            [Msg::FAILED, code, text @ ..] => {
+                Some((i32::from(*code), String::from_utf8_lossy(text).into_owned()))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Longest failure message sent by the child.
@@ -309,16 +319,9 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome
 fn reported_failure(channel: BorrowedFd<'_>) -> Option<Error> {
     let mut buf = [0u8; MAX_MESSAGE + 2];
     // Ends at end of file: the child and its end of the channel are gone.
-    while let Ok((n, _)) = system::channel_recv(channel, &mut buf) {
-        match buf[..n] {
-            [] => return None,
-            [Msg::FAILED, code, ref text @ ..] => {
-                return Some(Error::Enter {
-                    code: i32::from(code),
-                    message: String::from_utf8_lossy(text).into_owned(),
-                })
-            }
-            _ => continue,
+    while let Ok((n @ 1.., _)) = system::channel_recv(channel, &mut buf) {
+        if let Some((code, message)) = Msg::failure(&buf[..n]) {
+            return Some(Error::Enter { code, message });
         }
     }
     None

@@ -382,9 +382,10 @@ impl Supervisor<'_> {
         }
         match buf[0] {
             Msg::MASTER if self.is_pty && self.master.is_none() => Ok(fd),
-            Msg::FAILED if n >= 2 => {
-                let text = String::from_utf8_lossy(&buf[2..n]).into_owned();
-                self.failure = Some((i32::from(buf[1]), text));
+            Msg::FAILED => {
+                if let Some(failure) = Msg::failure(&buf[..n]) {
+                    self.failure = Some(failure);
+                }
                 Ok(None)
             }
             _ => Ok(None),
