@@ -857,4 +857,27 @@ fn seccomp_filter_as_docker_exec() {
         .assert_refused("errno 0 filter", "seem to succeed");
     let (code, _) = engine_exec("docker", &name, &[], &["test", "-e", "/tmp/ran"]);
     assert_eq!(code, 1, "the command ran");
+
+    // A frozen init cannot be stopped for the copy: refused within the
+    // 2 s limit, nothing run, and the init untraced once thawed.
+    let name = "nsgate-dk-seccomp-default";
+    let pid = must("docker", &["inspect", "-f", "{{.State.Pid}}", name]);
+    let pidfile = env.dir.join("frozen.pid");
+    fs::write(&pidfile, &pid).unwrap();
+    fs::set_permissions(&pidfile, fs::Permissions::from_mode(0o644)).unwrap();
+    env.config(&format!(
+        "target web1 pidfile {}\npermit * on * cmd touch /tmp/ran\n",
+        pidfile.display()
+    ));
+    must("docker", &["pause", name]);
+    let start = std::time::Instant::now();
+    let frozen = env.gate("alice", "web1", "touch /tmp/ran");
+    let took = start.elapsed();
+    must("docker", &["unpause", name]);
+    frozen.assert_refused("frozen init", "did not stop within 2 s");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let (code, _) = engine_exec("docker", name, &[], &["test", "-e", "/tmp/ran"]);
+    assert_eq!(code, 1, "the command ran");
+    let init = fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    assert_eq!(status_field(&init, "TracerPid"), "0");
 }

@@ -115,24 +115,7 @@ const SECCOMP_STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(2
 /// runtime gave the container (docker exec applies the same profile).
 fn copy_seccomp(pinned: &Pinned) -> Result<Vec<system::BpfProgram>, String> {
     let filters = system::copy_filters(pinned.pid, pinned.pidfd.as_fd(), SECCOMP_STOP_LIMIT)
-        .map_err(|e| {
-            let why = match e.raw_os_error() {
-                Some(libc::EPERM) => {
-                    "another process traces it, or ptrace is not permitted".to_string()
-                }
-                Some(libc::EACCES) => {
-                    "nsgate itself runs under seccomp or lacks CAP_SYS_ADMIN".to_string()
-                }
-                Some(libc::ETIMEDOUT) => format!(
-                    "process {} did not stop within {} s (frozen?)",
-                    pinned.pid,
-                    SECCOMP_STOP_LIMIT.as_secs()
-                ),
-                Some(libc::ESRCH) => format!("process {} is gone", pinned.pid),
-                _ => e.to_string(),
-            };
-            format!("cannot copy the target's seccomp filter: {why}")
-        })?;
+        .map_err(|e| format!("cannot copy the target's seccomp filter: {e}"))?;
     if filters.iter().any(system::BpfProgram::can_fake_success) {
         return Err(
             "the target's seccomp filter can make a system call seem to succeed \

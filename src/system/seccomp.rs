@@ -60,12 +60,34 @@ impl std::fmt::Debug for BpfProgram {
 /// it proves that the pid still names it once attached. Another tracer
 /// (such as a concurrent nsgate session) is waited for, and the stop too,
 /// within `limit` in all. On an error after attaching, the process is
-/// released when nsgate exits, which the caller must do promptly.
+/// released when nsgate exits, which the caller must do promptly. An
+/// error says what it means here, for a sysadmin.
 pub fn copy_filters(
     pid: i32,
     pidfd: BorrowedFd<'_>,
     limit: Duration,
 ) -> io::Result<Vec<BpfProgram>> {
+    copy(pid, pidfd, limit).map_err(|e| {
+        let why = match e.raw_os_error() {
+            Some(libc::EPERM) => "another process traces it, or ptrace is not permitted".into(),
+            Some(libc::EACCES) => "nsgate itself runs under seccomp or lacks CAP_SYS_ADMIN".into(),
+            Some(libc::ETIMEDOUT) => format!(
+                "process {pid} did not stop within {} s (frozen?)",
+                limit.as_secs()
+            ),
+            Some(libc::ESRCH) => format!("process {pid} is gone"),
+            // An unknown ptrace request: a kernel built without
+            // CONFIG_CHECKPOINT_RESTORE, which PTRACE_SECCOMP_GET_FILTER needs.
+            Some(libc::EIO) => {
+                "this kernel cannot read seccomp filters back (no CONFIG_CHECKPOINT_RESTORE)".into()
+            }
+            _ => return e,
+        };
+        io::Error::new(e.kind(), why)
+    })
+}
+
+fn copy(pid: i32, pidfd: BorrowedFd<'_>, limit: Duration) -> io::Result<Vec<BpfProgram>> {
     if pid <= 0 {
         return Err(io::Error::from_raw_os_error(libc::ESRCH));
     }
