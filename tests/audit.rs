@@ -16,7 +16,8 @@ use nsgate::audit::{
 };
 use nsgate::config::{Facility, NsSet, Origin, Settings};
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/rsyslog.sh");
+mod common;
+use common::{private_dir, support};
 
 /// A private rsyslogd under a temporary directory, stopped on drop.
 struct Daemon {
@@ -35,10 +36,9 @@ fn daemon(test: &str) -> Option<Daemon> {
         eprintln!("NOTICE: {test} skipped: needs root for rsyslogd");
         return None;
     }
-    let dir = std::env::temp_dir().join(format!("nsgate-audit-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let d = Daemon { dir };
+    let d = Daemon {
+        dir: private_dir("nsgate-audit", test),
+    };
     match d.script("start") {
         0 => Some(d),
         77 => {
@@ -53,7 +53,7 @@ fn daemon(test: &str) -> Option<Daemon> {
 impl Daemon {
     fn script(&self, cmd: &str) -> i32 {
         let status = Command::new("sh")
-            .arg(SCRIPT)
+            .arg(support("rsyslog.sh"))
             .arg(cmd)
             .arg(&self.dir)
             .status()
@@ -316,8 +316,7 @@ fn the_largest_record_arrives_whole_and_a_larger_one_is_refused() {
 
 #[test]
 fn missing_socket_is_an_error() {
-    let dir = std::env::temp_dir().join(format!("nsgate-audit-{}-missing", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = private_dir("nsgate-audit", "missing");
     let settings = Settings {
         syslog_socket: dir.join("no.sock"),
         ..Settings::default()
@@ -340,8 +339,7 @@ fn missing_socket_is_an_error() {
 
 #[test]
 fn socket_without_a_reader_is_an_error_within_the_timeout() {
-    let dir = std::env::temp_dir().join(format!("nsgate-audit-{}-noreader", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = private_dir("nsgate-audit", "noreader");
     let path = dir.join("log.sock");
     let settings = Settings {
         syslog_socket: path.clone(),

@@ -3,8 +3,11 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
+
+mod common;
+use common::{private_dir, s, write_trusted, NSGATE};
 
 const CONFIG: &str = "\
 # a small policy
@@ -24,15 +27,11 @@ struct Dir(PathBuf);
 
 impl Dir {
     fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("nsgate-cli-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
+        Dir(private_dir("nsgate-cli", name))
     }
     fn file(&self, name: &str, text: &str) -> PathBuf {
         let path = self.0.join(name);
-        fs::write(&path, text).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        write_trusted(&path, text);
         path
     }
 }
@@ -44,7 +43,7 @@ impl Drop for Dir {
 }
 
 fn nsgate(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nsgate"));
+    let mut cmd = Command::new(NSGATE);
     cmd.args(args).env_clear();
     for (k, v) in env {
         cmd.env(k, v);
@@ -78,10 +77,6 @@ fn require_root() {
 fn nix_uid() -> u32 {
     use std::os::unix::fs::MetadataExt;
     fs::metadata("/proc/self").unwrap().uid()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
@@ -184,8 +179,7 @@ fn refuses_an_unsafe_configuration_file() {
     fs::create_dir(&open_dir).unwrap();
     fs::set_permissions(&open_dir, fs::Permissions::from_mode(0o777)).unwrap();
     let inside = open_dir.join("nsgate.conf");
-    fs::write(&inside, CONFIG).unwrap();
-    fs::set_permissions(&inside, fs::Permissions::from_mode(0o644)).unwrap();
+    write_trusted(&inside, CONFIG);
     assert_eq!(
         run(&["--config", s(&inside), "--check"], &[]),
         (
@@ -420,7 +414,7 @@ fn output_errors_are_exit_codes_not_panics() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_nsgate"))
+    let out = Command::new(NSGATE)
         .args(["--config", s(&conf), "--key", "alice", "--list", "db"])
         .stdout(full)
         .output()
@@ -431,7 +425,7 @@ fn output_errors_are_exit_codes_not_panics() {
         "nsgate: cannot write the output: No space left on device\n"
     );
     // A reader that went away early (`| head -1`) is no error.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nsgate"))
+    let mut child = Command::new(NSGATE)
         .args(["--config", s(&conf), "--key", "alice", "--list", "db"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -448,7 +442,7 @@ fn output_errors_are_exit_codes_not_panics() {
         .write(true)
         .open("/dev/full")
         .unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_nsgate"))
+    let status = Command::new(NSGATE)
         .args(["--config", s(&conf), "--key", "alice", "web1"])
         .env_clear()
         .env("SSH_ORIGINAL_COMMAND", "cat /etc/shadow")

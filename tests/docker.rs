@@ -12,13 +12,14 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const NSGATE: &str = env!("CARGO_BIN_EXE_nsgate");
+mod common;
+use common::{private_dir, support, write_trusted, NSGATE};
+
 const DOCKER_CONTAINERD_STATE: &str = "/run/docker/containerd/daemon";
 /// Shared with tests/target.rs, so one service serves both.
 const PODMAN_SOCK: &str = "/tmp/nsgate-test-podman/podman.sock";
@@ -26,12 +27,6 @@ const PODMAN_SOCK: &str = "/tmp/nsgate-test-podman/podman.sock";
 const HOST_MARKER: (&str, &str) = ("NSGATE_DK_HOST_SECRET", "leaked-from-host");
 /// No nsgate run may take longer than this; a hang fails the test.
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn support(script: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/support")
-        .join(script)
-}
 
 /// Runs a helper program; its stdout, trimmed, or what went wrong.
 fn helper(program: &str, args: &[&str]) -> Result<String, String> {
@@ -123,10 +118,7 @@ struct Env {
 
 impl Env {
     fn new(test: &str) -> Env {
-        let dir = std::env::temp_dir().join(format!("nsgate-dk-{}-{test}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let dir = private_dir("nsgate-dk", test);
         let env = Env {
             conf: dir.join("nsgate.conf"),
             dir,
@@ -151,8 +143,7 @@ impl Env {
             "set syslog-socket {}\n{policy}",
             self.dir.join("log.sock").display()
         );
-        fs::write(&self.conf, text).unwrap();
-        fs::set_permissions(&self.conf, fs::Permissions::from_mode(0o644)).unwrap();
+        write_trusted(&self.conf, &text);
     }
 
     /// Starts a Docker container `nsgate-dk-SUFFIX`; its name and full id.
@@ -591,8 +582,7 @@ fn pidfile_naming_a_dead_pid_is_refused() {
     let pid = dead.id();
     dead.wait().unwrap();
     let pidfile = env.dir.join("web.pid");
-    fs::write(&pidfile, format!("{pid}\n")).unwrap();
-    fs::set_permissions(&pidfile, fs::Permissions::from_mode(0o644)).unwrap();
+    write_trusted(&pidfile, &format!("{pid}\n"));
     env.config(&format!(
         "target web1 pidfile {}\npermit * on * cmd touch /tmp/marker\n",
         pidfile.display()
@@ -863,8 +853,7 @@ fn seccomp_filter_as_docker_exec() {
     let name = "nsgate-dk-seccomp-default";
     let pid = must("docker", &["inspect", "-f", "{{.State.Pid}}", name]);
     let pidfile = env.dir.join("frozen.pid");
-    fs::write(&pidfile, &pid).unwrap();
-    fs::set_permissions(&pidfile, fs::Permissions::from_mode(0o644)).unwrap();
+    write_trusted(&pidfile, &pid);
     env.config(&format!(
         "target web1 pidfile {}\npermit * on * cmd touch /tmp/ran\n",
         pidfile.display()

@@ -21,8 +21,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{support, unique};
 
 const HELPER: &str = "NSGATE_ENTER_HELPER";
 const MARKER: &str = "--nsgate-begin ";
@@ -165,16 +167,6 @@ fn can_run() -> bool {
     false
 }
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 /// A throwaway container; killed and removed when dropped.
 struct Container {
     dir: PathBuf,
@@ -185,9 +177,8 @@ impl Container {
     fn start(mode: &str, env: &[(&str, &str)]) -> Container {
         let dir = std::env::temp_dir().join(unique("nsgate-ct"));
         std::fs::create_dir_all(&dir).unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/mkcontainer.sh");
         let out = Command::new("sh")
-            .arg(script)
+            .arg(support("mkcontainer.sh"))
             .arg(&dir)
             .arg(mode)
             .envs(env.iter().copied())

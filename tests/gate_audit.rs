@@ -15,7 +15,6 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,8 +25,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use nsgate::audit::{parse_frame, parse_message, Value};
 
-const NSGATE: &str = env!("CARGO_BIN_EXE_nsgate");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+mod common;
+use common::{private_dir, s, support, write_trusted, NSGATE};
+
 /// What sshd would set; the records must show the client as `from=`.
 const SSH_CONNECTION: &str = "192.0.2.7 50022 192.0.2.1 22";
 
@@ -47,10 +47,6 @@ const COMMON: [&str; 13] = [
     "rule",
     "cmd",
 ];
-
-fn support(script: &str) -> PathBuf {
-    Path::new(ROOT).join("tests/support").join(script)
-}
 
 fn e2e_required() -> bool {
     std::env::var_os("NSGATE_E2E").is_some_and(|v| v == "1")
@@ -121,10 +117,7 @@ impl Fixture {
             return None;
         }
         let name = format!("nsgate-ga-{}-{test}", std::process::id());
-        let dir = std::env::temp_dir().join(&name);
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let dir = private_dir("nsgate-ga", test);
         let mut f = Fixture {
             conf: dir.join("nsgate.conf"),
             dir,
@@ -161,8 +154,7 @@ impl Fixture {
     /// Writes a configuration file as nsgate accepts it (root, 0644).
     fn config_text(&self, file: &str, text: &str) -> PathBuf {
         let path = self.dir.join(file);
-        fs::write(&path, text).unwrap();
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        write_trusted(&path, text);
         path
     }
 
@@ -285,10 +277,6 @@ impl Drop for Fixture {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 /// Waits for `child`, killing it and failing the test past `limit`.

@@ -9,22 +9,18 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const NSGATE: &str = env!("CARGO_BIN_EXE_nsgate");
+mod common;
+use common::{private_dir, support, unique, write_trusted, NSGATE};
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Wall-clock limit of an ordinary ssh call (connecting alone is limited to 5 s).
 const SSH_LIMIT: Duration = Duration::from_secs(30);
-
-fn support(script: &str) -> PathBuf {
-    Path::new(ROOT).join("tests/support").join(script)
-}
 
 fn e2e_required() -> bool {
     std::env::var_os("NSGATE_E2E").is_some_and(|v| v == "1")
@@ -119,12 +115,7 @@ fn wait_limited(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
 /// Runs a helper command to completion (limited to 120 s); its stdout.
 fn helper(cmd: &mut Command) -> String {
     let what = format!("{cmd:?}");
-    let dir = std::env::temp_dir();
-    let err_path = dir.join(format!(
-        "nsgate-e2e-helper-{}-{}",
-        std::process::id(),
-        next()
-    ));
+    let err_path = std::env::temp_dir().join(unique("nsgate-e2e-helper"));
     let out_path = err_path.with_extension("out");
     let mut child = cmd
         .stdin(Stdio::null())
@@ -139,11 +130,6 @@ fn helper(cmd: &mut Command) -> String {
     let _ = fs::remove_file(&err_path);
     assert!(status.success(), "{what} failed ({status}): {err}");
     out
-}
-
-fn next() -> usize {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    COUNTER.fetch_add(1, Ordering::Relaxed)
 }
 
 /// What an ssh call gave back. `code` is -1 when ssh itself was killed.
@@ -193,9 +179,8 @@ impl Env {
         if !prerequisites(test) {
             return None;
         }
-        let dir = std::env::temp_dir().join(format!("nsgate-e2e-{}-{test}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("out")).unwrap();
+        let dir = private_dir("nsgate-e2e", test);
+        fs::create_dir(dir.join("out")).unwrap();
         let mut env = Env {
             test: test.to_string(),
             container: format!(
@@ -284,8 +269,7 @@ impl Env {
             "# {test}\nset syslog-socket {}\n{policy}",
             env.syslog_dir().join("log.sock").display()
         );
-        fs::write(&env.conf, text).unwrap();
-        fs::set_permissions(&env.conf, fs::Permissions::from_mode(0o644)).unwrap();
+        write_trusted(&env.conf, &text);
 
         let port = helper(
             Command::new("bash")
@@ -335,8 +319,7 @@ impl Env {
 
     /// Runs ssh with stdin from `stdin` (text) or /dev/null, within SSH_LIMIT.
     fn run(&self, key: &str, options: &[&str], command: Option<&str>, stdin: Option<&str>) -> Out {
-        let n = next();
-        let base = self.dir.join("out").join(n.to_string());
+        let base = self.dir.join("out").join(unique("run"));
         let input = match stdin {
             Some(text) => {
                 fs::write(base.with_extension("in"), text).unwrap();

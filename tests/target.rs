@@ -10,23 +10,21 @@ use nsgate::config::{Origin, Target, TargetKind};
 use nsgate::error::Error;
 use nsgate::target::{resolve_and_pin, Pinned};
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{private_dir, support};
 
 const DOCKER_SOCK: &str = "/var/run/docker.sock";
 const DOCKER_CONTAINERD_STATE: &str = "/run/docker/containerd/daemon";
 const PODMAN_SOCK: &str = "/tmp/nsgate-test-podman/podman.sock";
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/containers.sh")
-}
-
 /// Runs containers.sh; its stdout, trimmed, or what went wrong.
 fn containers(args: &[&str]) -> Result<String, String> {
     let out = Command::new("bash")
-        .arg(script())
+        .arg(support("containers.sh"))
         .args(args)
         .output()
         .map_err(|e| format!("cannot run containers.sh: {e}"))?;
@@ -388,9 +386,7 @@ fn pidfile_live_and_dead() {
         eprintln!("pidfile_live_and_dead: skipped: needs root");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("nsgate-tgt-pidfile-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir(&dir).unwrap();
+    let dir = private_dir("nsgate-tgt", "pidfile");
     let path = dir.join("web.pid");
     let t = target(TargetKind::Pidfile { path: path.clone() });
 
