@@ -18,45 +18,15 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{private_dir, support, write_trusted, NSGATE};
+use common::{
+    containers, engine_pid, helper, must, private_dir, remove_containers, start_container, support,
+    write_trusted, DOCKER_CONTAINERD_STATE, NSGATE, PODMAN_SOCK,
+};
 
-const DOCKER_CONTAINERD_STATE: &str = "/run/docker/containerd/daemon";
-/// Shared with tests/target.rs, so one service serves both.
-const PODMAN_SOCK: &str = "/tmp/nsgate-test-podman/podman.sock";
 /// Set on every nsgate process: must never reach a command.
 const HOST_MARKER: (&str, &str) = ("NSGATE_DK_HOST_SECRET", "leaked-from-host");
 /// No nsgate run may take longer than this; a hang fails the test.
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// Runs a helper program; its stdout, trimmed, or what went wrong.
-fn helper(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{program} {} failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-fn containers(args: &[&str]) -> Result<String, String> {
-    let script = support("containers.sh");
-    let mut all = vec![script.to_str().unwrap()];
-    all.extend(args);
-    helper("bash", &all)
-}
-
-/// A command that must succeed; its stdout, trimmed.
-fn must(program: &str, args: &[&str]) -> String {
-    helper(program, args).unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// Whether to run a test that needs containers: with NSGATE_E2E=1 always,
 /// and then a missing root, Docker or Podman is a failure, not a skip.
@@ -152,25 +122,14 @@ impl Env {
     }
 
     fn podman(&mut self, suffix: &str, opts: &[&str]) -> (String, String) {
-        must(
-            "bash",
-            &[
-                support("containers.sh").to_str().unwrap(),
-                "podman-service",
-                PODMAN_SOCK,
-            ],
-        );
+        containers(&["podman-service", PODMAN_SOCK]).unwrap_or_else(|e| panic!("{e}"));
         self.run_container("podman-run", suffix, opts)
     }
 
     fn run_container(&mut self, how: &str, suffix: &str, opts: &[&str]) -> (String, String) {
         let name = format!("nsgate-dk-{suffix}");
         self.containers.push(name.clone());
-        let mut args = vec![how, name.as_str()];
-        args.extend(opts);
-        let id = containers(&args).unwrap_or_else(|e| panic!("{e}"));
-        let id = id.lines().last().unwrap_or_default().trim().to_owned();
-        assert!(id.len() >= 12, "no container id: {id:?}");
+        let id = start_container(how, &name, opts);
         (name, id)
     }
 
@@ -217,11 +176,8 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         if !self.containers.is_empty() {
-            let mut args = vec!["rm"];
-            args.extend(self.containers.iter().map(String::as_str));
-            if let Err(e) = containers(&args) {
-                eprintln!("cleanup: {e}");
-            }
+            let names: Vec<&str> = self.containers.iter().map(String::as_str).collect();
+            remove_containers(&names);
         }
         let rsyslog = support("rsyslog.sh");
         let _ = helper(
@@ -820,8 +776,8 @@ fn seccomp_filter_as_docker_exec() {
             }
         }
         // The copy left the container's init running and untraced.
-        let pid = must("docker", &["inspect", "-f", "{{.State.Pid}}", &name]);
-        let init = fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+        let pid = engine_pid("docker", &name);
+        let init = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         assert_eq!(status_field(&init, "TracerPid"), "0", "{opts:?}");
         assert!(
             status_field(&init, "State").starts_with('S'),
@@ -851,9 +807,9 @@ fn seccomp_filter_as_docker_exec() {
     // A frozen init cannot be stopped for the copy: refused within the
     // 2 s limit, nothing run, and the init untraced once thawed.
     let name = "nsgate-dk-seccomp-default";
-    let pid = must("docker", &["inspect", "-f", "{{.State.Pid}}", name]);
+    let pid = engine_pid("docker", name);
     let pidfile = env.dir.join("frozen.pid");
-    write_trusted(&pidfile, &pid);
+    write_trusted(&pidfile, &pid.to_string());
     env.config(&format!(
         "target web1 pidfile {}\npermit * on * cmd touch /tmp/ran\n",
         pidfile.display()
@@ -867,6 +823,6 @@ fn seccomp_filter_as_docker_exec() {
     assert!(took < Duration::from_secs(5), "{took:?}");
     let (code, _) = engine_exec("docker", name, &[], &["test", "-e", "/tmp/ran"]);
     assert_eq!(code, 1, "the command ran");
-    let init = fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    let init = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     assert_eq!(status_field(&init, "TracerPid"), "0");
 }

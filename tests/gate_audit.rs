@@ -26,7 +26,9 @@ use nix::unistd::Pid;
 use nsgate::audit::{parse_frame, parse_message, Value};
 
 mod common;
-use common::{private_dir, s, support, write_trusted, NSGATE};
+use common::{
+    must, private_dir, remove_containers, s, start_container, support, write_trusted, NSGATE,
+};
 
 /// What sshd would set; the records must show the client as `from=`.
 const SSH_CONNECTION: &str = "192.0.2.7 50022 192.0.2.1 22";
@@ -85,22 +87,6 @@ fn prerequisites(test: &str) -> bool {
     false
 }
 
-/// Runs a helper to success; its stdout, trimmed.
-fn helper(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 /// One test's world: a 0755 root-owned directory with the configuration,
 /// a private rsyslogd writing DIR/out.log, and a container `nsgate-ga-*`.
 struct Fixture {
@@ -136,7 +122,7 @@ impl Fixture {
             }
             rc => panic!("rsyslog.sh start failed with {rc}"),
         }
-        helper("bash", &[s(&support("containers.sh")), "docker-run", &name]);
+        start_container("docker-run", &name, &[]);
         let settings = format!("set syslog-socket {}", s(&f.socket()));
         f.conf = f.config("nsgate.conf", &settings);
         Some(f)
@@ -249,7 +235,7 @@ impl Fixture {
 
     /// The container's full id and its init's host pid.
     fn inspect(&self) -> (String, String) {
-        let out = helper(
+        let out = must(
             "docker",
             &["inspect", "-f", "{{.Id}} {{.State.Pid}}", &self.container],
         );
@@ -259,7 +245,7 @@ impl Fixture {
 
     /// Whether /tmp/NAME exists inside the container.
     fn has_marker(&self, name: &str) -> bool {
-        let ls = helper("docker", &["exec", &self.container, "ls", "/tmp"]);
+        let ls = must("docker", &["exec", &self.container, "ls", "/tmp"]);
         ls.lines().any(|l| l == name)
     }
 }
@@ -267,12 +253,7 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         self.rsyslog("stop");
-        let _ = Command::new("bash")
-            .arg(support("containers.sh"))
-            .args(["rm", &self.container])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .status();
+        remove_containers(&[&self.container]);
         if !std::thread::panicking() {
             let _ = fs::remove_dir_all(&self.dir);
         }

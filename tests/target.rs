@@ -15,29 +15,12 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{private_dir, support};
+use common::{
+    containers, engine_pid, must, private_dir, remove_containers, start_container,
+    DOCKER_CONTAINERD_STATE, PODMAN_SOCK,
+};
 
 const DOCKER_SOCK: &str = "/var/run/docker.sock";
-const DOCKER_CONTAINERD_STATE: &str = "/run/docker/containerd/daemon";
-const PODMAN_SOCK: &str = "/tmp/nsgate-test-podman/podman.sock";
-
-/// Runs containers.sh; its stdout, trimmed, or what went wrong.
-fn containers(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("bash")
-        .arg(support("containers.sh"))
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run containers.sh: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "containers.sh {} failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
 
 /// Whether to run a test that needs containers: with NSGATE_E2E=1 always,
 /// and then a missing root, Docker or Podman is a failure, not a skip.
@@ -62,26 +45,8 @@ struct Cleanup(Vec<&'static str>);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let mut args = vec!["rm"];
-        args.extend(&self.0);
-        if let Err(e) = containers(&args) {
-            eprintln!("cleanup: {e}");
-        }
+        remove_containers(&self.0);
     }
-}
-
-fn cli(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn target(kind: TargetKind) -> Target {
@@ -136,12 +101,6 @@ fn pidfd_pid(pinned: &Pinned) -> i32 {
     line.trim().parse().unwrap()
 }
 
-fn engine_pid(program: &str, container: &str) -> i32 {
-    cli(program, &["inspect", "-f", "{{.State.Pid}}", container])
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn docker_running_by_name_and_id_prefix() {
     if !e2e("docker_running_by_name_and_id_prefix") {
@@ -149,21 +108,22 @@ fn docker_running_by_name_and_id_prefix() {
     }
     let name = "nsgate-tgt-run";
     let _cleanup = Cleanup(vec![name]);
-    let id = containers(&[
+    let id = start_container(
         "docker-run",
         name,
-        "--user",
-        "app",
-        "--workdir",
-        "/home/app",
-        "--hostname",
-        "web1x",
-        "-e",
-        "FOO=bar",
-        "--group-add",
-        "tty",
-    ])
-    .unwrap();
+        &[
+            "--user",
+            "app",
+            "--workdir",
+            "/home/app",
+            "--hostname",
+            "web1x",
+            "-e",
+            "FOO=bar",
+            "--group-add",
+            "tty",
+        ],
+    );
     let pid = engine_pid("docker", name);
 
     let pinned = resolve_and_pin(&docker(name)).unwrap();
@@ -203,14 +163,14 @@ fn docker_stopped_created_paused_missing() {
     );
     let _cleanup = Cleanup(vec![stopped, created, paused, missing]);
     containers(&["rm", missing]).unwrap();
-    containers(&["docker-run", stopped]).unwrap();
-    cli("docker", &["stop", "-t", "0", stopped]);
-    cli(
+    start_container("docker-run", stopped, &[]);
+    must("docker", &["stop", "-t", "0", stopped]);
+    must(
         "docker",
         &["create", "--name", created, "nsgate-test:busybox"],
     );
-    containers(&["docker-run", paused]).unwrap();
-    cli("docker", &["pause", paused]);
+    start_container("docker-run", paused, &[]);
+    must("docker", &["pause", paused]);
 
     assert_eq!(
         refusal(&docker(stopped)),
@@ -228,7 +188,7 @@ fn docker_stopped_created_paused_missing() {
         refusal(&docker(missing)),
         "docker container \"nsgate-tgt-missing\" not found"
     );
-    cli("docker", &["unpause", paused]);
+    must("docker", &["unpause", paused]);
     assert!(resolve_and_pin(&docker(paused)).is_ok());
 }
 
@@ -239,20 +199,16 @@ fn docker_restarting() {
     }
     let name = "nsgate-tgt-restarting";
     let _cleanup = Cleanup(vec![name]);
-    containers(&[
+    start_container(
         "docker-run",
         name,
-        "--restart",
-        "always",
-        "--",
-        "/bin/false",
-    ])
-    .unwrap();
+        &["--restart", "always", "--", "/bin/false"],
+    );
     // Docker backs off 100 ms, 200 ms, ... between restarts; by the fifth
     // it waits seconds in state "restarting", time enough to ask.
     let started = Instant::now();
     loop {
-        let state = cli(
+        let state = must(
             "docker",
             &[
                 "inspect",
@@ -298,7 +254,7 @@ fn containerd_with_dockers_state() {
     }
     let name = "nsgate-tgt-containerd";
     let _cleanup = Cleanup(vec![name]);
-    let id = containers(&["docker-run", name]).unwrap();
+    let id = start_container("docker-run", name, &[]);
     let pid = engine_pid("docker", name);
     let t = target(TargetKind::Containerd {
         namespace: "moby".into(),
@@ -310,7 +266,7 @@ fn containerd_with_dockers_state() {
     assert_eq!(pidfd_pid(&pinned), pid);
     assert_eq!(pinned.runtime.container_id.as_deref(), Some(id.as_str()));
 
-    cli("docker", &["stop", "-t", "0", name]);
+    must("docker", &["stop", "-t", "0", name]);
     assert_eq!(
         refusal(&t),
         format!(
@@ -334,21 +290,22 @@ fn podman_through_its_api_socket() {
     containers(&["podman-service", PODMAN_SOCK]).unwrap();
     let (name, stopped) = ("nsgate-tgt-podman", "nsgate-tgt-podman-stopped");
     let _cleanup = Cleanup(vec![name, stopped]);
-    let id = containers(&[
+    let id = start_container(
         "podman-run",
         name,
-        "--user",
-        "app",
-        "--workdir",
-        "/home/app",
-        "--hostname",
-        "web1p",
-        "-e",
-        "FOO=bar",
-        "--group-add",
-        "tty",
-    ])
-    .unwrap();
+        &[
+            "--user",
+            "app",
+            "--workdir",
+            "/home/app",
+            "--hostname",
+            "web1p",
+            "-e",
+            "FOO=bar",
+            "--group-add",
+            "tty",
+        ],
+    );
     let pid = engine_pid("podman", name);
 
     let pinned = resolve_and_pin(&podman(name)).unwrap();
@@ -363,8 +320,8 @@ fn podman_through_its_api_socket() {
     assert_eq!(rt.group_add, vec!["tty".to_string()]);
     assert_eq!(resolve_and_pin(&podman(&id[..12])).unwrap().pid, pid);
 
-    containers(&["podman-run", stopped]).unwrap();
-    cli("podman", &["stop", "-t", "0", stopped]);
+    start_container("podman-run", stopped, &[]);
+    must("podman", &["stop", "-t", "0", stopped]);
     assert_eq!(
         refusal(&podman(stopped)),
         "podman container \"nsgate-tgt-podman-stopped\" is not running (status exited)"

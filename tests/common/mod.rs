@@ -1,6 +1,6 @@
 //! Set-up shared by the integration tests in tests/: the paths of the
-//! binary and of the tests/support scripts, and private directories and
-//! configuration files that nsgate accepts.
+//! binary and of the tests/support scripts, private directories and files
+//! that nsgate trusts, and the helper programs and containers.sh.
 // Every test crate compiles its own copy and uses only a part of it.
 #![allow(dead_code)]
 #![forbid(unsafe_code)]
@@ -8,10 +8,15 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// This build of nsgate.
 pub const NSGATE: &str = env!("CARGO_BIN_EXE_nsgate");
+/// One podman service for every test binary that needs one.
+pub const PODMAN_SOCK: &str = "/tmp/nsgate-test-podman/podman.sock";
+/// Where Docker's own containerd keeps its tasks.
+pub const DOCKER_CONTAINERD_STATE: &str = "/run/docker/containerd/daemon";
 
 pub fn support(script: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -50,4 +55,64 @@ pub fn private_dir(prefix: &str, test: &str) -> PathBuf {
 pub fn write_trusted(path: &Path, text: &str) {
     fs::write(path, text).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+/// Runs a helper program; its stdout, trimmed, or what went wrong.
+pub fn helper(program: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{program} {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// A helper program that must succeed; its stdout, trimmed.
+pub fn must(program: &str, args: &[&str]) -> String {
+    helper(program, args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs tests/support/containers.sh with `args`.
+pub fn containers(args: &[&str]) -> Result<String, String> {
+    let script = support("containers.sh");
+    let mut all = vec![s(&script)];
+    all.extend(args);
+    helper("bash", &all)
+}
+
+/// Starts container NAME with `containers.sh HOW NAME OPTS...` (HOW is
+/// docker-run or podman-run); its full id.
+pub fn start_container(how: &str, name: &str, opts: &[&str]) -> String {
+    let mut args = vec![how, name];
+    args.extend(opts);
+    let out = containers(&args).unwrap_or_else(|e| panic!("{e}"));
+    // The id is the last line, whatever the engine said before it.
+    let id = out.lines().last().unwrap_or_default().trim().to_owned();
+    assert!(id.len() >= 12, "containers.sh {how} printed no id: {out:?}");
+    id
+}
+
+/// Removes Docker and Podman containers of these names; run from Drop, so
+/// a failure is reported, never a panic.
+pub fn remove_containers(names: &[&str]) {
+    let mut args = vec!["rm"];
+    args.extend(names);
+    if let Err(e) = containers(&args) {
+        eprintln!("cleanup: {e}");
+    }
+}
+
+/// The host pid of a container's init, as ENGINE inspect says.
+pub fn engine_pid(engine: &str, container: &str) -> i32 {
+    must(engine, &["inspect", "-f", "{{.State.Pid}}", container])
+        .parse()
+        .unwrap()
 }
