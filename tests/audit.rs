@@ -17,23 +17,18 @@ use nsgate::audit::{
 use nsgate::config::{Facility, NsSet, Origin, Settings};
 
 mod common;
-use common::{private_dir, support};
+use common::{is_root, private_dir, skip_or_fail, support};
 
 /// A private rsyslogd under a temporary directory, stopped on drop.
 struct Daemon {
     dir: PathBuf,
 }
 
-fn e2e_required() -> bool {
-    std::env::var_os("NSGATE_E2E").is_some_and(|v| v == "1")
-}
-
 /// Starts a daemon, or explains why this test cannot run (failing under
 /// NSGATE_E2E=1, where a missing prerequisite must not look like a pass).
 fn daemon(test: &str) -> Option<Daemon> {
-    if !nix::unistd::geteuid().is_root() {
-        assert!(!e2e_required(), "NSGATE_E2E=1 but not running as root");
-        eprintln!("NOTICE: {test} skipped: needs root for rsyslogd");
+    if !is_root() {
+        skip_or_fail(test, "needs root for rsyslogd");
         return None;
     }
     let d = Daemon {
@@ -42,8 +37,7 @@ fn daemon(test: &str) -> Option<Daemon> {
     match d.script("start") {
         0 => Some(d),
         77 => {
-            assert!(!e2e_required(), "NSGATE_E2E=1 but rsyslogd is missing");
-            eprintln!("NOTICE: {test} skipped: rsyslogd is not installed");
+            skip_or_fail(test, "rsyslogd is not installed");
             None
         }
         rc => panic!("rsyslog.sh start failed with {rc}"),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 mod common;
-use common::{private_dir, s, write_trusted, NSGATE};
+use common::{is_root, private_dir, s, write_trusted, NSGATE};
 
 const CONFIG: &str = "\
 # a small policy
@@ -67,16 +67,10 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
 
 fn require_root() {
     // The configuration must be owned by root: these tests only mean something as root.
-    assert_eq!(
-        nix_uid(),
-        0,
+    assert!(
+        is_root(),
         "the CLI tests need root (the configuration must be root-owned); run them as root"
     );
-}
-
-fn nix_uid() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata("/proc/self").unwrap().uid()
 }
 
 #[test]

@@ -14,13 +14,12 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    containers, engine_pid, helper, must, private_dir, remove_containers, start_container, support,
-    write_trusted, DOCKER_CONTAINERD_STATE, NSGATE, PODMAN_SOCK,
+    containers, e2e_with_containers, engine_pid, helper, must, private_dir, remove_containers,
+    start_container, support, write_trusted, DOCKER_CONTAINERD_STATE, NSGATE, PODMAN_SOCK,
 };
 
 /// Set on every nsgate process: must never reach a command.
@@ -28,24 +27,8 @@ const HOST_MARKER: (&str, &str) = ("NSGATE_DK_HOST_SECRET", "leaked-from-host");
 /// No nsgate run may take longer than this; a hang fails the test.
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// Whether to run a test that needs containers: with NSGATE_E2E=1 always,
-/// and then a missing root, Docker or Podman is a failure, not a skip.
 fn e2e(test: &str) -> bool {
-    static SETUP: OnceLock<Result<String, String>> = OnceLock::new();
-    if std::env::var("NSGATE_E2E").as_deref() != Ok("1") {
-        eprintln!(
-            "{test}: skipped: needs root, Docker, Podman and rsyslogd; run with NSGATE_E2E=1"
-        );
-        return false;
-    }
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "{test}: NSGATE_E2E=1 but not running as root"
-    );
-    if let Err(e) = SETUP.get_or_init(|| containers(&["setup"])) {
-        panic!("{test}: NSGATE_E2E=1 but the container environment is not ready: {e}");
-    }
-    true
+    e2e_with_containers(test, "root, Docker, Podman and rsyslogd")
 }
 
 /// What one nsgate run gave.

@@ -18,7 +18,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
@@ -27,7 +26,8 @@ use nsgate::audit::{parse_frame, parse_message, Value};
 
 mod common;
 use common::{
-    must, private_dir, remove_containers, s, start_container, support, write_trusted, NSGATE,
+    containers_ready, is_root, must, private_dir, remove_containers, s, skip_or_fail,
+    start_container, support, write_trusted, NSGATE,
 };
 
 /// What sshd would set; the records must show the client as `from=`.
@@ -50,40 +50,17 @@ const COMMON: [&str; 13] = [
     "cmd",
 ];
 
-fn e2e_required() -> bool {
-    std::env::var_os("NSGATE_E2E").is_some_and(|v| v == "1")
-}
-
-/// Whether `test` can run here: root and a ready Docker (containers.sh
-/// setup, once per binary). A notice without NSGATE_E2E=1, a failure with it.
+/// Whether `test` can run here: root and a ready Docker.
 fn prerequisites(test: &str) -> bool {
-    let why = if !nix::unistd::geteuid().is_root() {
+    let why = if !is_root() {
         "needs root".to_string()
     } else {
-        static SETUP: OnceLock<Result<(), String>> = OnceLock::new();
-        let setup = SETUP.get_or_init(|| {
-            let out = Command::new("bash")
-                .arg(support("containers.sh"))
-                .arg("setup")
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| format!("cannot run containers.sh: {e}"))?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "containers.sh setup failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                ))
-            }
-        });
-        match setup {
+        match containers_ready() {
             Ok(()) => return true,
-            Err(e) => e.clone(),
+            Err(e) => e,
         }
     };
-    assert!(!e2e_required(), "NSGATE_E2E=1 but {test} cannot run: {why}");
-    eprintln!("NOTICE: {test} skipped: {why}");
+    skip_or_fail(test, &why);
     false
 }
 
@@ -113,11 +90,7 @@ impl Fixture {
         match f.rsyslog("start") {
             0 => {}
             77 => {
-                assert!(
-                    !e2e_required(),
-                    "NSGATE_E2E=1 but {test} cannot run: rsyslogd is missing"
-                );
-                eprintln!("NOTICE: {test} skipped: rsyslogd is not installed");
+                skip_or_fail(test, "rsyslogd is not installed");
                 return None;
             }
             rc => panic!("rsyslog.sh start failed with {rc}"),

@@ -11,24 +11,17 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{private_dir, support, unique, write_trusted, NSGATE};
+use common::{
+    containers_ready, is_root, private_dir, skip_or_fail, support, unique, write_trusted, NSGATE,
+};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Wall-clock limit of an ordinary ssh call (connecting alone is limited to 5 s).
 const SSH_LIMIT: Duration = Duration::from_secs(30);
-
-fn e2e_required() -> bool {
-    std::env::var_os("NSGATE_E2E").is_some_and(|v| v == "1")
-}
-
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
 
 /// Whether this machine can run `test`. A missing requirement is a notice
 /// without NSGATE_E2E=1 and a failure with it.
@@ -59,40 +52,15 @@ fn prerequisites(test: &str) -> bool {
     if Command::new("docker").arg("--version").output().is_err() {
         missing.push("docker (docker.io)");
     }
-    if missing.is_empty() {
-        // dockerd and the test image, once per test binary.
-        static SETUP: OnceLock<Result<(), String>> = OnceLock::new();
-        let setup = SETUP.get_or_init(|| {
-            let out = Command::new("bash")
-                .arg(support("containers.sh"))
-                .arg("setup")
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| e.to_string())?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "containers.sh setup failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                ))
-            }
-        });
-        match setup {
+    let why = if missing.is_empty() {
+        match containers_ready() {
             Ok(()) => return true,
-            Err(e) => {
-                assert!(!e2e_required(), "NSGATE_E2E=1 but {test} cannot run: {e}");
-                eprintln!("NOTICE: {test} skipped: {e}");
-                return false;
-            }
+            Err(e) => e,
         }
-    }
-    let missing = missing.join(", ");
-    assert!(
-        !e2e_required(),
-        "NSGATE_E2E=1 but {test} cannot run: needs {missing}"
-    );
-    eprintln!("NOTICE: {test} skipped: needs {missing}");
+    } else {
+        format!("needs {}", missing.join(", "))
+    };
+    skip_or_fail(test, &why);
     false
 }
 

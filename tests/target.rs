@@ -11,33 +11,18 @@ use nsgate::error::Error;
 use nsgate::target::{resolve_and_pin, Pinned};
 use std::os::fd::AsRawFd;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    containers, engine_pid, must, private_dir, remove_containers, start_container,
-    DOCKER_CONTAINERD_STATE, PODMAN_SOCK,
+    containers, e2e_with_containers, engine_pid, is_root, must, private_dir, remove_containers,
+    skip_or_fail, start_container, DOCKER_CONTAINERD_STATE, PODMAN_SOCK,
 };
 
 const DOCKER_SOCK: &str = "/var/run/docker.sock";
 
-/// Whether to run a test that needs containers: with NSGATE_E2E=1 always,
-/// and then a missing root, Docker or Podman is a failure, not a skip.
 fn e2e(test: &str) -> bool {
-    static SETUP: OnceLock<Result<String, String>> = OnceLock::new();
-    if std::env::var("NSGATE_E2E").as_deref() != Ok("1") {
-        eprintln!("{test}: skipped: needs root, Docker and Podman; run with NSGATE_E2E=1");
-        return false;
-    }
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "{test}: NSGATE_E2E=1 but not running as root"
-    );
-    if let Err(e) = SETUP.get_or_init(|| containers(&["setup"])) {
-        panic!("{test}: NSGATE_E2E=1 but the container environment is not ready: {e}");
-    }
-    true
+    e2e_with_containers(test, "root, Docker and Podman")
 }
 
 /// Removes the named containers when dropped, whether the test passed or not.
@@ -334,13 +319,9 @@ fn podman_through_its_api_socket() {
 
 #[test]
 fn pidfile_live_and_dead() {
-    if !nix::unistd::geteuid().is_root() {
+    if !is_root() {
         // The pid file must be root's; only a root run can make one.
-        assert!(
-            std::env::var("NSGATE_E2E").as_deref() != Ok("1"),
-            "NSGATE_E2E=1 but not running as root"
-        );
-        eprintln!("pidfile_live_and_dead: skipped: needs root");
+        skip_or_fail("pidfile_live_and_dead", "needs root");
         return;
     }
     let dir = private_dir("nsgate-tgt", "pidfile");

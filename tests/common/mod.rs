@@ -1,6 +1,7 @@
 //! Set-up shared by the integration tests in tests/: the paths of the
 //! binary and of the tests/support scripts, private directories and files
-//! that nsgate trusts, and the helper programs and containers.sh.
+//! that nsgate trusts, the helper programs and containers.sh, and the
+//! NSGATE_E2E rule: under it a test that cannot run fails, never skips.
 // Every test crate compiles its own copy and uses only a part of it.
 #![allow(dead_code)]
 #![forbid(unsafe_code)]
@@ -10,6 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 /// This build of nsgate.
 pub const NSGATE: &str = env!("CARGO_BIN_EXE_nsgate");
@@ -55,6 +57,45 @@ pub fn private_dir(prefix: &str, test: &str) -> PathBuf {
 pub fn write_trusted(path: &Path, text: &str) {
     fs::write(path, text).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+/// CI sets NSGATE_E2E=1: there a test skipped for want of root or a
+/// daemon would look like a pass.
+pub fn e2e_required() -> bool {
+    std::env::var_os("NSGATE_E2E").is_some_and(|v| v == "1")
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Says why `test` cannot run here; under NSGATE_E2E=1 fails it instead.
+pub fn skip_or_fail(test: &str, why: &str) {
+    assert!(!e2e_required(), "NSGATE_E2E=1 but {test} cannot run: {why}");
+    eprintln!("NOTICE: {test} skipped: {why}");
+}
+
+/// dockerd answering and the test images built (containers.sh setup):
+/// once per test binary, as setup may install packages.
+pub fn containers_ready() -> Result<(), String> {
+    static SETUP: OnceLock<Result<(), String>> = OnceLock::new();
+    SETUP
+        .get_or_init(|| containers(&["setup"]).map(drop))
+        .clone()
+}
+
+/// Whether to run a test that needs containers and `needs`: only with
+/// NSGATE_E2E=1, and then a missing root or container environment fails it.
+pub fn e2e_with_containers(test: &str, needs: &str) -> bool {
+    if !e2e_required() {
+        eprintln!("{test}: skipped: needs {needs}; run with NSGATE_E2E=1");
+        return false;
+    }
+    assert!(is_root(), "{test}: NSGATE_E2E=1 but not running as root");
+    if let Err(e) = containers_ready() {
+        panic!("{test}: NSGATE_E2E=1 but the container environment is not ready: {e}");
+    }
+    true
 }
 
 /// Runs a helper program; its stdout, trimmed, or what went wrong.
