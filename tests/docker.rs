@@ -13,13 +13,14 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 use common::{
     containers, e2e_with_containers, engine_pid, helper, must, private_dir, remove_containers,
-    start_container, support, write_trusted, DOCKER_CONTAINERD_STATE, NSGATE, PODMAN_SOCK,
+    start_container, support, wait_limited, write_trusted, DOCKER_CONTAINERD_STATE, NSGATE,
+    PODMAN_SOCK,
 };
 
 /// Set on every nsgate process: must never reach a command.
@@ -147,7 +148,7 @@ impl Env {
             .stderr(fs::File::create(&err_path).unwrap())
             .spawn()
             .unwrap();
-        let status = wait_limited(&mut child, LIMIT, request);
+        let status = wait_limited(&mut child, LIMIT, &format!("nsgate ({request})"));
         Out {
             code: code(status),
             stdout: fs::read_to_string(&out_path).unwrap(),
@@ -180,21 +181,6 @@ fn code(status: ExitStatus) -> i32 {
     status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-}
-
-fn wait_limited(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("nsgate ({what}) did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// `ENGINE exec CONTAINER ARGV...`: exit code and stdout.
@@ -416,7 +402,7 @@ fn sigterm_to_nsgate_reaches_the_command() {
     wait_until("ready", Duration::from_secs(10), || output() == "ready\n");
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let status = wait_limited(&mut child, Duration::from_secs(10), "trap");
+    let status = wait_limited(&mut child, Duration::from_secs(10), "nsgate (trap)");
     assert_eq!(
         (code(status), output()),
         (7, "ready\ngot-term\n".to_owned())
@@ -469,7 +455,7 @@ fn docker_stop_ends_a_running_session() {
         top(&name).iter().any(|l| l.ends_with("sleep 100"))
     });
     must("docker", &["stop", "-t", "1", &name]);
-    let status = wait_limited(&mut child, Duration::from_secs(10), "docker stop");
+    let status = wait_limited(&mut child, Duration::from_secs(10), "nsgate (docker stop)");
     let got = code(status);
     assert!(got == 128 + 9 || got == 128 + 15, "{got}");
 }

@@ -24,7 +24,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{is_root, skip_or_fail, support, unique};
+use common::{is_root, skip_or_fail, support, unique, wait_limited};
 
 const HELPER: &str = "NSGATE_ENTER_HELPER";
 const MARKER: &str = "--nsgate-begin ";
@@ -355,17 +355,7 @@ fn after_marker(stdout: &str) -> String {
 
 /// Waits for the helper, failing the test (not hanging it) after a minute.
 fn wait(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the helper did not finish within a minute");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_limited(child, Duration::from_secs(60), "the helper")
 }
 
 fn run(c: &Container, req: &Req<'_>) -> Ran {

@@ -27,7 +27,7 @@ use nsgate::audit::{parse_frame, parse_message, Value};
 mod common;
 use common::{
     containers_ready, is_root, must, private_dir, remove_containers, s, skip_or_fail,
-    start_container, support, write_trusted, NSGATE,
+    start_container, support, wait_limited, write_trusted, NSGATE,
 };
 
 /// What sshd would set; the records must show the client as `from=`.
@@ -166,7 +166,10 @@ impl Fixture {
         let start = Instant::now();
         let mut child = self.spawn(conf, OsStr::from_bytes(request), "gate");
         let pid = child.id();
-        let code = wait_limited(&mut child, Duration::from_secs(30));
+        // -1: nsgate itself was killed, which no expected code matches.
+        let code = wait_limited(&mut child, Duration::from_secs(30), "nsgate")
+            .code()
+            .unwrap_or(-1);
         Run {
             code,
             pid,
@@ -230,22 +233,6 @@ impl Drop for Fixture {
         if !std::thread::panicking() {
             let _ = fs::remove_dir_all(&self.dir);
         }
-    }
-}
-
-/// Waits for `child`, killing it and failing the test past `limit`.
-fn wait_limited(child: &mut Child, limit: Duration) -> i32 {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("nsgate did not finish within {limit:?}; killed it");
-        }
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -700,7 +687,8 @@ fn restarted_rsyslogd_still_gets_the_exit_record() {
         child.try_wait().unwrap().is_none(),
         "the session ended before rsyslogd was restarted"
     );
-    assert_eq!(wait_limited(&mut child, Duration::from_secs(30)), 0);
+    let status = wait_limited(&mut child, Duration::from_secs(30), "nsgate");
+    assert_eq!(status.code(), Some(0));
     let lines = f.lines(2);
     assert_eq!(lines[1].text("event"), "exit");
     assert_eq!(lines[1].text("status"), "0");
@@ -725,7 +713,7 @@ fn concurrent_sessions_are_all_recorded_and_paired() {
     let mut failed = Vec::new();
     for (i, c) in children.iter_mut().enumerate() {
         let left = Duration::from_secs(90).saturating_sub(start.elapsed());
-        let code = wait_limited(c, left);
+        let code = wait_limited(c, left, "nsgate").code().unwrap_or(-1);
         if code != 0 {
             let err = fs::read_to_string(f.dir.join(format!("s{i}.err"))).unwrap();
             failed.push(format!("session {i}: exit {code}: {err}"));

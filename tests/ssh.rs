@@ -10,12 +10,13 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    containers_ready, is_root, private_dir, skip_or_fail, support, unique, write_trusted, NSGATE,
+    containers_ready, is_root, private_dir, skip_or_fail, support, unique, wait_limited,
+    write_trusted, NSGATE,
 };
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -62,22 +63,6 @@ fn prerequisites(test: &str) -> bool {
     };
     skip_or_fail(test, &why);
     false
-}
-
-/// Waits for `child`, killing it and failing the test past `limit`.
-fn wait_limited(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}; killed it");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// Runs a helper command to completion (limited to 120 s); its stdout.

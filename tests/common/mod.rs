@@ -1,7 +1,8 @@
 //! Set-up shared by the integration tests in tests/: the paths of the
 //! binary and of the tests/support scripts, private directories and files
 //! that nsgate trusts, the helper programs and containers.sh, and the
-//! NSGATE_E2E rule: under it a test that cannot run fails, never skips.
+//! NSGATE_E2E rule: under it a test that cannot run fails, never skips;
+//! and waiting for a child with a limit.
 // Every test crate compiles its own copy and uses only a part of it.
 #![allow(dead_code)]
 #![forbid(unsafe_code)]
@@ -9,9 +10,10 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// This build of nsgate.
 pub const NSGATE: &str = env!("CARGO_BIN_EXE_nsgate");
@@ -156,4 +158,21 @@ pub fn engine_pid(engine: &str, container: &str) -> i32 {
     must(engine, &["inspect", "-f", "{{.State.Pid}}", container])
         .parse()
         .unwrap()
+}
+
+/// Waits for `child`, killing it and failing the test past `limit`: a hang
+/// must be a failure, not a suite that never ends.
+pub fn wait_limited(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}; killed it");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
