@@ -10,18 +10,15 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use nsgate::audit::{
-    parse_frame, parse_message, Auditor, Event, Outcome, Record, SessionId, Value, MAX_RECORD_BYTES,
-};
+use nsgate::audit::{Auditor, Event, Outcome, Record, SessionId, Value, MAX_RECORD_BYTES};
 use nsgate::config::{Facility, NsSet, Origin, Settings};
 
 mod common;
-use common::{is_root, private_dir, skip_or_fail, support};
+use common::{is_root, private_dir, skip_or_fail, Line, Rsyslogd};
 
 /// A private rsyslogd under a temporary directory, stopped on drop.
 struct Daemon {
-    dir: PathBuf,
+    log: Rsyslogd,
 }
 
 /// Starts a daemon, or explains why this test cannot run (failing under
@@ -32,102 +29,31 @@ fn daemon(test: &str) -> Option<Daemon> {
         return None;
     }
     let d = Daemon {
-        dir: private_dir("nsgate-audit", test),
+        log: Rsyslogd::new(&private_dir("nsgate-audit", test)),
     };
-    match d.script("start") {
-        0 => Some(d),
-        77 => {
-            skip_or_fail(test, "rsyslogd is not installed");
-            None
-        }
-        rc => panic!("rsyslog.sh start failed with {rc}"),
-    }
+    d.log.start(test).then_some(d)
 }
 
 impl Daemon {
-    fn script(&self, cmd: &str) -> i32 {
-        let status = Command::new("sh")
-            .arg(support("rsyslog.sh"))
-            .arg(cmd)
-            .arg(&self.dir)
-            .status()
-            .unwrap();
-        status.code().unwrap_or(-1)
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.join("log.sock")
-    }
-
     fn settings(&self) -> Settings {
         Settings {
-            syslog_socket: self.socket(),
+            syslog_socket: self.log.socket(),
             ..Settings::default()
         }
     }
 
-    fn pid(&self) -> Pid {
-        let pid = std::fs::read_to_string(self.dir.join("pid")).unwrap();
-        Pid::from_raw(pid.trim().parse().unwrap())
-    }
-
-    fn restart(&self) {
-        assert_eq!(self.script("restart"), 0);
-    }
-
     /// Waits until out.log holds `n` lines (or 10 s passed) and returns them.
     fn lines(&self, n: usize) -> Vec<Line> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = std::fs::read(self.dir.join("out.log")).unwrap();
-            let text = String::from_utf8(text).expect("out.log is not UTF-8");
-            let lines: Vec<&str> = text.lines().collect();
-            if lines.len() >= n || Instant::now() > deadline {
-                assert_eq!(lines.len(), n, "records in out.log:\n{text}");
-                return lines.into_iter().map(Line::parse).collect();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.log.records(n, Duration::from_secs(10), None)
     }
 }
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        self.script("stop");
+        self.log.stop();
         if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
+            let _ = std::fs::remove_dir_all(self.log.dir());
         }
-    }
-}
-
-/// One line of out.log: rsyslogd's view of the priority, and the datagram.
-#[derive(Debug)]
-struct Line {
-    priority: String,
-    pid: u32,
-    message: String,
-    fields: Vec<(String, Value)>,
-}
-
-impl Line {
-    fn parse(line: &str) -> Line {
-        let (priority, raw) = line.split_once(' ').unwrap();
-        let frame = parse_frame(raw).unwrap_or_else(|| panic!("not a record: {line}"));
-        let fields = parse_message(frame.message).unwrap_or_else(|e| panic!("{e}: {line}"));
-        Line {
-            priority: priority.to_string(),
-            pid: frame.pid,
-            message: frame.message.to_string(),
-            fields,
-        }
-    }
-
-    fn get(&self, name: &str) -> &Value {
-        &self.fields.iter().find(|(n, _)| n == name).unwrap().1
-    }
-
-    fn text(&self, name: &str) -> String {
-        String::from_utf8(self.get(name).bytes().unwrap().to_vec()).unwrap()
     }
 }
 
@@ -188,9 +114,8 @@ fn records_arrive_with_their_fields() {
         assert_eq!(line.pid, std::process::id());
         assert_eq!(line.message, record.message());
     }
-    let names: Vec<&str> = lines[1].fields.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
-        names,
+        lines[1].names(),
         [
             "v",
             "sid",
@@ -215,8 +140,8 @@ fn records_arrive_with_their_fields() {
     assert_eq!(lines[1].text("event"), "exit");
     assert_eq!(lines[1].text("status"), "0");
     assert_eq!(lines[1].text("ns"), "mnt,uts,ipc,net,pid,cgroup,time,user");
-    assert_eq!(lines[3].get("key"), &Value::Missing);
-    assert_eq!(lines[3].get("cmd"), &Value::Missing);
+    assert_eq!(lines[3].get("key"), Some(&Value::Missing));
+    assert_eq!(lines[3].get("cmd"), Some(&Value::Missing));
     assert_eq!(lines[4].text("signal"), "SIGKILL");
     assert_eq!(lines[4].text("reason"), "timeout");
 
@@ -270,11 +195,11 @@ fn hostile_requests_arrive_as_one_line_each_and_decode_exactly() {
         assert_eq!(ex.text("event"), "exit");
         assert_eq!(al.text("sid"), records[i].sid.to_string());
         assert_eq!(ex.text("sid"), records[i].sid.to_string());
-        assert_eq!(al.get("cmd").bytes(), Some(&req[..]), "request {i}");
-        assert_eq!(ex.get("cmd").bytes(), Some(&req[..]), "request {i}");
+        assert_eq!(al.bytes("cmd"), Some(&req[..]), "request {i}");
+        assert_eq!(ex.bytes("cmd"), Some(&req[..]), "request {i}");
     }
     let last = &lines[2 * requests.len()];
-    let kept = last.get("cmd").bytes().unwrap();
+    let kept = last.bytes("cmd").unwrap();
     assert!(huge.starts_with(kept) && kept.len() > 1000);
     assert_eq!(
         last.text("reason"),
@@ -305,7 +230,7 @@ fn the_largest_record_arrives_whole_and_a_larger_one_is_refused() {
         "{err}"
     );
     let lines = d.lines(1);
-    assert_eq!(lines[0].get("cmd").bytes().unwrap().len(), room);
+    assert_eq!(lines[0].bytes("cmd").unwrap().len(), room);
 }
 
 #[test]
@@ -388,10 +313,10 @@ fn assert_full_socket_fails_in_time(settings: &Settings, path: &Path) -> usize {
 #[test]
 fn stopped_rsyslogd_is_an_error_within_the_timeout_not_a_hang() {
     let Some(d) = daemon("stopped") else { return };
-    kill(d.pid(), Signal::SIGSTOP).unwrap();
-    let accepted = assert_full_socket_fails_in_time(&d.settings(), &d.socket());
+    kill(d.log.pid(), Signal::SIGSTOP).unwrap();
+    let accepted = assert_full_socket_fails_in_time(&d.settings(), &d.log.socket());
     assert!(accepted > 0);
-    kill(d.pid(), Signal::SIGCONT).unwrap();
+    kill(d.log.pid(), Signal::SIGCONT).unwrap();
     // What the socket accepted is what arrives; and it works again.
     Auditor::new(&d.settings()).send(&allow(b"true")).unwrap();
     let lines = d.lines(accepted + 1);
@@ -405,7 +330,7 @@ fn restarted_rsyslogd_gets_the_exit_record() {
     let allow = allow(b"sleep 60");
     a.send(&allow).unwrap();
     d.lines(1);
-    d.restart();
+    d.log.restart();
     let exit = allow.exit(Outcome::Status(0), Duration::from_secs(60), None);
     a.send(&exit).unwrap();
     let lines = d.lines(2);
@@ -467,7 +392,7 @@ fn concurrent_sessions_all_arrive() {
                     "--test-threads=1",
                     "-q",
                 ])
-                .env(CHILD_SOCKET, OsString::from(d.socket()))
+                .env(CHILD_SOCKET, OsString::from(d.log.socket()))
                 .env(CHILD_INDEX, i.to_string())
                 .stdout(std::process::Stdio::null())
                 .spawn()
@@ -480,7 +405,7 @@ fn concurrent_sessions_all_arrive() {
     let lines = d.lines(2 * SESSIONS);
     let mut seen = vec![(None, None); SESSIONS];
     for line in &lines {
-        let cmd = line.get("cmd").bytes().unwrap();
+        let cmd = line.bytes("cmd").unwrap();
         let digits = cmd[13..].split(|b| *b == b' ').next().unwrap();
         let i: usize = std::str::from_utf8(digits).unwrap().parse().unwrap();
         assert_eq!(cmd, session_request(i), "torn record: {}", line.message);

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    containers, e2e_with_containers, engine_pid, helper, must, private_dir, remove_containers,
-    start_container, support, wait_limited, write_trusted, DOCKER_CONTAINERD_STATE, NSGATE,
+    containers, e2e_with_containers, engine_pid, must, private_dir, remove_containers,
+    start_container, wait_limited, write_trusted, Rsyslogd, DOCKER_CONTAINERD_STATE, NSGATE,
     PODMAN_SOCK,
 };
 
@@ -68,6 +68,7 @@ struct Env {
     conf: PathBuf,
     containers: Vec<String>,
     runs: u32,
+    syslog: Rsyslogd,
 }
 
 impl Env {
@@ -75,28 +76,21 @@ impl Env {
         let dir = private_dir("nsgate-dk", test);
         let env = Env {
             conf: dir.join("nsgate.conf"),
+            syslog: Rsyslogd::new(&dir),
             dir,
             containers: Vec::new(),
             runs: 0,
         };
-        let rsyslog = support("rsyslog.sh");
-        must(
-            "sh",
-            &[
-                rsyslog.to_str().unwrap(),
-                "start",
-                env.dir.to_str().unwrap(),
-            ],
-        );
+        // Only under NSGATE_E2E=1 (e2e()), where a missing rsyslogd fails
+        // the test inside start() already.
+        let started = env.syslog.start(test);
+        assert!(started, "rsyslogd did not start");
         env
     }
 
     /// Writes the policy after the line that points at our rsyslogd.
     fn config(&self, policy: &str) {
-        let text = format!(
-            "set syslog-socket {}\n{policy}",
-            self.dir.join("log.sock").display()
-        );
+        let text = format!("{}\n{policy}", self.syslog.setting());
         write_trusted(&self.conf, &text);
     }
 
@@ -163,15 +157,7 @@ impl Drop for Env {
             let names: Vec<&str> = self.containers.iter().map(String::as_str).collect();
             remove_containers(&names);
         }
-        let rsyslog = support("rsyslog.sh");
-        let _ = helper(
-            "sh",
-            &[
-                rsyslog.to_str().unwrap(),
-                "stop",
-                self.dir.to_str().unwrap(),
-            ],
-        );
+        self.syslog.stop();
         let _ = fs::remove_dir_all(&self.dir);
     }
 }

@@ -21,13 +21,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use nsgate::audit::{parse_frame, parse_message, Value};
 
 mod common;
 use common::{
     containers_ready, is_root, must, private_dir, remove_containers, s, skip_or_fail,
-    start_container, support, wait_limited, write_trusted, NSGATE,
+    start_container, syslog_setting, wait_limited, write_trusted, Line, Rsyslogd, NSGATE,
 };
 
 /// What sshd would set; the records must show the client as `from=`.
@@ -72,6 +70,7 @@ struct Fixture {
     rules: String,
     /// The configuration whose syslog socket is the private rsyslogd's.
     conf: PathBuf,
+    syslog: Rsyslogd,
 }
 
 impl Fixture {
@@ -83,21 +82,16 @@ impl Fixture {
         let dir = private_dir("nsgate-ga", test);
         let mut f = Fixture {
             conf: dir.join("nsgate.conf"),
+            syslog: Rsyslogd::new(&dir),
             dir,
             container: name.clone(),
             rules: rules.to_string(),
         };
-        match f.rsyslog("start") {
-            0 => {}
-            77 => {
-                skip_or_fail(test, "rsyslogd is not installed");
-                return None;
-            }
-            rc => panic!("rsyslog.sh start failed with {rc}"),
+        if !f.syslog.start(test) {
+            return None;
         }
         start_container("docker-run", &name, &[]);
-        let settings = format!("set syslog-socket {}", s(&f.socket()));
-        f.conf = f.config("nsgate.conf", &settings);
+        f.conf = f.config("nsgate.conf", &f.syslog.setting());
         Some(f)
     }
 
@@ -122,26 +116,6 @@ impl Fixture {
         let text = fs::read_to_string(conf).unwrap();
         let line = text.lines().position(|l| l.contains(needle)).unwrap() + 1;
         format!("{}:{line}", s(conf))
-    }
-
-    fn rsyslog(&self, cmd: &str) -> i32 {
-        let status = Command::new("sh")
-            .arg(support("rsyslog.sh"))
-            .arg(cmd)
-            .arg(&self.dir)
-            .stdin(Stdio::null())
-            .status()
-            .unwrap();
-        status.code().unwrap_or(-1)
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.join("log.sock")
-    }
-
-    fn rsyslogd_pid(&self) -> Pid {
-        let pid = fs::read_to_string(self.dir.join("pid")).unwrap();
-        Pid::from_raw(pid.trim().parse().unwrap())
     }
 
     /// Starts nsgate in gate mode as sshd would, with `request` as
@@ -179,30 +153,11 @@ impl Fixture {
         }
     }
 
-    fn out_log(&self) -> Vec<String> {
-        let text = fs::read(self.dir.join("out.log")).unwrap();
-        let text = String::from_utf8(text).expect("out.log is not UTF-8");
-        text.lines().map(str::to_string).collect()
-    }
-
     /// Waits until out.log holds `n` lines (at most `limit`), checks that no
     /// more follow, and parses them.
     fn lines_within(&self, n: usize, limit: Duration) -> Vec<Line> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let lines = self.out_log();
-            if lines.len() >= n || Instant::now() > deadline {
-                if lines.len() == n {
-                    // A record split in two would show up as a late extra line.
-                    std::thread::sleep(Duration::from_millis(300));
-                    let again = self.out_log();
-                    assert_eq!(again.len(), n, "records in out.log:\n{}", again.join("\n"));
-                }
-                assert_eq!(lines.len(), n, "records in out.log:\n{}", lines.join("\n"));
-                return lines.iter().map(|l| Line::parse(l)).collect();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.syslog
+            .records(n, limit, Some(Duration::from_millis(300)))
     }
 
     fn lines(&self, n: usize) -> Vec<Line> {
@@ -228,7 +183,7 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        self.rsyslog("stop");
+        self.syslog.stop();
         remove_containers(&[&self.container]);
         if !std::thread::panicking() {
             let _ = fs::remove_dir_all(&self.dir);
@@ -244,47 +199,6 @@ struct Run {
     took: Duration,
     stdout: Vec<u8>,
     stderr: String,
-}
-
-/// One line of out.log: rsyslogd's `facility.severity`, then the datagram.
-#[derive(Debug)]
-struct Line {
-    priority: String,
-    pid: u32,
-    fields: Vec<(String, Value)>,
-}
-
-impl Line {
-    fn parse(line: &str) -> Line {
-        let (priority, raw) = line.split_once(' ').unwrap();
-        let frame = parse_frame(raw).unwrap_or_else(|| panic!("not a record: {line}"));
-        let fields = parse_message(frame.message).unwrap_or_else(|e| panic!("{e}: {line}"));
-        Line {
-            priority: priority.to_string(),
-            pid: frame.pid,
-            fields,
-        }
-    }
-
-    fn names(&self) -> Vec<&str> {
-        self.fields.iter().map(|(n, _)| n.as_str()).collect()
-    }
-
-    fn get(&self, name: &str) -> Option<&Value> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-    }
-
-    /// A field's decoded bytes; `None` when absent or `-`.
-    fn bytes(&self, name: &str) -> Option<&[u8]> {
-        self.get(name).and_then(Value::bytes)
-    }
-
-    fn text(&self, name: &str) -> String {
-        let v = self
-            .bytes(name)
-            .unwrap_or_else(|| panic!("no {name} in {self:?}"));
-        String::from_utf8(v.to_vec()).unwrap()
-    }
 }
 
 /// The field names of a record: the common ones, then `extra`.
@@ -365,10 +279,7 @@ fn syslog_facility_setting_is_used() {
     let Some(f) = Fixture::new("facility", rules) else {
         return;
     };
-    let settings = format!(
-        "set syslog-socket {}\nset syslog-facility local3",
-        s(&f.socket())
-    );
+    let settings = format!("{}\nset syslog-facility local3", f.syslog.setting());
     let conf = f.config("local3.conf", &settings);
     assert_eq!(f.gate(&conf, b"/bin/true").code, 0);
     assert_eq!(f.gate(&conf, b"/bin/false").code, 126);
@@ -451,8 +362,8 @@ fn a_target_that_cannot_be_resolved_gives_an_error_record() {
     };
     let ghost = format!("{}-gone", f.container);
     let text = format!(
-        "target web docker {ghost}\nset syslog-socket {}\npermit * on web cmd /bin/true\n",
-        s(&f.socket())
+        "target web docker {ghost}\n{}\npermit * on web cmd /bin/true\n",
+        f.syslog.setting()
     );
     let conf = f.config_text("ghost.conf", &text);
     let run = f.gate(&conf, b"/bin/true");
@@ -589,10 +500,7 @@ fn no_syslog_daemon_refuses_and_nothing_runs() {
         return;
     };
     let missing = f.dir.join("missing.sock");
-    let conf = f.config(
-        "missing.conf",
-        &format!("set syslog-socket {}", s(&missing)),
-    );
+    let conf = f.config("missing.conf", &syslog_setting(&missing));
     let run = f.gate(&conf, b"/bin/touch /tmp/marker-1");
     assert_audit_refusal(&run);
     assert!(run.stderr.contains(s(&missing)), "{run:?}");
@@ -633,7 +541,7 @@ fn socket_nobody_reads_refuses_within_the_timeout_and_nothing_runs() {
     let dead = f.dir.join("dead.sock");
     let _server = UnixDatagram::bind(&dead).unwrap();
     assert!(fill(&dead) > 0);
-    let conf = f.config("dead.conf", &format!("set syslog-socket {}", s(&dead)));
+    let conf = f.config("dead.conf", &syslog_setting(&dead));
     let run = f.gate(&conf, b"/bin/touch /tmp/marker-2");
     assert_audit_refusal(&run);
     assert!(run.stderr.contains("accepted nothing"), "{run:?}");
@@ -650,11 +558,11 @@ fn stopped_rsyslogd_refuses_when_its_socket_is_full_and_nothing_runs() {
     let Some(f) = Fixture::new("stopped", MARKER_RULES) else {
         return;
     };
-    let pid = f.rsyslogd_pid();
+    let pid = f.syslog.pid();
     kill(pid, Signal::SIGSTOP).unwrap();
     // Let a read already under way finish, then fill what is left.
     std::thread::sleep(Duration::from_millis(100));
-    fill(&f.socket());
+    fill(&f.syslog.socket());
     let run = f.gate(&f.conf, b"/bin/touch /tmp/marker-3");
     kill(pid, Signal::SIGCONT).unwrap();
     assert_audit_refusal(&run);
@@ -666,7 +574,7 @@ fn stopped_rsyslogd_refuses_when_its_socket_is_full_and_nothing_runs() {
     assert!(!f.has_marker("marker-3"));
     // The refused session left no record: the daemon, awake, has nothing.
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(f.out_log(), Vec::<String>::new());
+    assert_eq!(f.syslog.out_log(), Vec::<String>::new());
     assert_marker_proves_something(&f, "marker-3");
     assert_eq!(
         f.lines(2)[0].bytes("cmd"),
@@ -682,7 +590,7 @@ fn restarted_rsyslogd_still_gets_the_exit_record() {
     let mut child = f.spawn(&f.conf, OsStr::new("/bin/sleep 3"), "sleep");
     let allow = f.lines(1);
     assert_eq!(allow[0].text("event"), "allow");
-    assert_eq!(f.rsyslog("restart"), 0);
+    f.syslog.restart();
     assert!(
         child.try_wait().unwrap().is_none(),
         "the session ended before rsyslogd was restarted"

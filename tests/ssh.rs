@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{
     containers_ready, is_root, private_dir, skip_or_fail, support, unique, wait_limited,
-    write_trusted, NSGATE,
+    write_trusted, Rsyslogd, NSGATE,
 };
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -121,6 +121,7 @@ struct Env {
     pid: u32,
     conf: PathBuf,
     keys: HashMap<&'static str, PathBuf>,
+    syslog: Rsyslogd,
 }
 
 impl Env {
@@ -142,17 +143,20 @@ impl Env {
                 test.replace('_', "-")
             ),
             conf: dir.join("nsgate.conf"),
+            syslog: Rsyslogd::new(&dir.join("syslog")),
             dir,
             port: 0,
             id: String::new(),
             pid: 0,
             keys: HashMap::new(),
         };
+        // Through helper, not Rsyslogd::start: every set-up step here has
+        // helper's time limit.
         helper(
             Command::new("sh")
                 .arg(support("rsyslog.sh"))
                 .arg("start")
-                .arg(env.syslog_dir()),
+                .arg(env.syslog.dir()),
         );
         let id = helper(
             Command::new("bash")
@@ -218,10 +222,7 @@ impl Env {
         for (name, fp) in &fingerprints {
             policy = policy.replace(&format!("{{fp:{name}}}"), fp);
         }
-        let text = format!(
-            "# {test}\nset syslog-socket {}\n{policy}",
-            env.syslog_dir().join("log.sock").display()
-        );
+        let text = format!("# {test}\n{}\n{policy}", env.syslog.setting());
         write_trusted(&env.conf, &text);
 
         let port = helper(
@@ -232,10 +233,6 @@ impl Env {
         );
         env.port = port.trim().parse().unwrap();
         Some(env)
-    }
-
-    fn syslog_dir(&self) -> PathBuf {
-        self.dir.join("syslog")
     }
 
     /// The ssh client for key `key`, with `options` and the remote command.
@@ -389,7 +386,8 @@ impl Env {
     /// The nsgate lines of the private rsyslogd's output
     /// ("FACILITY.SEVERITY <PRI>... nsgate[PID]: MESSAGE").
     fn audit(&self) -> Vec<String> {
-        fs::read_to_string(self.syslog_dir().join("out.log"))
+        // Not Rsyslogd::out_log, which panics: this runs in Drop too.
+        fs::read_to_string(self.syslog.dir().join("out.log"))
             .unwrap_or_default()
             .lines()
             .map(str::to_string)
@@ -433,12 +431,7 @@ impl Drop for Env {
                 .arg(self.dir.join("sshd")),
         );
         quiet(Command::new("docker").args(["rm", "-f", &self.container]));
-        quiet(
-            Command::new("sh")
-                .arg(support("rsyslog.sh"))
-                .arg("stop")
-                .arg(self.syslog_dir()),
-        );
+        self.syslog.stop();
         if std::thread::panicking() {
             // What the daemons saw, for whoever reads the failure.
             let log = fs::read_to_string(self.dir.join("sshd/sshd.log")).unwrap_or_default();

@@ -2,7 +2,8 @@
 //! binary and of the tests/support scripts, private directories and files
 //! that nsgate trusts, the helper programs and containers.sh, and the
 //! NSGATE_E2E rule: under it a test that cannot run fails, never skips;
-//! and waiting for a child with a limit.
+//! waiting for a child with a limit; and a private rsyslogd whose records a
+//! test reads back.
 // Every test crate compiles its own copy and uses only a part of it.
 #![allow(dead_code)]
 #![forbid(unsafe_code)]
@@ -14,6 +15,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use nix::unistd::Pid;
+use nsgate::audit::{parse_frame, parse_message, Value};
 
 /// This build of nsgate.
 pub const NSGATE: &str = env!("CARGO_BIN_EXE_nsgate");
@@ -174,5 +178,146 @@ pub fn wait_limited(child: &mut Child, limit: Duration, what: &str) -> ExitStatu
             panic!("{what} did not finish within {limit:?}; killed it");
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The configuration line that sends nsgate's records to `socket`.
+pub fn syslog_setting(socket: &Path) -> String {
+    format!("set syslog-socket {}", socket.display())
+}
+
+/// A private rsyslogd (tests/support/rsyslog.sh) in DIR: what reaches
+/// DIR/log.sock from nsgate lands in DIR/out.log, one line a record. No
+/// Drop: its owner stops it in its own, before it removes DIR.
+pub struct Rsyslogd {
+    dir: PathBuf,
+}
+
+impl Rsyslogd {
+    /// The daemon of DIR, not started yet; stopping it then does nothing.
+    pub fn new(dir: &Path) -> Rsyslogd {
+        Rsyslogd {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Starts it; `false` where rsyslogd is not installed, which fails the
+    /// test under NSGATE_E2E=1.
+    pub fn start(&self, test: &str) -> bool {
+        match self.script("start") {
+            0 => true,
+            77 => {
+                skip_or_fail(test, "rsyslogd is not installed");
+                false
+            }
+            rc => panic!("rsyslog.sh start failed with {rc}"),
+        }
+    }
+
+    /// `rsyslog.sh CMD DIR`; its exit code.
+    pub fn script(&self, cmd: &str) -> i32 {
+        let status = Command::new("sh")
+            .arg(support("rsyslog.sh"))
+            .arg(cmd)
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .status()
+            .unwrap();
+        status.code().unwrap_or(-1)
+    }
+
+    pub fn stop(&self) {
+        self.script("stop");
+    }
+
+    /// Stops and starts it: a new socket inode, as a restarted daemon has.
+    pub fn restart(&self) {
+        assert_eq!(self.script("restart"), 0);
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("log.sock")
+    }
+
+    pub fn setting(&self) -> String {
+        syslog_setting(&self.socket())
+    }
+
+    pub fn pid(&self) -> Pid {
+        let pid = fs::read_to_string(self.dir.join("pid")).unwrap();
+        Pid::from_raw(pid.trim().parse().unwrap())
+    }
+
+    pub fn out_log(&self) -> Vec<String> {
+        let text = fs::read(self.dir.join("out.log")).unwrap();
+        let text = String::from_utf8(text).expect("out.log is not UTF-8");
+        text.lines().map(str::to_string).collect()
+    }
+
+    /// Waits until out.log holds `n` lines (at most `limit`), and parses
+    /// them. With `settle`, checks after that long that no more followed:
+    /// a record split in two would show up as a late extra line.
+    pub fn records(&self, n: usize, limit: Duration, settle: Option<Duration>) -> Vec<Line> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let lines = self.out_log();
+            if lines.len() >= n || Instant::now() > deadline {
+                if let (Some(settle), true) = (settle, lines.len() == n) {
+                    std::thread::sleep(settle);
+                    let again = self.out_log();
+                    assert_eq!(again.len(), n, "records in out.log:\n{}", again.join("\n"));
+                }
+                assert_eq!(lines.len(), n, "records in out.log:\n{}", lines.join("\n"));
+                return lines.iter().map(|l| Line::parse(l)).collect();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// One line of out.log: rsyslogd's `facility.severity`, then the datagram.
+#[derive(Debug)]
+pub struct Line {
+    pub priority: String,
+    pub pid: u32,
+    pub message: String,
+    pub fields: Vec<(String, Value)>,
+}
+
+impl Line {
+    pub fn parse(line: &str) -> Line {
+        let (priority, raw) = line.split_once(' ').unwrap();
+        let frame = parse_frame(raw).unwrap_or_else(|| panic!("not a record: {line}"));
+        let fields = parse_message(frame.message).unwrap_or_else(|e| panic!("{e}: {line}"));
+        Line {
+            priority: priority.to_string(),
+            pid: frame.pid,
+            message: frame.message.to_string(),
+            fields,
+        }
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.fields.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// A field's decoded bytes; `None` when absent or `-`.
+    pub fn bytes(&self, name: &str) -> Option<&[u8]> {
+        self.get(name).and_then(Value::bytes)
+    }
+
+    pub fn text(&self, name: &str) -> String {
+        let v = self
+            .bytes(name)
+            .unwrap_or_else(|| panic!("no {name} in {self:?}"));
+        String::from_utf8(v.to_vec()).unwrap()
     }
 }
