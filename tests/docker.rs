@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    containers, e2e_with_containers, engine_pid, must, private_dir, remove_containers,
-    start_container, wait_limited, write_trusted, Rsyslogd, DOCKER_CONTAINERD_STATE, NSGATE,
-    PODMAN_SOCK,
+    containers, e2e_with_containers, engine_pid, gate_command, must, private_dir,
+    remove_containers, start_container, wait_limited, write_trusted, Rsyslogd,
+    DOCKER_CONTAINERD_STATE, PODMAN_SOCK,
 };
 
 /// Set on every nsgate process: must never reach a command.
@@ -114,19 +114,9 @@ impl Env {
     /// nsgate as sshd would start it, with a host variable set that must not
     /// reach the command.
     fn command(&self, key: &str, target: &str, request: &str) -> Command {
-        let mut cmd = Command::new(NSGATE);
-        cmd.args([
-            "--config",
-            self.conf.to_str().unwrap(),
-            "--key",
-            key,
-            target,
-        ])
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env(HOST_MARKER.0, HOST_MARKER.1)
-        .env("SSH_ORIGINAL_COMMAND", request)
-        .stdin(Stdio::null());
+        let mut cmd = gate_command(&self.conf, key, target, request);
+        cmd.env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env(HOST_MARKER.0, HOST_MARKER.1);
         cmd
     }
 

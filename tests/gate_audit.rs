@@ -17,36 +17,19 @@ use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 
 mod common;
 use common::{
-    containers_ready, is_root, must, private_dir, remove_containers, s, skip_or_fail,
-    start_container, syslog_setting, wait_limited, write_trusted, Line, Rsyslogd, NSGATE,
+    containers_ready, gate_command, is_root, must, private_dir, record_fields, remove_containers,
+    s, skip_or_fail, start_container, syslog_setting, wait_limited, write_trusted, Line, Rsyslogd,
 };
 
 /// What sshd would set; the records must show the client as `from=`.
 const SSH_CONNECTION: &str = "192.0.2.7 50022 192.0.2.1 22";
-
-/// Fields every record has, in the order of §6.
-const COMMON: [&str; 13] = [
-    "v",
-    "sid",
-    "event",
-    "key",
-    "fp",
-    "from",
-    "target",
-    "container",
-    "pid",
-    "user",
-    "ns",
-    "rule",
-    "cmd",
-];
 
 /// Whether `test` can run here: root and a ready Docker.
 fn prerequisites(test: &str) -> bool {
@@ -123,12 +106,8 @@ impl Fixture {
     fn spawn(&self, conf: &Path, request: &OsStr, tag: &str) -> Child {
         let out = fs::File::create(self.dir.join(format!("{tag}.out"))).unwrap();
         let err = fs::File::create(self.dir.join(format!("{tag}.err"))).unwrap();
-        Command::new(NSGATE)
-            .args(["--config", s(conf), "--key", "alice", "web"])
-            .env_clear()
-            .env("SSH_ORIGINAL_COMMAND", request)
+        gate_command(conf, "alice", "web", request)
             .env("SSH_CONNECTION", SSH_CONNECTION)
-            .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
@@ -201,11 +180,6 @@ struct Run {
     stderr: String,
 }
 
-/// The field names of a record: the common ones, then `extra`.
-fn names(extra: &[&'static str]) -> Vec<&'static str> {
-    COMMON.iter().chain(extra).copied().collect()
-}
-
 fn is_sid(sid: &str) -> bool {
     sid.len() == 32
         && sid
@@ -238,9 +212,9 @@ fn permitted_and_denied_commands_are_recorded_in_order() {
     assert_eq!(allow.priority, "authpriv.info");
     assert_eq!(exit.priority, "authpriv.info");
     assert_eq!(deny.priority, "authpriv.warning");
-    assert_eq!(allow.names(), names(&[]));
-    assert_eq!(exit.names(), names(&["status", "duration_ms"]));
-    assert_eq!(deny.names(), names(&["reason"]));
+    assert_eq!(allow.names(), record_fields(&[]));
+    assert_eq!(exit.names(), record_fields(&["status", "duration_ms"]));
+    assert_eq!(deny.names(), record_fields(&["reason"]));
     assert_eq!((allow.pid, exit.pid, deny.pid), (ok.pid, ok.pid, no.pid));
 
     for l in [allow, exit] {
@@ -334,19 +308,25 @@ permit * on web cmd /no/such/program
     }
     let exit = |i: usize| &lines[2 * i + 1];
 
-    assert_eq!(exit(0).names(), names(&["status", "duration_ms"]));
+    assert_eq!(exit(0).names(), record_fields(&["status", "duration_ms"]));
     assert_eq!(exit(0).text("status"), "3");
 
-    assert_eq!(exit(1).names(), names(&["signal", "duration_ms"]));
+    assert_eq!(exit(1).names(), record_fields(&["signal", "duration_ms"]));
     assert_eq!(exit(1).text("signal"), "SIGKILL");
 
-    assert_eq!(exit(2).names(), names(&["reason", "signal", "duration_ms"]));
+    assert_eq!(
+        exit(2).names(),
+        record_fields(&["reason", "signal", "duration_ms"])
+    );
     assert_eq!(exit(2).text("reason"), "timeout");
     assert_eq!(timeout.code, 128 + signal_number(&exit(2).text("signal")));
     let ms: u64 = exit(2).text("duration_ms").parse().unwrap();
     assert!((1000..10_000).contains(&ms), "{ms} ms");
 
-    assert_eq!(exit(3).names(), names(&["reason", "status", "duration_ms"]));
+    assert_eq!(
+        exit(3).names(),
+        record_fields(&["reason", "status", "duration_ms"])
+    );
     assert_eq!(exit(3).text("status"), "127");
     assert!(!exit(3).text("reason").is_empty());
 }
@@ -373,7 +353,7 @@ fn a_target_that_cannot_be_resolved_gives_an_error_record() {
     let lines = f.lines(1);
     let error = &lines[0];
     assert_eq!(error.priority, "authpriv.err");
-    assert_eq!(error.names(), names(&["reason"]));
+    assert_eq!(error.names(), record_fields(&["reason"]));
     assert_eq!(error.text("event"), "error");
     assert_eq!(error.pid, run.pid);
     assert_eq!(error.text("key"), "alice");

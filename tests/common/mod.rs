@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 #![forbid(unsafe_code)]
 
+use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -63,6 +64,17 @@ pub fn private_dir(prefix: &str, test: &str) -> PathBuf {
 pub fn write_trusted(path: &Path, text: &str) {
     fs::write(path, text).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+/// nsgate in gate mode as sshd starts it: an empty environment but for the
+/// request, which callers add to as sshd would.
+pub fn gate_command(conf: &Path, key: &str, target: &str, request: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(NSGATE);
+    cmd.args(["--config", s(conf), "--key", key, target])
+        .env_clear()
+        .env("SSH_ORIGINAL_COMMAND", request)
+        .stdin(Stdio::null());
+    cmd
 }
 
 /// CI sets NSGATE_E2E=1: there a test skipped for want of root or a
@@ -277,6 +289,28 @@ impl Rsyslogd {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Fields every record has, in the order of §6.
+pub const RECORD_FIELDS: [&str; 13] = [
+    "v",
+    "sid",
+    "event",
+    "key",
+    "fp",
+    "from",
+    "target",
+    "container",
+    "pid",
+    "user",
+    "ns",
+    "rule",
+    "cmd",
+];
+
+/// The field names of a record: those of every record, then `extra`.
+pub fn record_fields(extra: &[&'static str]) -> Vec<&'static str> {
+    RECORD_FIELDS.iter().chain(extra).copied().collect()
 }
 
 /// One line of out.log: rsyslogd's `facility.severity`, then the datagram.
