@@ -28,6 +28,7 @@ const HOST_MARKER: (&str, &str) = ("NSGATE_DK_HOST_SECRET", "leaked-from-host");
 /// No nsgate run may take longer than this; a hang fails the test.
 const LIMIT: Duration = Duration::from_secs(30);
 
+/// Run only under NSGATE_E2E=1, where a missing piece fails the test.
 fn e2e(test: &str) -> bool {
     e2e_with_containers(test, "root, Docker, Podman and rsyslogd")
 }

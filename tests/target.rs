@@ -21,6 +21,7 @@ use common::{
 
 const DOCKER_SOCK: &str = "/var/run/docker.sock";
 
+/// Run only under NSGATE_E2E=1, where a missing piece fails the test.
 fn e2e(test: &str) -> bool {
     e2e_with_containers(test, "root, Docker and Podman")
 }

@@ -1,9 +1,8 @@
-//! Set-up shared by the integration tests in tests/: the paths of the
-//! binary and of the tests/support scripts, private directories and files
-//! that nsgate trusts, the helper programs and containers.sh, and the
-//! NSGATE_E2E rule: under it a test that cannot run fails, never skips;
-//! waiting for a child with a limit; and a private rsyslogd whose records a
-//! test reads back.
+//! Set-up that the integration tests in tests/ share, so that each rule of
+//! the harness is written once: the NSGATE_E2E rule (where CI asked, a test
+//! that cannot run fails, never skips), helper programs and the
+//! tests/support scripts, waits that fail instead of hanging, files nsgate
+//! trusts, and a private rsyslogd whose records a test reads back.
 // Every test crate compiles its own copy and uses only a part of it.
 #![allow(dead_code)]
 #![forbid(unsafe_code)]
@@ -270,15 +269,15 @@ impl Rsyslogd {
         text.lines().map(str::to_string).collect()
     }
 
-    /// Waits until out.log holds `n` lines (at most `limit`), and parses
-    /// them. With `settle`, checks after that long that no more followed:
-    /// a record split in two would show up as a late extra line.
+    /// Waits until out.log holds `n` lines (at most `limit`), checks that it
+    /// holds no more, and parses them. With `settle`, checks again after that
+    /// long: a record split in two would show up as a late extra line.
     pub fn records(&self, n: usize, limit: Duration, settle: Option<Duration>) -> Vec<Line> {
         let deadline = Instant::now() + limit;
         loop {
             let lines = self.out_log();
             if lines.len() >= n || Instant::now() > deadline {
-                if let (Some(settle), true) = (settle, lines.len() == n) {
+                if let Some(settle) = settle.filter(|_| lines.len() == n) {
                     std::thread::sleep(settle);
                     let again = self.out_log();
                     assert_eq!(again.len(), n, "records in out.log:\n{}", again.join("\n"));
