@@ -18,3 +18,5 @@ pub mod session;
 pub mod supervise;
 pub mod system;
 pub mod target;
+#[cfg(test)]
+mod test_support;

@@ -336,18 +336,9 @@ mod tests {
         assert!(matches!(wait(pidfd.as_fd()).unwrap(), Exit::Exited(0)));
     }
 
-    /// Copying needs CAP_SYS_ADMIN and CAP_SYS_PTRACE: root only. Skipped
-    /// for a developer without root, never when CI asks for everything.
+    /// Copying needs CAP_SYS_ADMIN and CAP_SYS_PTRACE: root only.
     fn not_root() -> bool {
-        if nix::unistd::geteuid().is_root() {
-            return false;
-        }
-        assert!(
-            std::env::var_os("NSGATE_E2E").is_none(),
-            "NSGATE_E2E is set but the seccomp tests need root"
-        );
-        eprintln!("skipped: needs root");
-        true
+        crate::test_support::skip_without_root("seccomp", "ptrace and CAP_SYS_ADMIN")
     }
 
     static USR1: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

@@ -209,8 +209,7 @@ mod tests {
 
     #[test]
     fn root_file_checks() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("root_file_checks: needs root for the ownership checks; skipped");
+        if crate::test_support::skip_without_root("root_file_checks", "the ownership checks") {
             return;
         }
         let dir = std::env::temp_dir().join(format!("nsgate-files-{}", std::process::id()));

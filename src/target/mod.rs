@@ -357,10 +357,10 @@ mod tests {
 
     #[test]
     fn pins_a_child_and_refuses_it_once_reaped() {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!(
-                "pins_a_child_and_refuses_it_once_reaped: needs root (pid file ownership); skipped"
-            );
+        if crate::test_support::skip_without_root(
+            "pins_a_child_and_refuses_it_once_reaped",
+            "pid file ownership",
+        ) {
             return;
         }
         let dir = std::env::temp_dir().join(format!("nsgate-pin-{}", std::process::id()));
