@@ -10,36 +10,66 @@ pub const EXIT_DENIED: i32 = 126;
 /// Exit code for a program not found in the container (§7).
 pub const EXIT_NOT_FOUND: i32 = 127;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum Error {
-    #[error("{0}")]
     Usage(String),
-    #[error("cannot read configuration {}: {}", path.display(), os_message(source))]
     ConfigIo {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("refusing configuration {}: {why}", path.display())]
-    ConfigUnsafe { path: PathBuf, why: String },
+    ConfigUnsafe {
+        path: PathBuf,
+        why: String,
+    },
     /// Every diagnostic, already formatted as `FILE:LINE[:COL]: message`.
-    #[error("{}", .0.join("\n"))]
     Config(Vec<String>),
-    #[error("unknown target {0}")]
     UnknownTarget(String),
-    #[error("denied: {0}")]
     Denied(String),
-    #[error("cannot read SSH_USER_AUTH {}: {why}", path.display())]
-    UserAuth { path: PathBuf, why: String },
+    UserAuth {
+        path: PathBuf,
+        why: String,
+    },
     /// A target could not be resolved, pinned or entered.
-    #[error("target {target}: {why}")]
-    Target { target: String, why: String },
-    #[error("audit unavailable: {0}")]
+    Target {
+        target: String,
+        why: String,
+    },
     Audit(String),
     /// Entering the container or starting the program failed; `code` is
     /// 125, or 126/127 for a program not executable/not found (§7).
-    #[error("{message}")]
-    Enter { code: i32, message: String },
+    Enter {
+        code: i32,
+        message: String,
+    },
 }
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Usage(message) => f.write_str(message),
+            Error::ConfigIo { path, source } => write!(
+                f,
+                "cannot read configuration {}: {}",
+                path.display(),
+                os_message(source)
+            ),
+            Error::ConfigUnsafe { path, why } => {
+                write!(f, "refusing configuration {}: {why}", path.display())
+            }
+            Error::Config(diagnostics) => f.write_str(&diagnostics.join("\n")),
+            Error::UnknownTarget(name) => write!(f, "unknown target {name}"),
+            Error::Denied(why) => write!(f, "denied: {why}"),
+            Error::UserAuth { path, why } => {
+                write!(f, "cannot read SSH_USER_AUTH {}: {why}", path.display())
+            }
+            Error::Target { target, why } => write!(f, "target {target}: {why}"),
+            Error::Audit(why) => write!(f, "audit unavailable: {why}"),
+            Error::Enter { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
 
 impl Error {
     /// The exit code of §7 for this failure.

@@ -113,6 +113,9 @@ fn session(
         env: effective.env,
         tty: rule.tty || rule.what == RuleCommand::Shell,
         timeout: rule.timeout,
+        detach: rule.detach,
+        session: record.sid.to_string(),
+        exec_stage: None,
     };
     let pinned = target::resolve_and_pin(target)?;
     record.container = pinned.runtime.container_id.clone();
@@ -135,8 +138,11 @@ fn session(
                 enter::EndReason::Timeout => "timeout".to_string(),
                 enter::EndReason::Disconnect => "disconnect".to_string(),
             });
+            let mut exit = record.exit(status, outcome.duration, reason);
+            exit.ended = Some(outcome.ended);
+            exit.left = outcome.left;
             // The command has run: a lost exit record cannot change that.
-            let _ = auditor.send(&record.exit(status, outcome.duration, reason));
+            let _ = auditor.send(&exit);
             Ok(outcome.exit_code())
         }
         Err(e) => {

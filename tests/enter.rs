@@ -114,6 +114,10 @@ fn supervisor() -> i32 {
             .collect(),
         tty: var("NSGATE_T_TTY").is_some(),
         timeout: var("NSGATE_T_TIMEOUT_MS").map(|t| Duration::from_millis(t.parse().unwrap())),
+        detach: false,
+        session: format!("test-{}", system::getpid()),
+        // This process is the test harness: the exec stage is nsgate's own.
+        exec_stage: Some(env!("CARGO_BIN_EXE_nsgate").into()),
     };
     let mut out = std::io::stdout();
     write!(out, "\n{MARKER}{}--\n", system::getpid()).unwrap();

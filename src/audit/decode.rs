@@ -24,12 +24,23 @@ impl Value {
 }
 
 /// Where and why a record did not decode.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("malformed audit record at byte {at}: {why}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
     pub at: usize,
     pub why: &'static str,
 }
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "malformed audit record at byte {}: {}",
+            self.at, self.why
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {}
 
 fn fail<T>(at: usize, why: &'static str) -> Result<T, DecodeError> {
     Err(DecodeError { at, why })

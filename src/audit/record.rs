@@ -134,6 +134,10 @@ pub struct Record {
     pub reason: Option<String>,
     pub outcome: Option<Outcome>,
     pub duration: Option<Duration>,
+    /// Exit records: processes of the session nsgate had to end.
+    pub ended: Option<usize>,
+    /// Exit records of `detach` rules: processes left running.
+    pub left: Option<usize>,
 }
 
 impl Record {
@@ -155,6 +159,8 @@ impl Record {
             reason: None,
             outcome: None,
             duration: None,
+            ended: None,
+            left: None,
         }
     }
 
@@ -257,6 +263,14 @@ impl Record {
         if let Some(d) = self.duration {
             out.push_str(" duration_ms=");
             out.push_str(&d.as_millis().to_string());
+        }
+        if let Some(n) = self.ended {
+            out.push_str(" ended=");
+            out.push_str(&n.to_string());
+        }
+        if let Some(n) = self.left {
+            out.push_str(" left=");
+            out.push_str(&n.to_string());
         }
         out
     }

@@ -281,6 +281,8 @@ pub struct Rule {
     pub ns: Option<NsSet>,
     pub timeout: Option<Duration>,
     pub tty: bool,
+    /// Background processes may outlive the session (`detach`).
+    pub detach: bool,
     pub env: Vec<EnvVar>,
     pub what: RuleCommand,
 }
@@ -368,6 +370,9 @@ impl std::fmt::Display for Rule {
         }
         if self.tty {
             f.write_str(" tty")?;
+        }
+        if self.detach {
+            f.write_str(" detach")?;
         }
         for var in &self.env {
             write!(

@@ -309,6 +309,7 @@ impl Parser<'_> {
             ns: None,
             timeout: None,
             tty: false,
+            detach: false,
             env: Vec::new(),
             what: RuleCommand::Everything,
         };
@@ -353,7 +354,7 @@ impl Parser<'_> {
                         format!("unexpected \"{}\": a deny rule takes only \"cmd WORD...\" after the targets", word.text),
                     ))
                 }
-                "as" | "ns" | "timeout" | "tty" | "env" => {
+                "as" | "ns" | "timeout" | "tty" | "detach" | "env" => {
                     if keyword != "env" {
                         seen.once(word)?;
                     }
@@ -363,6 +364,7 @@ impl Parser<'_> {
                         "ns" => rule.ns = Some(ns_list(words.expect("namespace list")?)?),
                         "timeout" => rule.timeout = Some(duration(words.expect("DURATION")?)?),
                         "tty" => rule.tty = true,
+                        "detach" => rule.detach = true,
                         _ => rule.env.push(env_var(words.expect("NAME=VALUE")?)?),
                     }
                 }
@@ -370,7 +372,7 @@ impl Parser<'_> {
                     return Err(at(
                         word,
                         format!(
-                            "unknown option \"{}\" (expected as, ns, timeout, tty, env, then cmd or shell)",
+                            "unknown option \"{}\" (expected as, ns, timeout, tty, detach, env, then cmd or shell)",
                             word.text
                         ),
                     ))

@@ -200,7 +200,7 @@ fn every_error_with_line_and_column() {
         ("target x docker y\npermit * on x timeout 0s cmd ls", "f:2:23: duration \"0s\" out of range (1s to 30 days)"),
         ("target x docker y\npermit * on x timeout 5 cmd ls", "f:2:23: invalid duration \"5\" (a whole number then s, m or h, e.g. 30s)"),
         ("target x docker y\npermit * on x timeout 1.5m cmd ls", "f:2:23: invalid duration \"1.5m\" (a whole number then s, m or h, e.g. 30s)"),
-        ("target x docker y\npermit * on x sudo cmd ls", "f:2:15: unknown option \"sudo\" (expected as, ns, timeout, tty, env, then cmd or shell)"),
+        ("target x docker y\npermit * on x sudo cmd ls", "f:2:15: unknown option \"sudo\" (expected as, ns, timeout, tty, detach, env, then cmd or shell)"),
         ("target x docker y\ndeny * on x as root cmd ls", "f:2:13: unexpected \"as\": a deny rule takes only \"cmd WORD...\" after the targets"),
         ("target x docker y\ndeny * on x shell", "f:2:13: unexpected \"shell\": a deny rule takes only \"cmd WORD...\" after the targets"),
         ("set syslog-socket", "f:1:19: missing setting value"),

@@ -1,16 +1,41 @@
-//! Joining the target's cgroups (§5): every v1 hierarchy and the v2 tree the
+//! Joining the target's cgroups: every v1 hierarchy and the v2 tree the
 //! target's init is in, through the host's cgroup mounts, so the container's
 //! limits apply to the command and stopping the container stops it.
+//!
+//! In one hierarchy (cgroup v2, else v1 `name=systemd`) the session gets a
+//! cgroup of its own below the container's: every process of the session is
+//! born into it, so nsgate knows the session's processes by construction and
+//! can end them all, and only them (see nsgate(8), "Signals and the end of a
+//! session").
 #![forbid(unsafe_code)]
 
 use std::io::Write;
 use std::path::PathBuf;
 
-/// The `cgroup.procs` files to write the command's pid into, from the
-/// target's `/proc/PID/cgroup`, ours, and our `/proc/self/mountinfo`.
-pub fn procs_files(target: &str, own: &str, mountinfo: &str) -> Result<Vec<PathBuf>, String> {
+/// The target's cgroup in one hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// `ID:CONTROLLERS:` as in /proc/PID/cgroup.
+    pub prefix: String,
+    /// The cgroup's path as /proc/PID/cgroup shows it (from the hierarchy's root).
+    pub path: String,
+    /// The cgroup's directory on the host.
+    pub dir: PathBuf,
+}
+
+impl Hierarchy {
+    /// Whether this is where the session's own cgroup goes: cgroup v2, else
+    /// v1's controller-less `name=systemd`.
+    fn tracks(&self) -> bool {
+        self.prefix == "0::" || self.prefix.ends_with(":name=systemd:")
+    }
+}
+
+/// The target's cgroups, from the target's `/proc/PID/cgroup`, ours, and our
+/// `/proc/self/mountinfo`.
+pub fn hierarchies(target: &str, own: &str, mountinfo: &str) -> Result<Vec<Hierarchy>, String> {
     let mounts: Vec<Mount> = mountinfo.lines().filter_map(Mount::parse).collect();
-    let mut files = Vec::new();
+    let mut found = Vec::new();
     for line in target.lines().filter(|l| !l.is_empty()) {
         let (id, controllers, path) = split_line(line)?;
         let mount = mounts.iter().find(|m| {
@@ -41,30 +66,147 @@ pub fn procs_files(target: &str, own: &str, mountinfo: &str) -> Result<Vec<PathB
                 .filter(|rest| rest.starts_with('/'))
                 .ok_or_else(|| format!("cgroup {path} lies outside the mount {}", mount.point))?
         };
-        let mut file = PathBuf::from(&mount.point);
+        let mut dir = PathBuf::from(&mount.point);
         for component in relative.split('/').filter(|c| !c.is_empty()) {
             if component == "." || component == ".." {
                 return Err(format!("suspicious cgroup path {path}"));
             }
-            file.push(component);
+            dir.push(component);
         }
-        file.push("cgroup.procs");
-        files.push(file);
+        found.push(Hierarchy {
+            prefix: format!("{id}:{controllers}:"),
+            path: path.to_string(),
+            dir,
+        });
     }
-    Ok(files)
+    if !found.iter().any(Hierarchy::tracks) {
+        return Err("no cgroup v2 or name=systemd hierarchy to hold the session".into());
+    }
+    Ok(found)
 }
 
-/// Moves process `pid` into each of `files`, every write checked.
-pub fn join(files: &[PathBuf], pid: i32) -> Result<(), String> {
-    for file in files {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(file)
-            .map_err(|e| format!("cannot join cgroup {}: {e}", file.display()))?;
-        f.write_all(pid.to_string().as_bytes())
-            .map_err(|e| format!("cannot join cgroup {}: {e}", file.display()))?;
+/// The session's own cgroup, below the target's in the tracking hierarchy;
+/// removed when dropped (it must be empty by then).
+#[derive(Debug)]
+pub struct SessionCgroup {
+    dir: PathBuf,
+    /// The line /proc/PID/cgroup shows for a member.
+    line: String,
+    /// The target's cgroup.procs in the same hierarchy.
+    parent_procs: PathBuf,
+}
+
+impl SessionCgroup {
+    /// Creates `nsgate-NAME` below the target's cgroup.
+    pub fn create(hierarchies: &[Hierarchy], name: &str) -> Result<SessionCgroup, String> {
+        let h = hierarchies
+            .iter()
+            .find(|h| h.tracks())
+            .ok_or("no cgroup hierarchy to hold the session")?;
+        let leaf = format!("nsgate-{name}");
+        let dir = h.dir.join(&leaf);
+        std::fs::create_dir(&dir)
+            .map_err(|e| format!("cannot create the session cgroup {}: {e}", dir.display()))?;
+        Ok(SessionCgroup {
+            line: format!("{}{}/{leaf}", h.prefix, h.path.trim_end_matches('/')),
+            parent_procs: h.dir.join("cgroup.procs"),
+            dir,
+        })
+    }
+
+    /// The pids in the session (as the host sees them), from the kernel's
+    /// own list; zombies are not in it.
+    pub fn members(&self) -> std::io::Result<Vec<i32>> {
+        let text = std::fs::read_to_string(self.dir.join("cgroup.procs"))?;
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+    }
+
+    /// Whether process `pid` is in the session now. With a pidfd opened
+    /// before asking, a yes means the pidfd's process is a member, or has
+    /// ended and its pid was taken by a new member.
+    pub fn holds(&self, pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .is_ok_and(|text| text.lines().any(|l| l == self.line))
+    }
+
+    /// Freezes (or thaws) the session where the hierarchy can (cgroup v2):
+    /// a frozen process cannot fork, so a look at the members then is whole.
+    /// Returns whether it froze within a short wait.
+    pub fn freeze(&self, on: bool) -> bool {
+        if std::fs::write(self.dir.join("cgroup.freeze"), if on { "1" } else { "0" }).is_err() {
+            return false;
+        }
+        if !on {
+            return true;
+        }
+        for _ in 0..50 {
+            let events =
+                std::fs::read_to_string(self.dir.join("cgroup.events")).unwrap_or_default();
+            if events.lines().any(|l| l == "frozen 1") {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        false
+    }
+
+    /// SIGKILL to every member at once, forks racing it included, where the
+    /// kernel has cgroup.kill (Linux 5.14, cgroup v2). Returns whether it did.
+    pub fn kill(&self) -> bool {
+        std::fs::write(self.dir.join("cgroup.kill"), "1").is_ok()
+    }
+
+    /// Moves every member to the target's own cgroup: processes a `detach`
+    /// rule leaves running become ordinary processes of the container.
+    pub fn release(&self) -> std::io::Result<()> {
+        let frozen = self.freeze(true);
+        let mut result = Ok(());
+        for _ in 0..100 {
+            let members = self.members()?;
+            if members.is_empty() {
+                break;
+            }
+            for pid in members {
+                // One that ended meanwhile is no longer to be moved.
+                if let Err(e) = write_pid(&self.parent_procs, pid) {
+                    if !crate::system::is_no_such_process(&e) {
+                        result = Err(e);
+                    }
+                }
+            }
+        }
+        if frozen {
+            self.freeze(false);
+        }
+        result
+    }
+}
+
+impl Drop for SessionCgroup {
+    fn drop(&mut self) {
+        // Busy if a member could not be ended; ENOENT if the runtime removed
+        // the container's cgroups (with ours) first.
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// Moves process `pid` into the target's cgroups, and into the session's in
+/// the tracking hierarchy; every write checked.
+pub fn join(hierarchies: &[Hierarchy], session: &SessionCgroup, pid: i32) -> Result<(), String> {
+    for h in hierarchies {
+        let file = if h.tracks() && h.dir.join("cgroup.procs") == session.parent_procs {
+            session.dir.join("cgroup.procs")
+        } else {
+            h.dir.join("cgroup.procs")
+        };
+        write_pid(&file, pid).map_err(|e| format!("cannot join cgroup {}: {e}", file.display()))?;
     }
     Ok(())
+}
+
+fn write_pid(file: &std::path::Path, pid: i32) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new().write(true).open(file)?;
+    f.write_all(pid.to_string().as_bytes())
 }
 
 /// `ID:CONTROLLERS:PATH`; the path may itself contain colons.
@@ -143,8 +285,11 @@ mod tests {
     fn finds_every_hierarchy() {
         let target = "9:name=systemd:/docker/abc\n4:memory:/docker/abc\n2:cpuacct:/docker/abc\n1:cpu:/docker/abc\n8:pids:/sub/docker/abc\n0::/system.slice/docker-abc.scope\n";
         let own = "9:name=systemd:/\n4:memory:/\n2:cpuacct:/\n1:cpu:/\n8:pids:/\n0::/\n";
-        let files = procs_files(target, own, MOUNTINFO).unwrap();
-        let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        let files = hierarchies(target, own, MOUNTINFO).unwrap();
+        let files: Vec<String> = files
+            .iter()
+            .map(|h| h.dir.join("cgroup.procs").display().to_string())
+            .collect();
         assert_eq!(
             files,
             [
@@ -161,19 +306,21 @@ mod tests {
     #[test]
     fn unmounted_hierarchies_only_where_nothing_moves() {
         let own = "5:devices:/x\n";
-        assert!(procs_files("5:devices:/\n", own, MOUNTINFO)
-            .unwrap()
-            .is_empty());
-        assert!(procs_files("5:devices:/x\n", own, MOUNTINFO)
-            .unwrap()
-            .is_empty());
-        assert!(procs_files("5:devices:/y\n", own, MOUNTINFO).is_err());
+        let v2 = "0::/s\n";
+        let only_v2 =
+            |target: &str| hierarchies(&format!("{target}{v2}"), own, MOUNTINFO).map(|h| h.len());
+        assert_eq!(only_v2("5:devices:/\n"), Ok(1));
+        assert_eq!(only_v2("5:devices:/x\n"), Ok(1));
+        assert!(only_v2("5:devices:/y\n").is_err());
+        // Nowhere to hold the session.
+        assert!(hierarchies("1:cpu:/a\n", own, MOUNTINFO).is_err());
     }
 
     #[test]
     fn refuses_odd_paths() {
-        assert!(procs_files("1:cpu:/a/../b\n", "", MOUNTINFO).is_err());
-        assert!(procs_files("8:pids:/elsewhere\n", "", MOUNTINFO).is_err());
-        assert!(procs_files("garbage\n", "", MOUNTINFO).is_err());
+        let with_v2 = |line: &str| hierarchies(&format!("{line}0::/\n"), "", MOUNTINFO);
+        assert!(with_v2("1:cpu:/a/../b\n").is_err());
+        assert!(with_v2("8:pids:/elsewhere\n").is_err());
+        assert!(with_v2("garbage\n").is_err());
     }
 }

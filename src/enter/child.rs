@@ -1,14 +1,21 @@
-//! The child that becomes the command. It is forked by the supervisor (into
-//! the target's pid namespace when that is entered), enters, waits until
-//! the supervisor has moved it into the target's cgroups, then confines
-//! itself and execs. Any failure is sent to the supervisor as one message and
-//! the child exits; it never returns into the supervisor's code.
+//! The entering process. The supervisor forks it in the host's pid
+//! namespace, where nothing in the container can see it. It joins the
+//! target's other namespaces (and sets `pid_for_children` to the target's),
+//! takes the target's root, resolves the user from the container's own
+//! files, changes directory and sets up its terminal or pipes, while the
+//! supervisor moves it into the target's cgroups. Once told that is done it
+//! takes the target's capabilities, no_new_privs, seccomp filters and the
+//! user's credentials, and only then execs the exec stage (`stage.rs`) from
+//! the sealed copy of nsgate, which makes the process the container sees.
+//! Any failure is sent to the supervisor as one message and the process
+//! exits; it never returns into the supervisor's code.
 #![forbid(unsafe_code)]
 
 use super::env;
 use super::facts::Facts;
+use super::message::{Message, Received};
+use super::stage;
 use super::users::{self, Credentials};
-use super::Msg;
 use crate::config::{EnvVar, UserSpec};
 use crate::error::{EXIT_DENIED, EXIT_FAILURE, EXIT_NOT_FOUND};
 use crate::system::{self, Access, CapSets, WindowSize};
@@ -31,10 +38,15 @@ pub enum ChildIo<'a> {
     Pty { size: Option<WindowSize> },
 }
 
-/// Everything the child needs, prepared by the supervisor before forking.
+/// Everything the entering process needs, prepared by the supervisor
+/// before forking.
 pub struct Spec<'a> {
     pub pidfd: BorrowedFd<'a>,
     pub channel: BorrowedFd<'a>,
+    /// The read end of the supervisor's lifeline pipe.
+    pub lifeline: BorrowedFd<'a>,
+    /// The sealed copy of nsgate the exec stage runs from.
+    pub exe: BorrowedFd<'a>,
     pub facts: &'a Facts,
     pub user: &'a UserSpec,
     pub group_add: &'a [String],
@@ -42,7 +54,6 @@ pub struct Spec<'a> {
     pub argv: Option<&'a [String]>,
     pub cwd: Option<&'a str>,
     pub runtime_env: &'a [String],
-    pub hostname: Option<&'a str>,
     pub term: Option<&'a str>,
     pub plan_env: &'a [EnvVar],
     pub io: ChildIo<'a>,
@@ -54,6 +65,13 @@ pub struct Failure {
     pub message: String,
 }
 
+impl Failure {
+    /// A failure to enter (125), `why` in words.
+    pub fn enter(why: String) -> Failure {
+        fail(format!("cannot enter the container: {why}"))
+    }
+}
+
 fn fail(message: impl Into<String>) -> Failure {
     Failure {
         code: EXIT_FAILURE,
@@ -63,30 +81,106 @@ fn fail(message: impl Into<String>) -> Failure {
 
 /// Wraps a system call's error into a failure to enter.
 fn step<T>(what: &str, r: std::io::Result<T>) -> Result<T, Failure> {
-    r.map_err(|e| fail(format!("cannot enter the container: {what}: {e}")))
+    r.map_err(|e| Failure::enter(format!("{what}: {e}")))
 }
 
-/// Runs in the child after fork; never returns.
+/// Runs in the entering process after fork; never returns.
 pub fn main(spec: &Spec<'_>) -> ! {
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| enter_and_exec(spec)));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| enter(spec)));
     let failure = match outcome {
         Ok(Ok(never)) => match never {},
         Ok(Err(f)) => f,
         Err(_) => fail("cannot enter the container: internal error"),
     };
-    let mut msg = vec![Msg::FAILED, failure.code as u8];
-    let text = failure.message.as_bytes();
-    msg.extend_from_slice(&text[..text.len().min(super::MAX_MESSAGE)]);
+    let code = failure.code;
     // If the supervisor is gone there is no one left to tell.
-    let _ = system::channel_send(spec.channel, &msg, None);
-    system::exit_now(failure.code)
+    let _ = Message::Failed {
+        code,
+        text: failure.message,
+    }
+    .send(spec.channel);
+    system::exit_now(code)
 }
 
-fn enter_and_exec(spec: &Spec<'_>) -> Result<Infallible, Failure> {
-    // 0 when we were born into the target's pid namespace.
+fn enter(spec: &Spec<'_>) -> Result<Infallible, Failure> {
     let parent = system::getppid();
     step("parent-death signal", system::set_parent_death_kill())?;
-    match spec.io {
+    if system::getppid() != parent {
+        system::exit_now(EXIT_FAILURE);
+    }
+    set_up_stdio(&spec.io)?;
+    let facts = spec.facts;
+    // Limits first: raising a hard limit needs the host's CAP_SYS_RESOURCE,
+    // which a user namespace would take away. oom_score_adj through our own
+    // /proc, before the container's /proc (which does not know us) is ours.
+    for limit in &facts.rlimits {
+        step("resource limits", system::set_rlimit(limit))?;
+    }
+    if let Some(adj) = facts.oom_score_adj {
+        step(
+            "oom_score_adj",
+            std::fs::write("/proc/self/oom_score_adj", adj.to_string()),
+        )?;
+    }
+    // pid included: for a pid namespace setns only sets where our children
+    // are born, and the only child we make is the exec stage's.
+    let flags = facts.setns_flags();
+    if flags != 0 {
+        step("joining namespaces", system::setns(spec.pidfd, flags))?;
+    }
+    if let Some(root) = &facts.root {
+        step(
+            "entering the root directory",
+            system::chroot_to(root.as_fd()),
+        )?;
+    }
+    let root = step("opening /", system::open_root())?;
+    let root = root.as_fd();
+    let (creds, tty_gid) = resolve_user(root, spec)?;
+    let hostname = step("host name", system::node_name())?;
+    let env = env::build(&env::Inputs {
+        runtime: spec.runtime_env,
+        hostname: Some(&hostname),
+        term: spec.term,
+        user: &creds,
+        plan: spec.plan_env,
+    });
+    change_dir(root, spec, &creds)?;
+    if let ChildIo::Pty { size } = spec.io {
+        let terminal = open_terminal(root, spec.channel, &creds, tty_gid, size)?;
+        for fd in 0..3 {
+            step("terminal", system::dup_onto(terminal.as_fd(), fd))?;
+        }
+    }
+    system::set_umask(0o022);
+
+    // The supervisor moves us into the target's cgroups meanwhile (runc's
+    // order too); nothing of the container runs before that is done.
+    match Message::recv(spec.channel) {
+        Ok(Some(Received::Message(Message::Go))) => {}
+        _ => system::exit_now(EXIT_FAILURE),
+    }
+    // Before the target's seccomp filter, which could refuse these.
+    step("signal dispositions", system::reset_signals())?;
+    step("closing descriptors", system::cloexec_from(3))?;
+    become_user(facts, &creds)?;
+    // The credentials are final: from here the supervisor's death kills us.
+    step("parent-death signal", system::set_parent_death_kill())?;
+    if system::getppid() != parent {
+        system::exit_now(EXIT_FAILURE);
+    }
+
+    let argv: Vec<String> = match spec.argv {
+        Some(argv) => argv.to_vec(),
+        None => vec![creds.shell.clone().unwrap_or_else(|| "/bin/sh".to_string())],
+    };
+    Err(exec_stage(spec, argv, env))
+}
+
+/// The command's stdin, stdout and stderr: ours, the relay's pipes, or (for
+/// a pty, set up later) /dev/null until then.
+fn set_up_stdio(io: &ChildIo<'_>) -> Result<(), Failure> {
+    match io {
         ChildIo::Direct => {}
         ChildIo::Pipes {
             stdin,
@@ -105,31 +199,15 @@ fn enter_and_exec(spec: &Spec<'_>) -> Result<Infallible, Failure> {
             }
         }
     }
-    let facts = spec.facts;
-    // Limits first: raising a hard limit needs the host's CAP_SYS_RESOURCE,
-    // which a user namespace would take away.
-    for limit in &facts.rlimits {
-        step("resource limits", system::set_rlimit(limit))?;
-    }
-    if let Some(adj) = facts.oom_score_adj {
-        step(
-            "oom_score_adj",
-            std::fs::write("/proc/self/oom_score_adj", adj.to_string()),
-        )?;
-    }
-    let flags = facts.setns_flags();
-    if flags != 0 {
-        step("joining namespaces", system::setns(spec.pidfd, flags))?;
-    }
-    if let Some(root) = &facts.root {
-        step(
-            "entering the root directory",
-            system::chroot_to(root.as_fd()),
-        )?;
-    }
-    let root = step("opening /", system::open_root())?;
-    let root = root.as_fd();
+    Ok(())
+}
 
+/// The user's credentials from the container's own passwd and group files,
+/// and the gid of its `tty` group.
+fn resolve_user(
+    root: BorrowedFd<'_>,
+    spec: &Spec<'_>,
+) -> Result<(Credentials, Option<u32>), Failure> {
     let passwd = users::read_file(root, "/etc/passwd").map_err(fail)?;
     let passwd = passwd
         .map(|p| users::parse_passwd(&p))
@@ -147,77 +225,35 @@ fn enter_and_exec(spec: &Spec<'_>) -> Result<Infallible, Failure> {
         group.as_deref(),
     )
     .map_err(fail)?;
+    Ok((creds, users::tty_gid(group.as_deref())))
+}
 
-    let hostname = spec.hostname.map(str::to_string).or_else(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .map(|h| h.trim_end().to_string())
-    });
-    let env = env::build(&env::Inputs {
-        runtime: spec.runtime_env,
-        hostname: hostname.as_deref(),
-        term: spec.term,
-        user: &creds,
-        plan: spec.plan_env,
-    });
-    let cwd = change_dir(root, spec, &creds)?;
-
-    let terminal = match spec.io {
-        ChildIo::Pty { size } => Some(open_terminal(
-            root,
-            spec.channel,
-            &creds,
-            users::tty_gid(group.as_deref()),
-            size,
-        )?),
-        _ => None,
+/// Execs the exec stage from the sealed copy, with the command's argv and
+/// environment, the channel as descriptor 3 and the lifeline as 4.
+fn exec_stage(spec: &Spec<'_>, argv: Vec<String>, env: Vec<String>) -> Failure {
+    let mut words = vec![stage::ARGV0.to_string()];
+    words.extend(argv);
+    let (Ok(c_argv), Ok(c_env)) = (to_cstrings(&words), to_cstrings(&env)) else {
+        return fail("an argument or environment variable contains a NUL byte");
     };
-    step("new session", system::setsid())?;
-    if let Some(terminal) = terminal {
-        step(
-            "controlling terminal",
-            system::set_controlling_terminal(terminal.as_fd()),
-        )?;
-        for fd in 0..3 {
-            step("terminal", system::dup_onto(terminal.as_fd(), fd))?;
-        }
+    // Copies above the fixed numbers first, so neither dup3 below can close
+    // the other's source.
+    let moved = system::dup_above(spec.channel, 10).and_then(|channel| {
+        let lifeline = system::dup_above(spec.lifeline, 10)?;
+        system::dup_to(channel.as_fd(), stage::CHANNEL_FD)?;
+        system::dup_to(lifeline.as_fd(), stage::LIFELINE_FD)
+    });
+    if let Err(e) = moved {
+        return Failure::enter(format!("passing the channel: {e}"));
     }
-    system::set_umask(0o022);
-
-    // The supervisor moves us into the target's cgroups meanwhile (runc's
-    // order too); nothing of the container runs before that is done.
-    let mut go = [0u8; 8];
-    match system::channel_recv(spec.channel, &mut go) {
-        Ok((1, _)) if go[0] == Msg::GO => {}
-        _ => system::exit_now(EXIT_FAILURE),
-    }
-    // Before the target's seccomp filter, which could refuse these.
-    step("signal dispositions", system::reset_signals())?;
-    step("closing descriptors", system::cloexec_from(3))?;
-    become_user(facts, &creds)?;
-
-    // The credentials are final: from here the supervisor's death kills us,
-    // and if it died before, our parent has changed.
-    step("parent-death signal", system::set_parent_death_kill())?;
-    if system::getppid() != parent {
-        system::exit_now(EXIT_FAILURE);
-    }
-
-    let argv: Vec<String> = match spec.argv {
-        Some(argv) => argv.to_vec(),
-        None => vec![creds.shell.clone().unwrap_or_else(|| "/bin/sh".to_string())],
-    };
-    Err(exec(root, &argv, &env, &cwd))
+    let e = system::execve_fd(spec.exe, &c_argv, &c_env);
+    Failure::enter(format!("executing the exec stage: {e}"))
 }
 
 /// Changes into the working directory inside the container: the rule's or
 /// target's, else the runtime's, else `/` for a command and the home
-/// directory for a shell (falling back to `/` as login does). Returns it.
-fn change_dir(
-    root: BorrowedFd<'_>,
-    spec: &Spec<'_>,
-    creds: &Credentials,
-) -> Result<String, Failure> {
+/// directory for a shell (falling back to `/` as login does).
+fn change_dir(root: BorrowedFd<'_>, spec: &Spec<'_>, creds: &Credentials) -> Result<(), Failure> {
     let (dir, fallback) = match (spec.cwd, spec.argv) {
         (Some(dir), _) => (dir, false),
         (None, Some(_)) => ("/", false),
@@ -229,14 +265,8 @@ fn change_dir(
         )));
     }
     match system::open_in_root(root, dir, Access::Directory) {
-        Ok(fd) => {
-            step("changing directory", system::chdir_to(fd.as_fd()))?;
-            Ok(dir.to_string())
-        }
-        Err(_) if fallback => {
-            step("changing directory", system::chdir_to(root))?;
-            Ok("/".to_string())
-        }
+        Ok(fd) => step("changing directory", system::chdir_to(fd.as_fd())),
+        Err(_) if fallback => step("changing directory", system::chdir_to(root)),
         Err(e) => Err(fail(format!(
             "cannot change to working directory {dir} in the container: {e}"
         ))),
@@ -278,7 +308,7 @@ fn open_terminal(
     }
     step(
         "passing the terminal",
-        system::channel_send(channel, &[Msg::MASTER], Some(master.as_fd())),
+        Message::Master(master).send(channel),
     )?;
     Ok(peer)
 }
@@ -329,8 +359,9 @@ fn become_user(facts: &Facts, creds: &Credentials) -> Result<(), Failure> {
 }
 
 /// Looks the program up as execvp would, but in the container and with the
-/// built environment's PATH, and execs it. Returns why it could not.
-fn exec(root: BorrowedFd<'_>, argv: &[String], env: &[String], cwd: &str) -> Failure {
+/// environment's PATH, and execs it. Returns why it could not. Runs in the
+/// command's own process, already confined (see `stage.rs`).
+pub fn exec(root: BorrowedFd<'_>, argv: &[String], env: &[CString], cwd: &str) -> Failure {
     let program = &argv[0];
     let candidates: Vec<String> = if program.starts_with('/') {
         vec![program.clone()]
@@ -339,14 +370,14 @@ fn exec(root: BorrowedFd<'_>, argv: &[String], env: &[String], cwd: &str) -> Fai
     } else {
         // Empty or relative PATH entries would search the working
         // directory; only absolute ones are searched.
-        env::path_of(env)
+        path_of(env)
             .split(':')
             .filter(|d| d.starts_with('/'))
             .map(|d| format!("{}/{program}", d.trim_end_matches('/')))
             .collect()
     };
-    let (Ok(c_argv), Ok(c_env)) = (to_cstrings(argv), to_cstrings(env)) else {
-        return fail("an argument or environment variable contains a NUL byte");
+    let Ok(c_argv) = to_cstrings(argv) else {
+        return fail("an argument contains a NUL byte");
     };
     let not_executable = |e: std::io::Error| Failure {
         code: EXIT_DENIED,
@@ -372,7 +403,7 @@ fn exec(root: BorrowedFd<'_>, argv: &[String], env: &[String], cwd: &str) -> Fai
         // Always the very file just checked, never the path again: a link
         // swapped after the check could send the kernel to /proc/self/exe,
         // nsgate's own binary (the pattern of CVE-2019-5736).
-        let e = exec_checked(root, fd.as_fd(), candidate, &c_argv, &c_env);
+        let e = exec_checked(root, fd.as_fd(), candidate, &c_argv, env);
         let e = match e {
             Ok(e) => e,
             Err(f) => return f,
@@ -461,6 +492,13 @@ fn shebang(root: BorrowedFd<'_>, path: &str) -> Option<(String, Option<String>)>
         None => (line, None),
     };
     (!interpreter.is_empty()).then(|| (interpreter.to_string(), arg))
+}
+
+/// The value of `PATH` in an environment.
+fn path_of(env: &[CString]) -> &str {
+    env.iter()
+        .find_map(|e| e.to_str().ok()?.strip_prefix("PATH="))
+        .unwrap_or("")
 }
 
 fn to_cstrings(strings: &[String]) -> Result<Vec<CString>, std::ffi::NulError> {

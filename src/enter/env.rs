@@ -21,7 +21,7 @@ const PAGER_SAFETY: [(&str, &str); 4] = [
 pub struct Inputs<'a> {
     /// The runtime's `Config.Env`, `NAME=VALUE` each.
     pub runtime: &'a [String],
-    /// For `HOSTNAME`: the runtime's hostname, else the container's own.
+    /// For `HOSTNAME`: uname(2)'s in the container's UTS namespace.
     pub hostname: Option<&'a str>,
     /// The client's `TERM`, only when a terminal is relayed.
     pub term: Option<&'a str>,
@@ -74,13 +74,6 @@ pub fn build(inputs: &Inputs<'_>) -> Vec<String> {
         env.set(&var.name, &var.value);
     }
     env.0.into_iter().map(|(n, v)| format!("{n}={v}")).collect()
-}
-
-/// The value of `PATH` in a built environment.
-pub fn path_of(env: &[String]) -> &str {
-    env.iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("")
 }
 
 struct Env(Vec<(String, String)>);
@@ -157,7 +150,6 @@ mod tests {
                 "SYSTEMD_PAGERSECURE=1",
             ]
         );
-        assert_eq!(path_of(&env), "/opt/bin:/bin");
     }
 
     #[test]

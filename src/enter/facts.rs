@@ -10,7 +10,6 @@ use crate::config::{NsSet, NS_NAMES};
 use crate::system::{self, Rlimit};
 use crate::target::Pinned;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::PathBuf;
 
 /// /proc files of a process are small; more is not a file we understand.
 const PROC_FILE_LIMIT: u64 = 1 << 20;
@@ -32,7 +31,7 @@ pub struct Facts {
     pub ns: NsSet,
     /// The target's root directory, when its mount namespace is joined.
     pub root: Option<OwnedFd>,
-    pub cgroups: Vec<PathBuf>,
+    pub cgroups: Vec<cgroup::Hierarchy>,
     pub rlimits: Vec<Rlimit>,
     pub oom_score_adj: Option<i32>,
     pub caps: TargetCaps,
@@ -43,18 +42,13 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// `setns` flags for every namespace but pid, which the supervisor sets
-    /// up for its child before forking.
+    /// `setns` flags for every namespace to join (for pid, the namespace
+    /// children are born into).
     pub fn setns_flags(&self) -> i32 {
         self.ns
             .names()
-            .filter(|n| *n != "pid")
             .filter_map(system::ns_flag)
             .fold(0, |a, f| a | f)
-    }
-
-    pub fn enters(&self, name: &str) -> bool {
-        NsSet::from_name(name).is_some_and(|n| self.ns.contains(n))
     }
 }
 
@@ -78,7 +72,7 @@ pub fn gather(pinned: &Pinned, restrict: Option<NsSet>) -> Result<Facts, String>
         .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
-    let cgroups = cgroup::procs_files(&target_cgroup, &own_cgroup, &mountinfo)?;
+    let cgroups = cgroup::hierarchies(&target_cgroup, &own_cgroup, &mountinfo)?;
     let rlimits = parse_limits(&read_text(dir, "limits")?)?;
     let oom = read_text(dir, "oom_score_adj")?;
     let oom_score_adj = Some(

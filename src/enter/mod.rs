@@ -1,30 +1,35 @@
-//! Entering the pinned target (§5): namespaces, cgroup, confinement, user,
+//! Entering the pinned target: namespaces, cgroup, confinement, user,
 //! working directory, environment, then exec; and the exit status back.
 //!
-//! The process model: nsgate (the supervisor) reads what it needs about the
-//! target from the host side, marks itself non-dumpable, points its
-//! children's pid namespace at the target's and forks. The child is thus
-//! born inside the target's pid namespace while nsgate itself stays in all
-//! of the host's namespaces and can wait for the command directly. The child
-//! joins the other namespaces through the pidfd in one `setns`, takes the
-//! target's root, resolves the user from the container's own files, changes
-//! directory, sets up its terminal or pipes and becomes a session leader,
-//! while nsgate moves it into the target's cgroups. Once nsgate says that is
-//! done, the child takes the target's capabilities and seccomp filter, the
-//! user's credentials, and execs.
-//! Failures come back over a close-on-exec channel as one message each.
+//! The process model (nsgate(8) SECURITY, "Entering"): the supervisor reads
+//! what it needs about the target from the host side and stays in the
+//! host's namespaces. It forks the entering process (`child.rs`) in the
+//! host's pid namespace, where nothing in the container can see it; that
+//! process joins the target's namespaces, takes its root and every part of
+//! its confinement and the user's credentials, then execs the exec stage
+//! (`stage.rs`) from a sealed in-memory copy of nsgate. The stage makes the
+//! command's process in the container's pid namespace, as a child of the
+//! supervisor, and exits; that process just execs the command. So the only
+//! process of nsgate the container can ever see is already inside and
+//! confined, and runs no host file. Every process of the session is born
+//! into a cgroup of the session's own (`cgroup.rs`), by which the supervisor
+//! ends them all.
 #![forbid(unsafe_code)]
 
 mod cgroup;
 mod child;
 mod env;
 mod facts;
+mod message;
+pub mod stage;
 mod users;
 
 pub use crate::supervise::EndReason;
 pub use crate::system::Exit as Status;
+pub use cgroup::SessionCgroup;
 pub use env::{valid_term, DEFAULT_PATH};
 pub use facts::TargetCaps;
+pub use message::{Message, Received};
 
 use crate::config::{EnvVar, NsSet, UserSpec};
 use crate::error::{Error, Result, EXIT_FAILURE};
@@ -32,7 +37,8 @@ use crate::supervise::{self, Relay};
 use crate::system::{self, Forked, Signals};
 use crate::target::{Pinned, RuntimeConfig};
 use child::ChildIo;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// What to run in the target, and how; the caller has merged target and
@@ -55,6 +61,12 @@ pub struct Plan {
     /// The rule allows a terminal (`shell`, or `cmd` with `tty`).
     pub tty: bool,
     pub timeout: Option<Duration>,
+    /// Background processes may outlive the session (`detach`).
+    pub detach: bool,
+    /// Names the session's cgroup (`nsgate-NAME`): the session id.
+    pub session: String,
+    /// The nsgate binary the exec stage is copied from; None: our own.
+    pub exec_stage: Option<PathBuf>,
 }
 
 /// How a command that was started ended.
@@ -66,6 +78,11 @@ pub struct Outcome {
     pub ended_by: Option<EndReason>,
     /// From fork to the end of the command (and its session).
     pub duration: Duration,
+    /// Processes of the session nsgate had to end (at the timeout, the
+    /// disconnect, or still running when the command exited).
+    pub ended: usize,
+    /// Processes a `detach` rule left running.
+    pub left: Option<usize>,
 }
 
 impl Outcome {
@@ -129,32 +146,6 @@ pub fn prepare(pinned: &Pinned, plan: &Plan) -> Result<Prepared> {
         .map_err(cannot_enter)
 }
 
-/// Messages on the channel between supervisor and child: one byte of kind,
-/// then the payload.
-pub(crate) struct Msg;
-
-impl Msg {
-    /// Supervisor to child: the cgroups are joined, go on.
-    pub const GO: u8 = b'G';
-    /// Child to supervisor: the pty master is attached.
-    pub const MASTER: u8 = b'M';
-    /// Child to supervisor: an exit code byte and a message follow.
-    pub const FAILED: u8 = b'F';
-
-    /// The exit code and message of a FAILED message.
-    pub fn failure(msg: &[u8]) -> Option<(i32, String)> {
-        match msg {
-            [Msg::FAILED, code, text @ ..] => {
-                Some((i32::from(*code), String::from_utf8_lossy(text).into_owned()))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Longest failure message sent by the child.
-pub(crate) const MAX_MESSAGE: usize = 2048;
-
 fn cannot_enter(why: String) -> Error {
     Error::Enter {
         code: EXIT_FAILURE,
@@ -177,17 +168,12 @@ pub fn run(pinned: &Pinned, plan: &Plan) -> Result<Outcome> {
 /// the program cannot be executed or is not found, see `Error::exit_code`);
 /// `Ok` tells how the started command ended.
 ///
-/// Call it from a single-threaded process: it forks, and the child joins
-/// namespaces that require a single thread.
+/// Call it from a single-threaded process: it forks, and the entering
+/// process joins namespaces that require a single thread.
 pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome> {
     let facts = prepared.0;
     let user = effective_user(plan, &pinned.runtime);
-    let client_tty = system::is_tty(system::std_fd(0));
-    let mode = match (client_tty, plan.tty) {
-        (false, _) => Mode::Direct,
-        (true, true) => Mode::Pty,
-        (true, false) => Mode::Pipes,
-    };
+    let mode = Mode::choose(plan.tty);
     let term = match mode {
         Mode::Pty => std::env::var("TERM").ok().filter(|t| valid_term(t)),
         _ => None,
@@ -198,8 +184,21 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome
         .as_deref()
         .or(runtime.working_dir.as_deref().filter(|d| !d.is_empty()));
 
+    // The exec stage runs in the container's root, where our dynamic loader
+    // is not: only a static build can run there.
+    if plan.exec_stage.is_none() && !cfg!(target_feature = "crt-static") {
+        return Err(cannot_enter(
+            "this nsgate is not a static build (see packaging/build-release)".into(),
+        ));
+    }
+    let exe = match &plan.exec_stage {
+        None => system::sealed_copy_of_self(),
+        Some(path) => system::sealed_copy_of(path),
+    }
+    .map_err(io_failure("copying nsgate for the exec stage"))?;
     let signals = Signals::block(&supervise::FORWARDED).map_err(io_failure("signals"))?;
     let (channel, child_channel) = system::channel_pair().map_err(io_failure("channel"))?;
+    let (lifeline, lifeline_hold) = system::pipe().map_err(io_failure("lifeline"))?;
     // (ours, the command's) for stdin, stdout, stderr.
     let pipes: Option<[(OwnedFd, OwnedFd); 3]> = match mode {
         Mode::Pipes => {
@@ -225,121 +224,148 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome
     let spec = child::Spec {
         pidfd: pinned.pidfd.as_fd(),
         channel: child_channel.as_fd(),
+        lifeline: lifeline.as_fd(),
+        exe: exe.as_fd(),
         facts: &facts,
         user: &user,
         group_add: &runtime.group_add,
         argv: plan.argv.as_deref(),
         cwd,
         runtime_env: &runtime.env,
-        hostname: runtime.hostname.as_deref().filter(|h| !h.is_empty()),
         term: term.as_deref(),
         plan_env: &plan.env,
         io,
     };
+    let session = SessionCgroup::create(&facts.cgroups, &plan.session).map_err(cannot_enter)?;
 
-    // Non-dumpable before anything of ours is in the target's pid namespace;
-    // the child inherits it until exec.
+    // Nothing of ours is ever in the container's pid namespace, but the
+    // entering process may join its user namespace.
     system::set_dumpable(false).map_err(io_failure("non-dumpable"))?;
-    let restore_pid_ns = if facts.enters("pid") {
-        let own =
-            std::fs::File::open("/proc/self/ns/pid").map_err(io_failure("own pid namespace"))?;
-        system::setns(pinned.pidfd.as_fd(), system::ns_flag("pid").unwrap_or(0))
-            .map_err(io_failure("pid namespace"))?;
-        Some(OwnedFd::from(own))
-    } else {
-        None
-    };
     let started = Instant::now();
-    let forked = system::fork();
-    if let Ok(Forked::Child) = forked {
-        child::main(&spec);
-    }
-    if let Some(own) = restore_pid_ns {
-        // Our own namespace is always allowed back; failing here would fork
-        // later children into the container, so it is fatal.
-        if let Err(e) = system::setns(own.as_fd(), system::ns_flag("pid").unwrap_or(0)) {
-            if let Ok(Forked::Parent(pid)) = forked {
-                if let Ok(fd) = system::pidfd_open(pid) {
-                    let _ = system::pidfd_send_signal(fd.as_fd(), system::SIGKILL);
-                    let _ = system::wait(fd.as_fd());
-                }
-            }
-            return Err(io_failure("restoring the pid namespace")(e));
-        }
-    }
-    let pid = match forked {
+    // The child only runs `child::main`, which execs or exits.
+    let pid = match system::fork() {
+        Ok(Forked::Child) => child::main(&spec),
         Ok(Forked::Parent(pid)) => pid,
-        Ok(Forked::Child) => unreachable_child(),
         Err(e) => return Err(io_failure("fork")(e)),
     };
-    drop(child_channel);
+    drop((child_channel, lifeline, exe));
     let pidfd = system::pidfd_open(pid).map_err(io_failure("pidfd"))?;
-    let relay = match (pipes, mode) {
+    let entering = supervise::Entering { pid, pidfd };
+    let master = match go(&entering, &channel, &facts, &session, mode) {
+        Ok(master) => master,
+        Err(why) => {
+            let _ = system::pidfd_send_signal(entering.pidfd.as_fd(), system::SIGKILL);
+            let _ = system::wait(entering.pidfd.as_fd());
+            // What it said before it went is the better reason.
+            return Err(reported_failure(&channel).unwrap_or(why));
+        }
+    };
+    let relay = match (pipes, master) {
         (Some([i, o, e]), _) => Relay::Pipes {
             stdin: i.0,
             stdout: o.0,
             stderr: e.0,
         },
-        (None, Mode::Pty) => Relay::Pty,
-        (None, _) => Relay::Direct,
+        (None, Some(master)) => Relay::Pty(master),
+        (None, None) => Relay::Direct,
     };
-
-    // The child may have failed meanwhile: then what it said is the reason.
-    let stop_child = |why: Error| {
-        let _ = system::pidfd_send_signal(pidfd.as_fd(), system::SIGKILL);
-        let _ = system::wait(pidfd.as_fd());
-        reported_failure(channel.as_fd()).unwrap_or(why)
-    };
-    if let Err(why) = cgroup::join(&facts.cgroups, pid) {
-        return Err(stop_child(cannot_enter(why)));
-    }
-    if let Err(e) = system::channel_send(channel.as_fd(), &[Msg::GO], None) {
-        return Err(stop_child(io_failure("channel")(e)));
-    }
-
-    let child = supervise::Child {
-        pid,
-        pidfd,
+    let report = supervise::supervise(supervise::Session {
+        entering,
         channel,
-    };
-    let report = supervise::supervise(child, relay, &signals, plan.timeout)
-        .map_err(io_failure("supervising"))?;
-    let duration = started.elapsed();
-    if let Some((code, message)) = report.failure {
-        return Err(Error::Enter { code, message });
-    }
-    Ok(Outcome {
-        status: report.exit,
-        ended_by: report.ended_by,
-        duration,
+        lifeline: lifeline_hold,
+        cgroup: session,
+        relay,
+        signals: &signals,
+        timeout: plan.timeout,
+        detach: plan.detach,
     })
+    .map_err(io_failure("supervising"))?;
+    let duration = started.elapsed();
+    match report.exit {
+        supervise::Ended::Failed { code, message } => Err(Error::Enter { code, message }),
+        supervise::Ended::Exited(status) => Ok(Outcome {
+            status,
+            ended_by: report.ended_by,
+            duration,
+            ended: report.ended,
+            left: report.left,
+        }),
+    }
 }
 
-/// The failure a child that is gone reported on `channel`, if any.
-fn reported_failure(channel: BorrowedFd<'_>) -> Option<Error> {
-    let mut buf = [0u8; MAX_MESSAGE + 2];
-    // Ends at end of file: the child and its end of the channel are gone.
-    while let Ok((n @ 1.., _)) = system::channel_recv(channel, &mut buf) {
-        if let Some((code, message)) = Msg::failure(&buf[..n]) {
-            return Some(Error::Enter { code, message });
+/// Moves the entering process into the cgroups, takes the pty master where
+/// there is one, and tells the process to go on.
+fn go(
+    entering: &supervise::Entering,
+    channel: &OwnedFd,
+    facts: &facts::Facts,
+    session: &SessionCgroup,
+    mode: Mode,
+) -> Result<Option<OwnedFd>> {
+    cgroup::join(&facts.cgroups, session, entering.pid).map_err(cannot_enter)?;
+    // The master comes before GO: once the command's process exists, the
+    // channel may be in hands other than ours (see `supervise`).
+    let master = match mode {
+        Mode::Pty => Some(receive_master(channel)?),
+        _ => None,
+    };
+    Message::Go
+        .send(channel.as_fd())
+        .map_err(io_failure("channel"))?;
+    Ok(master)
+}
+
+/// The failure the entering process reported before it was gone, if any.
+fn reported_failure(channel: &OwnedFd) -> Option<Error> {
+    // Ends at end of file: every other end of the channel is closed.
+    while let Ok(Some(received)) = Message::recv(channel.as_fd()) {
+        if let Received::Message(Message::Failed { code, text }) = received {
+            return Some(Error::Enter {
+                code,
+                message: text,
+            });
         }
     }
     None
 }
 
-/// The child never gets past `child::main`.
-fn unreachable_child() -> ! {
-    system::exit_now(EXIT_FAILURE)
+fn receive_master(channel: &OwnedFd) -> Result<OwnedFd> {
+    loop {
+        match Message::recv(channel.as_fd()).map_err(io_failure("channel"))? {
+            Some(Received::Message(Message::Master(fd))) => return Ok(fd),
+            Some(Received::Message(Message::Failed { code, text })) => {
+                return Err(Error::Enter {
+                    code,
+                    message: text,
+                })
+            }
+            Some(_) => continue,
+            None => return Err(cannot_enter("the entering process ended".into())),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    /// No client terminal: the command gets nsgate's 0, 1, 2.
+    /// No terminal among nsgate's 0, 1, 2: the command gets them.
     Direct,
-    /// A client terminal but no `tty` in the rule: pipes, relayed.
+    /// A terminal among them, and no pty for the command: pipes, relayed,
+    /// so a host terminal is never passed through.
     Pipes,
-    /// A client terminal and a rule allowing one: a pty in the container.
+    /// A client terminal on stdin and a rule allowing one: a pty in the
+    /// container.
     Pty,
+}
+
+impl Mode {
+    fn choose(rule_allows_tty: bool) -> Mode {
+        let tty = |n| system::is_tty(system::std_fd(n));
+        match (tty(0), rule_allows_tty, tty(1) || tty(2)) {
+            (true, true, _) => Mode::Pty,
+            (true, false, _) | (false, _, true) => Mode::Pipes,
+            (false, _, false) => Mode::Direct,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -391,6 +417,8 @@ mod tests {
             status,
             ended_by: None,
             duration: Duration::ZERO,
+            ended: 0,
+            left: None,
         };
         assert_eq!(o(Status::Exited(3)).exit_code(), 3);
         assert_eq!(o(Status::Signaled(15)).exit_code(), 143);

@@ -54,6 +54,7 @@ fn rule(line: u32, text: &str) -> Rule {
         ns: None,
         timeout: None,
         tty: false,
+        detach: false,
         env: Vec::new(),
         what,
     }

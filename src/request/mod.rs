@@ -57,59 +57,77 @@ pub enum Request {
 
 /// Why a request was refused before any rule was consulted. Positions are
 /// 1-based and count characters, not bytes.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    #[error(
-        "request too long: {len} bytes once escaped for the audit record, more than the \
-         limit of {limit} (max-command-bytes): nsgate runs no shell and passes only \
-         bounded requests"
-    )]
     TooLong { len: usize, limit: usize },
-    #[error(
-        "invalid UTF-8 at character {at} (byte {byte}): nsgate runs no shell and accepts \
-         only UTF-8 text"
-    )]
     InvalidUtf8 { at: usize, byte: usize },
-    #[error(
-        "{} U+{:04X} at character {at}: nsgate runs no shell and refuses control \
-         characters, even quoted",
-        control_kind(*.ch),
-        u32::from(*.ch)
-    )]
     Control { ch: char, at: usize },
-    #[error(
-        "unmatched {} quote at character {at}: nsgate runs no shell, it splits words with \
-         POSIX quoting only, and every quote must be closed",
-        if *.quote == '\'' { "single" } else { "double" }
-    )]
     UnmatchedQuote { quote: char, at: usize },
-    #[error(
-        "lone backslash at the end (character {at}): nsgate runs no shell, and a backslash \
-         must escape a following character"
-    )]
     TrailingBackslash { at: usize },
-    #[error(
-        "unquoted \"{op}\" at character {at}: nsgate runs no shell, so shell operators are \
-         not allowed (quote it to pass it literally)"
-    )]
     Operator { op: char, at: usize },
-    #[error(
-        "unquoted \"#\" at character {at}: nsgate runs no shell, so there are no comments \
-         and \"#\" is not allowed unquoted (quote it to pass it literally)"
-    )]
     Comment { at: usize },
-    #[error(
-        "too many words: {count}, more than the limit of {MAX_WORDS} (word {} starts at \
-         character {first_extra_at}): nsgate runs no shell and passes at most {MAX_WORDS} \
-         words",
-        MAX_WORDS + 1
-    )]
     TooManyWords { count: usize, first_extra_at: usize },
-    #[error(
-        "empty command: nsgate runs no shell and has nothing to run (send no command at all \
-         for an interactive session)"
-    )]
     Empty,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::TooLong { len, limit } => write!(
+                f,
+                "request too long: {len} bytes once escaped for the audit record, more than the \
+                 limit of {limit} (max-command-bytes): nsgate runs no shell and passes only \
+                 bounded requests"
+            ),
+            Refusal::InvalidUtf8 { at, byte } => write!(
+                f,
+                "invalid UTF-8 at character {at} (byte {byte}): nsgate runs no shell and accepts \
+                 only UTF-8 text"
+            ),
+            Refusal::Control { ch, at } => write!(
+                f,
+                "{} U+{:04X} at character {at}: nsgate runs no shell and refuses control \
+                 characters, even quoted",
+                control_kind(*ch),
+                u32::from(*ch)
+            ),
+            Refusal::UnmatchedQuote { quote, at } => write!(
+                f,
+                "unmatched {} quote at character {at}: nsgate runs no shell, it splits words with \
+                 POSIX quoting only, and every quote must be closed",
+                if *quote == '\'' { "single" } else { "double" }
+            ),
+            Refusal::TrailingBackslash { at } => write!(
+                f,
+                "lone backslash at the end (character {at}): nsgate runs no shell, and a backslash \
+                 must escape a following character"
+            ),
+            Refusal::Operator { op, at } => write!(
+                f,
+                "unquoted \"{op}\" at character {at}: nsgate runs no shell, so shell operators are \
+                 not allowed (quote it to pass it literally)"
+            ),
+            Refusal::Comment { at } => write!(
+                f,
+                "unquoted \"#\" at character {at}: nsgate runs no shell, so there are no comments \
+                 and \"#\" is not allowed unquoted (quote it to pass it literally)"
+            ),
+            Refusal::TooManyWords {
+                count,
+                first_extra_at,
+            } => write!(
+                f,
+                "too many words: {count}, more than the limit of {MAX_WORDS} (word {} starts at \
+                 character {first_extra_at}): nsgate runs no shell and passes at most {MAX_WORDS} \
+                 words",
+                MAX_WORDS + 1
+            ),
+            Refusal::Empty => f.write_str(
+                "empty command: nsgate runs no shell and has nothing to run (send no command at all \
+                 for an interactive session)",
+            ),
+        }
+    }
 }
 
 fn control_kind(ch: char) -> &'static str {

@@ -1,14 +1,17 @@
-//! Supervising the command (§5). nsgate stays in the host's namespaces and
-//! runs one poll loop: it forwards signals, relays the client's terminal or
-//! pipes, takes the child's report from the private channel, enforces the
-//! timeout, notices the client going away, and then ends the command's whole
-//! session (SIGTERM, SIGKILL 5 s later) so nothing is left behind.
+//! Supervising a session (nsgate(8), "Signals and the end of a session").
+//! nsgate stays in the host's namespaces and runs one poll loop: it learns
+//! of the command's process from the exec stage, forwards signals, relays
+//! the client's terminal or pipes, enforces the timeout and notices the
+//! client going away. The session is every process in its cgroup: when the
+//! command exits, or the timeout passes, or the client goes, whatever is
+//! left of it is ended (SIGTERM, SIGKILL 5 s later), unless a `detach`
+//! rule lets background processes stay.
 #![forbid(unsafe_code)]
 
 mod relay;
 mod tree;
 
-use crate::enter::Msg;
+use crate::enter::{Message, Received, SessionCgroup};
 use crate::system::{self, Exit, Interest, Ready, Signals};
 use relay::{Filled, Handle, NonBlocking, Pump};
 use std::io;
@@ -51,12 +54,11 @@ impl std::fmt::Display for EndReason {
     }
 }
 
-/// The child being supervised.
-pub struct Child {
-    /// In the host's pid namespace; also the id of its session.
+/// The entering process (later the exec stage), our child in the host's
+/// pid namespace.
+pub struct Entering {
     pub pid: i32,
     pub pidfd: OwnedFd,
-    pub channel: OwnedFd,
 }
 
 /// How the command's stdin, stdout and stderr reach the client.
@@ -69,31 +71,53 @@ pub enum Relay {
         stdout: OwnedFd,
         stderr: OwnedFd,
     },
-    /// A pty whose master the child sends over the channel.
-    Pty,
+    /// The master of the command's pty.
+    Pty(OwnedFd),
+}
+
+/// A session to supervise, from the moment the entering process was told
+/// to go on.
+pub struct Session<'a> {
+    pub entering: Entering,
+    pub channel: OwnedFd,
+    /// The write end of the lifeline: held, never written.
+    pub lifeline: OwnedFd,
+    pub cgroup: SessionCgroup,
+    pub relay: Relay,
+    pub signals: &'a Signals,
+    pub timeout: Option<Duration>,
+    pub detach: bool,
+}
+
+/// How the command ended, or why it never started.
+pub enum Ended {
+    Exited(Exit),
+    Failed { code: i32, message: String },
 }
 
 /// What happened.
 pub struct Report {
-    pub exit: Exit,
+    pub exit: Ended,
     pub ended_by: Option<EndReason>,
-    /// The child's own report of why it could not start the command.
-    pub failure: Option<(i32, String)>,
+    /// Processes nsgate had to end.
+    pub ended: usize,
+    /// Processes a `detach` rule left running.
+    pub left: Option<usize>,
 }
 
-/// Supervises `child` until it has ended (and, if nsgate ended it, its
-/// whole session has), relaying as `relay` says.
-pub fn supervise(
-    child: Child,
-    relay: Relay,
-    signals: &Signals,
-    timeout: Option<Duration>,
-) -> io::Result<Report> {
+/// The command's process: the supervisor's child in the container.
+struct Command {
+    pidfd: OwnedFd,
+    exit: Option<Exit>,
+}
+
+/// Supervises `session` until it has ended, relaying as it says.
+pub fn supervise(session: Session<'_>) -> io::Result<Report> {
     let (fd0, fd1, fd2) = (system::std_fd(0), system::std_fd(1), system::std_fd(2));
-    let is_pty = matches!(relay, Relay::Pty);
+    let is_pty = matches!(session.relay, Relay::Pty(_));
     // Restored (in reverse order, for descriptors sharing one open file)
     // when dropped, on every way out of this function.
-    let _blocking = match relay {
+    let _blocking = match session.relay {
         Relay::Direct => None,
         _ => Some(NonBlocking::set(&[fd0, fd1, fd2])),
     };
@@ -102,47 +126,64 @@ pub fn supervise(
     } else {
         None
     };
+    let mut master = None;
     let mut pumps = Vec::new();
-    if let Relay::Pipes {
-        stdin,
-        stdout,
-        stderr,
-    } = relay
-    {
-        for fd in [&stdin, &stdout, &stderr] {
-            system::set_nonblocking(fd.as_fd(), true)?;
+    match session.relay {
+        Relay::Direct => {}
+        Relay::Pipes {
+            stdin,
+            stdout,
+            stderr,
+        } => {
+            for fd in [&stdin, &stdout, &stderr] {
+                system::set_nonblocking(fd.as_fd(), true)?;
+            }
+            pumps.push(Pump::new(
+                Handle::Std(fd0),
+                Handle::Ours(Rc::new(stdin)),
+                true,
+            ));
+            pumps.push(Pump::new(
+                Handle::Ours(Rc::new(stdout)),
+                Handle::Std(fd1),
+                false,
+            ));
+            pumps.push(Pump::new(
+                Handle::Ours(Rc::new(stderr)),
+                Handle::Std(fd2),
+                false,
+            ));
         }
-        pumps.push(Pump::new(
-            Handle::Std(fd0),
-            Handle::Ours(Rc::new(stdin)),
-            true,
-        ));
-        pumps.push(Pump::new(
-            Handle::Ours(Rc::new(stdout)),
-            Handle::Std(fd1),
-            false,
-        ));
-        pumps.push(Pump::new(
-            Handle::Ours(Rc::new(stderr)),
-            Handle::Std(fd2),
-            false,
-        ));
+        Relay::Pty(fd) => {
+            system::set_nonblocking(fd.as_fd(), true)?;
+            let fd = Rc::new(fd);
+            pumps.push(Pump::new(Handle::Std(fd0), Handle::Ours(fd.clone()), true));
+            pumps.push(Pump::new(Handle::Ours(fd.clone()), Handle::Std(fd1), false));
+            master = Some(fd);
+        }
     }
+    let _lifeline = session.lifeline;
+    system::set_nonblocking(session.channel.as_fd(), true)?;
     let mut sup = Supervisor {
-        child: &child,
-        exit: None,
+        entering: Some(session.entering),
+        entering_exit: None,
+        command: None,
+        channel: session.channel,
         channel_open: true,
         failure: None,
         ending: None,
-        deadline: timeout.map(|t| Instant::now() + t),
-        master: None,
+        deadline: session.timeout.map(|t| Instant::now() + t),
+        master,
         input_is_tty: system::is_tty(fd0),
         is_pty,
-        tree: Tree::new(child.pid),
+        detach: session.detach,
+        tree: Tree::new(session.cgroup),
+        settled: false,
     };
+    let signals = session.signals;
 
     while !sup.finished(&pumps) {
-        let exited = sup.exit.is_some();
+        let exited = sup.command_exited();
         let mut slots = vec![Slot::Signals];
         let mut fds = vec![(signals.fd(), READ)];
         if sup.ending.is_none() {
@@ -151,13 +192,17 @@ pub fn supervise(
             slots.push(Slot::ClientOut);
             fds.push((fd1, Interest::default()));
         }
-        if !exited {
-            slots.push(Slot::Child);
-            fds.push((child.pidfd.as_fd(), READ));
+        if let Some(e) = &sup.entering {
+            slots.push(Slot::Process);
+            fds.push((e.pidfd.as_fd(), READ));
+        }
+        if let Some(c) = sup.command.as_ref().filter(|c| c.exit.is_none()) {
+            slots.push(Slot::Process);
+            fds.push((c.pidfd.as_fd(), READ));
         }
         if sup.channel_open {
             slots.push(Slot::Channel);
-            fds.push((child.channel.as_fd(), READ));
+            fds.push((sup.channel.as_fd(), READ));
         }
         for (i, p) in pumps.iter().enumerate() {
             // Input stops when the command has ended or is being ended.
@@ -166,7 +211,7 @@ pub fn supervise(
             }
             // Only what there is to do is watched: a hang-up reported for a
             // descriptor with nothing to do would make the loop spin.
-            if p.wants_read() && (p.input || !exited) {
+            if p.wants_read() && (p.input || !sup.settled) {
                 slots.push(Slot::From(i));
                 fds.push((p.from.fd(), READ));
             }
@@ -191,26 +236,12 @@ pub fn supervise(
                         sup.forward(signal);
                     }
                 }
-                Slot::ClientOut if gone(r) => sup.begin_end(EndReason::Disconnect),
+                Slot::ClientOut if gone(r) => sup.begin_end(Some(EndReason::Disconnect)),
                 Slot::Channel if r.read || r.hangup || r.error => {
-                    if let Some(master) = sup.read_channel()? {
-                        system::set_nonblocking(master.as_fd(), true)?;
-                        let master = Rc::new(master);
-                        pumps.push(Pump::new(
-                            Handle::Std(fd0),
-                            Handle::Ours(master.clone()),
-                            true,
-                        ));
-                        pumps.push(Pump::new(
-                            Handle::Ours(master.clone()),
-                            Handle::Std(fd1),
-                            false,
-                        ));
-                        sup.master = Some(master);
-                    }
+                    sup.read_channel();
                 }
                 Slot::From(i) if r.read || r.hangup || r.error => {
-                    sup.pump_from(&mut pumps[*i], r, exited);
+                    sup.pump_from(&mut pumps[*i], r);
                 }
                 Slot::To(i) if r.write || gone(r) => {
                     sup.pump_to(&mut pumps[*i], r);
@@ -218,16 +249,15 @@ pub fn supervise(
                 _ => {}
             }
         }
-        if sup.exit.is_none() {
-            sup.exit = system::try_wait(child.pidfd.as_fd())?;
-        }
-        if sup.exit.is_some() {
-            // What the command left in its pipes or terminal is read now,
+        sup.reap()?;
+        sup.settle();
+        if sup.settled {
+            // What the session left in its pipes or terminal is read now,
             // without waiting for writers that may never close.
             for p in pumps.iter_mut().filter(|p| !p.input) {
                 loop {
                     if p.wants_write() && p.flush().is_err() {
-                        sup.begin_end(EndReason::Disconnect);
+                        sup.begin_end(Some(EndReason::Disconnect));
                     }
                     // A slow client: poll says when to go on.
                     if p.wants_write() || !p.wants_read() {
@@ -242,7 +272,7 @@ pub fn supervise(
         if sup
             .ending
             .as_ref()
-            .is_some_and(|e| e.reason == EndReason::Disconnect)
+            .is_some_and(|e| e.reason == Some(EndReason::Disconnect))
         {
             // Nobody is listening any more.
             for p in &mut pumps {
@@ -251,11 +281,7 @@ pub fn supervise(
         }
         sup.check_clock();
     }
-    Ok(Report {
-        exit: sup.exit.unwrap_or(Exit::Signaled(system::SIGKILL)),
-        ended_by: sup.ending.map(|e| e.reason),
-        failure: sup.failure,
-    })
+    sup.report()
 }
 
 const READ: Interest = Interest {
@@ -269,7 +295,8 @@ enum Slot {
     Signals,
     /// nsgate's stdout, watched for the client going away.
     ClientOut,
-    Child,
+    /// The entering process or the command's: reaped after every poll.
+    Process,
     Channel,
     From(usize),
     To(usize),
@@ -280,14 +307,17 @@ fn gone(r: &Ready) -> bool {
 }
 
 struct Ending {
-    reason: EndReason,
+    /// None: the command exited and its session was ended after it.
+    reason: Option<EndReason>,
     started: Instant,
     next_look: Instant,
 }
 
-struct Supervisor<'a> {
-    child: &'a Child,
-    exit: Option<Exit>,
+struct Supervisor {
+    entering: Option<Entering>,
+    entering_exit: Option<Exit>,
+    command: Option<Command>,
+    channel: OwnedFd,
     channel_open: bool,
     failure: Option<(i32, String)>,
     ending: Option<Ending>,
@@ -295,29 +325,79 @@ struct Supervisor<'a> {
     master: Option<Rc<OwnedFd>>,
     input_is_tty: bool,
     is_pty: bool,
+    detach: bool,
     tree: Tree,
+    /// The command has exited and nothing of its session is left to wait
+    /// for (ended, or left running by `detach`).
+    settled: bool,
 }
 
-impl Supervisor<'_> {
+impl Supervisor {
+    fn command_exited(&self) -> bool {
+        self.command.as_ref().is_some_and(|c| c.exit.is_some())
+    }
+
+    /// Nothing more can start: the entering process is gone, and either
+    /// the command's process exists or every other end of the channel is
+    /// closed. (The channel may never close once the command's process
+    /// exists: something in the container may hold it.)
+    fn started_or_never(&self) -> bool {
+        self.entering.is_none() && (self.command.is_some() || !self.channel_open)
+    }
+
     fn finished(&mut self, pumps: &[Pump]) -> bool {
-        if self.exit.is_none() || self.channel_open {
+        if !self.started_or_never() {
             return false;
         }
+        if self.command.is_none() {
+            // It never started: end whatever got into the session.
+            if self.tree.any_alive() != Some(true) {
+                return true;
+            }
+            self.begin_end(None);
+            return self.gave_up();
+        }
+        if !self.settled {
+            return self.gave_up();
+        }
         match &self.ending {
-            Some(e) => e.started.elapsed() >= GRACE + GIVE_UP || !self.tree.any_alive(),
+            Some(_) => true,
             None => pumps.iter().filter(|p| !p.input).all(Pump::done),
+        }
+    }
+
+    fn gave_up(&self) -> bool {
+        self.ending
+            .as_ref()
+            .is_some_and(|e| e.started.elapsed() >= GRACE + GIVE_UP)
+    }
+
+    /// Once the command has exited: ends what is left of its session, or
+    /// counts what `detach` leaves running; settled when nothing is left to
+    /// wait for.
+    fn settle(&mut self) {
+        if self.settled || !self.command_exited() || self.entering.is_some() {
+            return;
+        }
+        if self.detach && self.ending.is_none() {
+            self.settled = true;
+            return;
+        }
+        match self.tree.any_alive() {
+            Some(false) => self.settled = true,
+            Some(true) => self.begin_end(None),
+            // The session's cgroup cannot be read: nothing to wait for.
+            None => self.settled = true,
         }
     }
 
     fn wait_time(&self, relaying: bool) -> Option<Duration> {
         let now = Instant::now();
-        let mut next = None;
-        if let Some(e) = &self.ending {
-            next = Some(e.next_look);
-        } else if self.exit.is_none() {
-            next = self.deadline;
-        }
-        if self.exit.is_some() && relaying {
+        let mut next = match &self.ending {
+            Some(e) => Some(e.next_look),
+            None => self.deadline,
+        };
+        if self.settled && relaying {
             // Only leftovers to write to a slow client: look again soon.
             next = Some(next.map_or(now + TICK, |n: Instant| n.min(now + TICK)));
         }
@@ -326,8 +406,8 @@ impl Supervisor<'_> {
 
     fn check_clock(&mut self) {
         let now = Instant::now();
-        if self.ending.is_none() && self.exit.is_none() && self.deadline.is_some_and(|d| now >= d) {
-            self.begin_end(EndReason::Timeout);
+        if self.ending.is_none() && !self.settled && self.deadline.is_some_and(|d| now >= d) {
+            self.begin_end(Some(EndReason::Timeout));
         }
         let (look, kill) = match &mut self.ending {
             Some(e) if now >= e.next_look => {
@@ -339,12 +419,12 @@ impl Supervisor<'_> {
         if kill {
             self.tree.end(system::SIGKILL);
         } else if look {
-            // Children forked meanwhile (by a SIGTERM handler) get it too.
+            // Processes forked meanwhile (by a SIGTERM handler) get it too.
             self.tree.follow(system::SIGTERM);
         }
     }
 
-    fn begin_end(&mut self, reason: EndReason) {
+    fn begin_end(&mut self, reason: Option<EndReason>) {
         if self.ending.is_some() {
             return;
         }
@@ -365,36 +445,122 @@ impl Supervisor<'_> {
             }
             return;
         }
-        if self.exit.is_none() {
-            let _ = system::pidfd_send_signal(self.child.pidfd.as_fd(), signal);
+        if let Some(c) = self.command.as_ref().filter(|c| c.exit.is_none()) {
+            let _ = system::pidfd_send_signal(c.pidfd.as_fd(), signal);
         }
     }
 
-    /// Handles one message from the child; returns a pty master if it was one.
-    fn read_channel(&mut self) -> io::Result<Option<OwnedFd>> {
-        let mut buf = [0u8; crate::enter::MAX_MESSAGE + 2];
-        // The child gone without closing cleanly is end of file too.
-        let (n, fd) =
-            system::channel_recv(self.child.channel.as_fd(), &mut buf).unwrap_or_default();
-        if n == 0 {
-            self.channel_open = false;
-            return Ok(None);
-        }
-        match buf[0] {
-            Msg::MASTER if self.is_pty && self.master.is_none() => Ok(fd),
-            Msg::FAILED => {
-                if let Some(failure) = Msg::failure(&buf[..n]) {
-                    self.failure = Some(failure);
-                }
-                Ok(None)
+    /// Handles one message. Once the command's process exists the channel
+    /// may also be in other hands (a process in the container that took it
+    /// from the command's process before exec): a pid is believed only for
+    /// our own child in the session, and a failure only for a process that
+    /// then exits with its code.
+    fn read_channel(&mut self) -> bool {
+        match Message::recv(self.channel.as_fd()) {
+            Err(e) if system::would_block(&e) => return false,
+            // The peers gone without closing cleanly is end of file too.
+            Ok(None) | Err(_) => self.channel_open = false,
+            Ok(Some(Received::Message(Message::Started(pid)))) if self.command.is_none() => {
+                self.command = self
+                    .tree
+                    .own_child(pid)
+                    .map(|pidfd| Command { pidfd, exit: None });
             }
-            _ => Ok(None),
+            Ok(Some(Received::Message(Message::Failed { code, text }))) => {
+                self.failure.get_or_insert((code, text));
+            }
+            Ok(Some(_)) => {}
         }
+        self.channel_open
     }
 
-    fn pump_from(&mut self, p: &mut Pump, r: &Ready, exited: bool) {
+    /// Reaps the entering process and the command's, if they have ended.
+    fn reap(&mut self) -> io::Result<()> {
+        if let Some(e) = &self.entering {
+            if let Some(exit) = system::try_wait(e.pidfd.as_fd())? {
+                self.entering_exit = Some(exit);
+                self.entering = None;
+            }
+        }
+        if let Some(c) = self.command.as_mut().filter(|c| c.exit.is_none()) {
+            c.exit = system::try_wait(c.pidfd.as_fd())?;
+            if c.exit.is_some() {
+                // What it said before it exited (why exec failed) is queued.
+                for _ in 0..16 {
+                    if !self.read_channel() {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn report(self) -> io::Result<Report> {
+        let failure = |code: i32, fallback: String| {
+            let (code, message) = match &self.failure {
+                Some((c, text)) if *c == code => (*c, text.clone()),
+                _ => (code, fallback),
+            };
+            Ended::Failed { code, message }
+        };
+        let exit = match (&self.command, self.entering_exit) {
+            // The command's process could not exec the command: it said why
+            // and exited with that code.
+            (
+                Some(Command {
+                    exit: Some(Exit::Exited(code)),
+                    ..
+                }),
+                _,
+            ) if self.failure.as_ref().is_some_and(|(c, _)| c == code) => {
+                failure(*code, String::new())
+            }
+            (
+                Some(Command {
+                    exit: Some(exit), ..
+                }),
+                _,
+            ) => Ended::Exited(*exit),
+            (Some(Command { exit: None, .. }), _) => Ended::Exited(Exit::Signaled(system::SIGKILL)),
+            (None, Some(Exit::Exited(code))) if code != 0 => failure(
+                code,
+                format!(
+                    "cannot enter the container: the entering process exited with status {code}"
+                ),
+            ),
+            (None, Some(Exit::Signaled(signal))) => failure(
+                crate::error::EXIT_FAILURE,
+                format!(
+                    "cannot enter the container: the entering process was killed by signal {}",
+                    system::signal_name(signal)
+                ),
+            ),
+            (None, _) => failure(
+                crate::error::EXIT_FAILURE,
+                "cannot enter the container: the command's process was not made".into(),
+            ),
+        };
+        let left = if self.detach {
+            let left = self.tree.count_alive();
+            if left > 0 {
+                self.tree.release();
+            }
+            Some(left)
+        } else {
+            None
+        };
+        Ok(Report {
+            exit,
+            ended_by: self.ending.as_ref().and_then(|e| e.reason),
+            ended: self.tree.ended(),
+            left,
+        })
+    }
+
+    fn pump_from(&mut self, p: &mut Pump, r: &Ready) {
         let filled = if p.wants_read() {
-            p.fill(exited && !p.input)
+            p.fill(self.settled && !p.input)
         } else {
             Filled::Nothing
         };
@@ -406,7 +572,7 @@ impl Supervisor<'_> {
             let hangup = self.input_is_tty && (r.hangup || r.error);
             let eof = matches!(filled, Filled::Eof | Filled::Failed);
             if hangup || (eof && self.input_is_tty && self.is_pty) {
-                self.begin_end(EndReason::Disconnect);
+                self.begin_end(Some(EndReason::Disconnect));
             } else if eof || r.hangup {
                 p.from_done = true;
             }
@@ -416,7 +582,7 @@ impl Supervisor<'_> {
             }
         }
         if p.wants_write() && p.flush().is_err() && !p.input {
-            self.begin_end(EndReason::Disconnect);
+            self.begin_end(Some(EndReason::Disconnect));
         }
     }
 
@@ -428,7 +594,7 @@ impl Supervisor<'_> {
                 p.clear();
                 p.to = None;
             } else {
-                self.begin_end(EndReason::Disconnect);
+                self.begin_end(Some(EndReason::Disconnect));
             }
         }
     }

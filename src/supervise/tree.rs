@@ -1,23 +1,134 @@
-//! The command's process tree, for ending it without leaving anything
-//! behind: its session, its process group and every descendant, each held by
-//! a pidfd so that a pid reused meanwhile is never signalled.
+//! The session's processes: every process in the session's cgroup, where
+//! each of them was born. A member is signalled only through a pidfd opened
+//! before the kernel confirmed it a member, so a pid reused meanwhile, by a
+//! host process or any other, is never signalled.
 //!
-//! Ending stops the whole tree first (SIGSTOP), looking again until no new
-//! process appears, and only then sends the signal (and SIGCONT): a stopped
-//! process cannot fork, and no child is orphaned (and so lost to the
-//! container's init) before it has been found.
+//! Ending freezes the cgroup first (cgroup v2), so the list of members is
+//! whole and nobody forks while it is read; the final SIGKILL is one write
+//! to cgroup.kill. Where the hierarchy has neither (v1), the members are
+//! stopped (SIGSTOP) and looked at again until no new one appears.
 #![forbid(unsafe_code)]
 
+use crate::enter::SessionCgroup;
 use crate::system;
+use std::collections::HashSet;
 use std::os::fd::{AsFd, OwnedFd};
 
-/// How often to look again for processes forked while stopping the tree.
+/// How often to look again for processes forked while stopping them.
 const MAX_ROUNDS: usize = 50;
 
 pub struct Tree {
-    /// The command's pid (host view): the id of its session and group.
-    sid: i32,
-    known: Vec<Member>,
+    cgroup: SessionCgroup,
+    /// Every process nsgate signalled to end it, by pid.
+    ended: HashSet<i32>,
+}
+
+impl Tree {
+    pub fn new(cgroup: SessionCgroup) -> Tree {
+        Tree {
+            cgroup,
+            ended: HashSet::new(),
+        }
+    }
+
+    /// A pidfd for `pid` if it is our own child and in the session: the
+    /// command's process the exec stage reports.
+    pub fn own_child(&self, pid: i32) -> Option<OwnedFd> {
+        let pidfd = system::pidfd_open(pid).ok()?;
+        let ours = Stat::read(pid).is_some_and(|s| s.ppid == system::getpid());
+        (ours && self.cgroup.holds(pid)).then_some(pidfd)
+    }
+
+    /// Ends every process of the session with `signal`.
+    pub fn end(&mut self, signal: i32) {
+        if signal == system::SIGKILL {
+            // Counted first: the kill leaves nothing to count.
+            let members = self.members();
+            self.count(&members);
+            if self.cgroup.kill() {
+                return;
+            }
+        }
+        if self.cgroup.freeze(true) {
+            let members = self.members();
+            self.signal_all(&members, signal);
+            self.cgroup.freeze(false);
+            return;
+        }
+        let mut members = Vec::new();
+        for _ in 0..MAX_ROUNDS {
+            let before = members.len();
+            for m in self.members() {
+                if !members.iter().any(|k: &Member| k.pid == m.pid) {
+                    members.push(m);
+                }
+            }
+            self.signal_all(&members, system::SIGSTOP);
+            if members.len() == before {
+                break;
+            }
+        }
+        self.signal_all(&members, signal);
+        if signal != system::SIGKILL {
+            self.signal_all(&members, system::SIGCONT);
+        }
+    }
+
+    /// Sends `signal` to members not yet signalled.
+    pub fn follow(&mut self, signal: i32) {
+        let new: Vec<Member> = self
+            .members()
+            .into_iter()
+            .filter(|m| !self.ended.contains(&m.pid))
+            .collect();
+        self.signal_all(&new, signal);
+    }
+
+    /// Whether a process of the session still runs (zombies are not in
+    /// a cgroup); None if the cgroup cannot be read.
+    pub fn any_alive(&self) -> Option<bool> {
+        self.cgroup.members().ok().map(|m| !m.is_empty())
+    }
+
+    pub fn count_alive(&self) -> usize {
+        self.cgroup.members().map_or(0, |m| m.len())
+    }
+
+    /// How many processes nsgate ended.
+    pub fn ended(&self) -> usize {
+        self.ended.len()
+    }
+
+    /// Lets what is left run on as processes of the container.
+    pub fn release(&self) {
+        // If they cannot be moved they stay, and so does the session's cgroup.
+        let _ = self.cgroup.release();
+    }
+
+    fn count(&mut self, members: &[Member]) {
+        self.ended.extend(members.iter().map(|m| m.pid));
+    }
+
+    fn signal_all(&mut self, members: &[Member], signal: i32) {
+        if signal != system::SIGSTOP && signal != system::SIGCONT {
+            self.count(members);
+        }
+        for m in members {
+            let _ = system::pidfd_send_signal(m.pidfd.as_fd(), signal);
+        }
+    }
+
+    /// The members now, each pinned by a pidfd, then confirmed in the
+    /// session.
+    fn members(&self) -> Vec<Member> {
+        let pids = self.cgroup.members().unwrap_or_default();
+        pids.into_iter()
+            .filter_map(|pid| {
+                let pidfd = system::pidfd_open(pid).ok()?;
+                self.cgroup.holds(pid).then_some(Member { pid, pidfd })
+            })
+            .collect()
+    }
 }
 
 struct Member {
@@ -25,105 +136,9 @@ struct Member {
     pidfd: OwnedFd,
 }
 
-impl Tree {
-    pub fn new(sid: i32) -> Tree {
-        Tree {
-            sid,
-            known: Vec::new(),
-        }
-    }
-
-    /// Stops every process of the tree, then sends `signal` to all of them
-    /// (and SIGCONT, so a stopped process acts on it).
-    pub fn end(&mut self, signal: i32) {
-        for _ in 0..MAX_ROUNDS {
-            let new = self.collect();
-            self.signal_all(system::SIGSTOP);
-            if new == self.known.len() {
-                break;
-            }
-        }
-        self.signal_all(signal);
-        if signal != system::SIGKILL {
-            self.signal_all(system::SIGCONT);
-        }
-    }
-
-    /// Sends `signal` to processes that joined the tree since the last look.
-    pub fn follow(&mut self, signal: i32) {
-        let new = self.collect();
-        for m in &self.known[new..] {
-            let _ = system::pidfd_send_signal(m.pidfd.as_fd(), signal);
-        }
-    }
-
-    /// Whether a process of the tree is still running. Zombies do not count:
-    /// a container init that never reaps must not keep nsgate waiting.
-    pub fn any_alive(&mut self) -> bool {
-        self.collect();
-        !self.known.is_empty()
-    }
-
-    fn signal_all(&self, signal: i32) {
-        for m in &self.known {
-            let _ = system::pidfd_send_signal(m.pidfd.as_fd(), signal);
-        }
-    }
-
-    /// Forgets processes that have ended, then adds those of the session or
-    /// group and the children of known ones, until nothing new turns up.
-    /// Returns the index of the first one added.
-    fn collect(&mut self) -> usize {
-        self.known.retain(|m| {
-            system::pidfd_send_signal(m.pidfd.as_fd(), 0).is_ok()
-                && Stat::read(m.pid).is_some_and(|s| !s.zombie)
-        });
-        let first_new = self.known.len();
-        loop {
-            let before = self.known.len();
-            let Ok(entries) = std::fs::read_dir("/proc") else {
-                return first_new;
-            };
-            for pid in entries
-                .flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-            {
-                if self.known.iter().any(|m| m.pid == pid) {
-                    continue;
-                }
-                if !Stat::read(pid).is_some_and(|s| self.belongs(&s)) {
-                    continue;
-                }
-                // Pinned, then checked again: now it cannot be another process.
-                let Ok(pidfd) = system::pidfd_open(pid) else {
-                    continue;
-                };
-                if Stat::read(pid).is_some_and(|s| self.belongs(&s)) {
-                    self.known.push(Member { pid, pidfd });
-                }
-            }
-            if self.known.len() == before {
-                return first_new;
-            }
-        }
-    }
-
-    fn belongs(&self, s: &Stat) -> bool {
-        !s.zombie
-            && (s.pid == self.sid
-                || s.session == self.sid
-                || s.pgrp == self.sid
-                || self.known.iter().any(|m| m.pid == s.ppid))
-    }
-}
-
 /// The fields of /proc/PID/stat we need (pids as the host sees them).
 struct Stat {
-    pid: i32,
     ppid: i32,
-    pgrp: i32,
-    session: i32,
-    zombie: bool,
 }
 
 impl Stat {
@@ -132,13 +147,9 @@ impl Stat {
         // The command name is in parentheses and may contain anything.
         let rest = text.get(text.rfind(')')? + 2..)?;
         let mut f = rest.split(' ');
-        let state = f.next()?;
+        let _state = f.next()?;
         Some(Stat {
-            pid,
             ppid: f.next()?.parse().ok()?,
-            pgrp: f.next()?.parse().ok()?,
-            session: f.next()?.parse().ok()?,
-            zombie: state == "Z" || state == "X",
         })
     }
 }
@@ -150,30 +161,7 @@ mod tests {
     #[test]
     fn reads_stat() {
         let me = Stat::read(system::getpid()).unwrap();
-        assert_eq!(me.pid, system::getpid());
-        assert!(!me.zombie);
+        assert_eq!(me.ppid, system::getppid());
         assert!(Stat::read(-1).is_none());
-    }
-
-    #[test]
-    fn ends_a_tree_that_escapes_its_session() {
-        // sh starts a child that leaves the session; ending the tree must
-        // still reach it.
-        let mut child = std::process::Command::new("setsid")
-            .args(["-w", "sh", "-c", "setsid sleep 1000 & sleep 1000"])
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let sid = child.id() as i32;
-        let mut tree = Tree::new(sid);
-        assert!(tree.any_alive());
-        let pids: Vec<i32> = tree.known.iter().map(|m| m.pid).collect();
-        assert!(pids.len() >= 3, "{pids:?}");
-        tree.end(system::SIGKILL);
-        child.wait().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        for pid in pids {
-            assert!(Stat::read(pid).is_none_or(|s| s.zombie), "{pid} survived");
-        }
     }
 }

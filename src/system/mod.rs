@@ -19,6 +19,7 @@ pub use unix_connect::connect_unix;
 // Entering the target and supervising the command (§5).
 mod channel;
 mod creds;
+mod exe;
 mod files;
 mod poll;
 mod process;
@@ -30,6 +31,10 @@ pub use channel::{channel_pair, channel_recv, channel_send};
 pub use creds::{
     clear_ambient, drop_bounding, last_cap, set_caps, set_gids, set_groups, set_rlimit, set_uids,
     CapSets, Rlimit, RLIMIT_ROWS,
+};
+pub use exe::{
+    clone_parent, dup_above, dup_to, inherited_fd, is_sealed, node_name, sealed_copy_of,
+    sealed_copy_of_self, Cloned,
 };
 pub use files::{
     chdir_to, chown_chmod, chroot_to, dup_onto, identity_at, open_dir_path_at, open_in_root,
