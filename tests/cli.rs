@@ -110,6 +110,44 @@ fn check_reports_every_error_and_exits_1() {
 }
 
 #[test]
+fn check_refuses_runtime_names_that_resolution_would_refuse() {
+    require_root();
+    let dir = Dir::new("check-names");
+    let conf = dir.file(
+        "names.conf",
+        "target ok1 docker web1\n\
+         target d1 docker a\n\
+         target d2 docker ../etc\n\
+         target p1 podman a\n\
+         target c1 containerd moby/a..b\n\
+         target c2 containerd ../x\n\
+         target m1 nspawn .hidden\n\
+         target m2 nspawn a_b\n",
+    );
+    let (code, out, err) = run(&["--config", s(&conf), "--check"], &[]);
+    let c = s(&conf);
+    let docker = "a letter or digit, then letters, digits, '_', '.' or '-'; 2 to 255 characters";
+    let containerd =
+        "letters and digits, with single '.', '_' or '-' between them; at most 76 characters";
+    let machine = "letters, digits and '-', in labels joined by single '.', no label starting or ending with '-'; at most 64 characters";
+    assert_eq!(
+        (code, out.as_str(), err),
+        (
+            1,
+            "",
+            format!(
+                "{c}:2:18: invalid docker container name \"a\" ({docker})\n\
+                 {c}:3:18: invalid docker container name \"../etc\" ({docker})\n\
+                 {c}:5:22: invalid containerd id \"a..b\" ({containerd})\n\
+                 {c}:6:22: invalid containerd namespace \"..\" ({containerd})\n\
+                 {c}:7:18: invalid machine name \".hidden\" ({machine})\n\
+                 {c}:8:18: invalid machine name \"a_b\" ({machine})\n"
+            )
+        )
+    );
+}
+
+#[test]
 fn refuses_an_unsafe_configuration_file() {
     require_root();
     let dir = Dir::new("unsafe");
