@@ -327,6 +327,118 @@ fn explain_decides_as_gate_mode_would() {
     assert_eq!(explain(Some("bad label"), "web1", Some("ls")).0, 2);
 }
 
+/// After `--explain TARGET` the next word is COMMAND, whatever it looks
+/// like: a request that starts with `-` is explained, never obeyed.
+#[test]
+fn explain_takes_any_word_after_its_target_as_the_command() {
+    require_root();
+    let dir = Dir::new("explain-dash");
+    let conf = dir.file(
+        "nsgate.conf",
+        "target web1 docker web1\npermit alice on web1 cmd --version\n",
+    );
+    let c = s(&conf);
+    let explain = |words: &[&str]| {
+        let mut args = vec!["--config", c, "--key", "alice", "--explain", "web1"];
+        args.extend(words);
+        run(&args, &[])
+    };
+    let denied = |argv: &str| {
+        (
+            1,
+            format!("deny\nrule: none\nargv: {argv}\n"),
+            String::new(),
+        )
+    };
+    assert_eq!(
+        explain(&["--version"]),
+        (
+            0,
+            format!(
+                "permit\nrule: {c}:2\nargv: \"--version\"\nuser: (runtime default, else root)\nns: (every namespace that differs)\n"
+            ),
+            String::new()
+        )
+    );
+    for request in [
+        "-h",
+        "--help",
+        "--check",
+        "--list",
+        "--explain",
+        "--key",
+        "--config=/x",
+    ] {
+        assert_eq!(
+            explain(&[request]),
+            denied(&format!("\"{request}\"")),
+            "{request}"
+        );
+    }
+    assert_eq!(explain(&["--version -x"]), denied("\"--version\" \"-x\""));
+    assert_eq!(explain(&["--"]), denied("\"--\""));
+    // The form earlier versions needed still works: `--` before COMMAND.
+    assert_eq!(explain(&["--", "-x"]), denied("\"-x\""));
+    // The TARGET is the word after --explain too: no option is read there.
+    assert_eq!(
+        run(&["--config", c, "--explain", "--check", "ls"], &[]),
+        (2, String::new(), "nsgate: unknown target --check\n".into())
+    );
+    // Nothing may follow COMMAND, not even an option.
+    for extra in [
+        &["ls", "x"][..],
+        &["ls", "--key", "bob"],
+        &["--", "-x", "y"],
+    ] {
+        let (code, out, err) = explain(extra);
+        assert_eq!((code, out.as_str()), (2, ""), "{extra:?}");
+        assert!(
+            err.starts_with("nsgate: too many arguments\nusage: nsgate "),
+            "{extra:?}: {err}"
+        );
+    }
+}
+
+/// Whether a usage error is the admin's (usage text, exit 2) or the
+/// client's (one line, 125) follows the parse: option values and the words
+/// after `--` or `--explain TARGET` never count as a mode option.
+#[test]
+fn usage_errors_go_to_whoever_the_mode_is_for() {
+    for (args, code, message) in [
+        (
+            &["--key", "--help", "web1"][..],
+            125,
+            "invalid key label \"--help\" (letters, digits, '.', '_', '-', '@', at most 64)",
+        ),
+        (
+            &["--key", "-h", "web1", "extra"][..],
+            125,
+            "invalid key label \"-h\" (letters, digits, '.', '_', '-', '@', at most 64)",
+        ),
+        (&["web1", "--", "--check"][..], 125, "too many arguments"),
+        (&["--bogus", "--check"][..], 2, "unknown option \"--bogus\""),
+        (
+            &["--check", "--explain", "web1", "ls"][..],
+            2,
+            "give only one of --check, --explain, --list, --version, --help",
+        ),
+        (&["web1", "--explain", "web2"][..], 2, "too many arguments"),
+        (&["--explain=web1"][..], 2, "--explain takes no value"),
+    ] {
+        let (got, out, err) = run(args, &[]);
+        assert_eq!((got, out.as_str()), (code, ""), "{args:?}");
+        let line = format!("nsgate: {message}\n");
+        if code == 125 {
+            assert_eq!(err, line, "{args:?}");
+        } else {
+            assert!(
+                err.starts_with(&format!("{line}usage: nsgate ")),
+                "{args:?}: {err}"
+            );
+        }
+    }
+}
+
 #[test]
 fn list_shows_the_rules_that_could_permit() {
     require_root();
