@@ -562,6 +562,62 @@ fn gate_mode_does_not_reveal_configuration_errors() {
     );
 }
 
+/// A failure of nsgate itself: the client reads what failed and the session,
+/// the audit record (read here from a socket of the test's own) the details.
+#[test]
+fn gate_mode_failures_name_the_session_not_the_host() {
+    require_root();
+    let dir = Dir::new("gate-fail");
+    let socket = dir.0.join("log.sock");
+    let syslog = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+    syslog
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let conf = dir.file(
+        "nsgate.conf",
+        &format!(
+            "set syslog-socket {}\ntarget web1 docker web1\npermit * on web1 cmd /bin/true\n",
+            s(&socket)
+        ),
+    );
+    let auth = dir.0.join("no-such-auth");
+    let (code, out, err) = run(
+        &["--config", s(&conf), "--key", "alice", "web1"],
+        &[
+            ("SSH_ORIGINAL_COMMAND", "/bin/true"),
+            ("SSH_USER_AUTH", s(&auth)),
+        ],
+    );
+    let mut buf = vec![0u8; 8192];
+    let n = syslog.recv(&mut buf).unwrap();
+    let datagram = String::from_utf8(buf[..n].to_vec()).unwrap();
+    let frame = nsgate::audit::parse_frame(&datagram).unwrap();
+    let fields = nsgate::audit::parse_message(frame.message).unwrap();
+    let field = |name: &str| {
+        let value = &fields.iter().find(|(n, _)| n == name).unwrap().1;
+        String::from_utf8(value.bytes().unwrap().to_vec()).unwrap()
+    };
+    assert_eq!(field("event"), "error");
+    assert_eq!(
+        field("reason"),
+        format!(
+            "cannot read SSH_USER_AUTH {}: No such file or directory",
+            s(&auth)
+        )
+    );
+    assert_eq!(
+        (code, out, err),
+        (
+            125,
+            String::new(),
+            format!(
+                "nsgate: cannot read SSH_USER_AUTH (session {}; the audit record has the details)\n",
+                field("sid")
+            )
+        )
+    );
+}
+
 #[test]
 fn output_errors_are_exit_codes_not_panics() {
     require_root();
