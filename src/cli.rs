@@ -40,23 +40,15 @@ struct Args {
 
 /// Runs nsgate and returns its exit code.
 pub fn main() -> i32 {
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let gate = !args.iter().any(|a| {
-        let flag = a.to_str().map(|s| s.split('=').next().unwrap_or(s));
-        matches!(
-            flag,
-            Some("--check" | "--explain" | "--list" | "--version" | "--help" | "-h")
-        )
-    });
-    let args = match parse_args(args) {
+    let args = match parse_args(std::env::args_os().skip(1).collect()) {
         Ok(args) => args,
         // In gate mode the client reads this: one line, no usage text.
-        Err(message) if gate => {
-            crate::output::error_line(&message);
+        Err(e) if !e.admin => {
+            crate::output::error_line(&e.message);
             return EXIT_FAILURE;
         }
-        Err(message) => {
-            crate::output::error_line(&message);
+        Err(e) => {
+            crate::output::error_line(&e.message);
             crate::output::stderr(&format!("{USAGE}\n"));
             return 2;
         }
@@ -116,13 +108,30 @@ impl Report {
     }
 }
 
-fn parse_args(raw: Vec<OsString>) -> Result<Args, String> {
+/// A command line nsgate refuses.
+#[derive(Debug, PartialEq, Eq)]
+struct UsageError {
+    message: String,
+    /// Whether it asked for an admin mode: then the admin reads the error,
+    /// with the usage; else the SSH client does, and gets one line.
+    admin: bool,
+}
+
+/// Parses the command line in one pass. Options end at `--`, and at
+/// `--explain`: the word after it is TARGET and the next one COMMAND,
+/// whatever they look like, so a request such as `--version` is explained,
+/// never obeyed. After an error the pass goes on, only to learn the mode.
+fn parse_args(raw: Vec<OsString>) -> Result<Args, UsageError> {
     let mut args = Args {
         mode: Mode::Gate,
         config: PathBuf::from(DEFAULT_CONFIG),
         key: None,
         target: None,
         command: None,
+    };
+    let mut error: Option<String> = None;
+    let mut fail = |message: String| {
+        error.get_or_insert(message);
     };
     let mut config_seen = false;
     let mut positional: Vec<OsString> = Vec::new();
@@ -133,13 +142,13 @@ fn parse_args(raw: Vec<OsString>) -> Result<Args, String> {
             positional.push(arg);
             continue;
         }
-        let text = arg
-            .to_str()
-            .ok_or_else(|| "an option is not valid UTF-8".to_string())?
-            .to_string();
+        let Some(text) = arg.to_str() else {
+            fail("an option is not valid UTF-8".into());
+            continue;
+        };
         let (flag, inline) = match text.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (text.clone(), None),
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (text, None),
         };
         let mut value = |name: &str| -> Result<String, String> {
             match inline.clone() {
@@ -150,34 +159,32 @@ fn parse_args(raw: Vec<OsString>) -> Result<Args, String> {
                     .ok_or_else(|| format!("{name} needs a value")),
             }
         };
-        let mode = match flag.as_str() {
+        let mode = match flag {
             "--" => {
                 options_done = true;
                 continue;
             }
             "--config" => {
-                if config_seen {
-                    return Err("--config given twice".into());
+                match value("--config") {
+                    Err(e) => fail(e),
+                    Ok(_) if config_seen => fail("--config given twice".into()),
+                    Ok(path) if path.is_empty() || path.len() > 1024 => {
+                        fail("--config needs a non-empty path of at most 1024 bytes".into())
+                    }
+                    Ok(path) => args.config = PathBuf::from(path),
                 }
                 config_seen = true;
-                let path = value("--config")?;
-                if path.is_empty() || path.len() > 1024 {
-                    return Err("--config needs a non-empty path of at most 1024 bytes".into());
-                }
-                args.config = PathBuf::from(path);
                 continue;
             }
             "--key" => {
-                if args.key.is_some() {
-                    return Err("--key given twice".into());
-                }
-                let key = value("--key")?;
-                if !identity::is_label(&key) {
-                    return Err(format!(
+                match value("--key") {
+                    Err(e) => fail(e),
+                    Ok(_) if args.key.is_some() => fail("--key given twice".into()),
+                    Ok(key) if !identity::is_label(&key) => fail(format!(
                         "invalid key label \"{key}\" (letters, digits, '.', '_', '-', '@', at most 64)"
-                    ));
+                    )),
+                    Ok(key) => args.key = Some(key),
                 }
-                args.key = Some(key);
                 continue;
             }
             "--check" => Mode::Check,
@@ -185,37 +192,63 @@ fn parse_args(raw: Vec<OsString>) -> Result<Args, String> {
             "--list" => Mode::List,
             "--version" => Mode::Version,
             "--help" | "-h" => Mode::Help,
-            _ => return Err(format!("unknown option \"{text}\"")),
+            _ => {
+                fail(format!("unknown option \"{text}\""));
+                continue;
+            }
         };
         if inline.is_some() {
-            return Err(format!("{flag} takes no value"));
+            fail(format!("{flag} takes no value"));
         }
         if args.mode != Mode::Gate {
-            return Err("give only one of --check, --explain, --list, --version, --help".into());
+            fail("give only one of --check, --explain, --list, --version, --help".into());
+        } else {
+            args.mode = mode;
         }
-        args.mode = mode;
+        if mode == Mode::Explain && inline.is_none() {
+            // TARGET, then COMMAND (after an optional `--`): the last words.
+            let mut rest: Vec<OsString> = raw.by_ref().collect();
+            if rest.len() == 3 && rest[1] == "--" {
+                rest.remove(1);
+            }
+            let mut rest = rest.into_iter();
+            match rest.next() {
+                Some(target) => positional.push(target),
+                None => fail("missing TARGET".into()),
+            }
+            args.command = rest.next();
+            if rest.next().is_some() {
+                fail("too many arguments".into());
+            }
+        }
     }
+    let admin = args.mode != Mode::Gate;
+    if let Some(message) = error {
+        return Err(UsageError { message, admin });
+    }
+    let refuse = |message: &str| UsageError {
+        message: message.to_string(),
+        admin,
+    };
     let mut positional = positional.into_iter();
     let (min, max) = match args.mode {
-        Mode::Gate | Mode::List => (1, 1),
-        Mode::Explain => (1, 2),
+        Mode::Gate | Mode::List | Mode::Explain => (1, 1),
         Mode::Check | Mode::Version | Mode::Help => (0, 0),
     };
     let count = positional.len();
     if count < min {
-        return Err("missing TARGET".into());
+        return Err(refuse("missing TARGET"));
     }
     if count > max {
-        return Err("too many arguments".into());
+        return Err(refuse("too many arguments"));
     }
     if let Some(target) = positional.next() {
         args.target = Some(
             target
                 .into_string()
-                .map_err(|_| "TARGET is not valid UTF-8".to_string())?,
+                .map_err(|_| refuse("TARGET is not valid UTF-8"))?,
         );
     }
-    args.command = positional.next();
     Ok(args)
 }
 

@@ -4,7 +4,7 @@
 
 use crate::audit::{self, Auditor, Event, Record, SessionId};
 use crate::config::{self, Config, RuleCommand};
-use crate::error::{Error, Result, EXIT_DENIED};
+use crate::error::{ClientView, Error, Result, EXIT_DENIED};
 use crate::identity::{self, Identity};
 use crate::policy::{self, Decision};
 use crate::request::{self, Request};
@@ -15,21 +15,19 @@ use std::time::Instant;
 
 /// Runs one gate-mode session and returns nsgate's exit code.
 pub fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 {
+    let mut view = ClientView {
+        target,
+        ..ClientView::default()
+    };
+    // The client must not learn the rules or the host: the details are for --check.
     let config = match config::load(config_path) {
         Ok(config) => config,
-        // The client must not learn the rules: the details are for --check.
-        Err(Error::Config(_)) => {
-            return fail(&Error::Usage(format!(
-                "configuration {} is invalid; an administrator can run nsgate --check",
-                config_path.display()
-            )))
-        }
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e, &view),
     };
     let mut auditor = Auditor::new(&config.settings);
     let sid = match SessionId::generate() {
         Ok(sid) => sid,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e, &view),
     };
     let mut record = Record::new(sid, Event::Error);
     record.key = key.clone();
@@ -38,7 +36,15 @@ pub fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 {
         std::env::var_os("SSH_CONNECTION").as_deref(),
         std::env::var_os("SSH_CLIENT").as_deref(),
     );
-    match session(&config, &mut auditor, &mut record, key, target) {
+    let mut program = None;
+    match session(
+        &config,
+        &mut auditor,
+        &mut record,
+        key,
+        target,
+        &mut program,
+    ) {
         Ok(code) => code,
         Err(e) => {
             if record.event == Event::Error {
@@ -46,13 +52,17 @@ pub fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 {
                 // Already failing: a lost error record changes nothing.
                 let _ = auditor.send(&record);
             }
-            fail(&e)
+            let sid = sid.to_string();
+            view.sid = Some(&sid);
+            view.program = program.as_deref();
+            fail(&e, &view)
         }
     }
 }
 
-fn fail(e: &Error) -> i32 {
-    crate::output::error_line(&e.to_string());
+/// One line for the client, without host details; the audit record has them.
+fn fail(e: &Error, view: &ClientView) -> i32 {
+    crate::output::error_line(&e.client_message(view));
     e.exit_code()
 }
 
@@ -63,6 +73,7 @@ fn session(
     record: &mut Record,
     key: Option<String>,
     target_name: &str,
+    program: &mut Option<String>,
 ) -> Result<i32> {
     let original = std::env::var_os("SSH_ORIGINAL_COMMAND");
     record.cmd = original.as_ref().map(|v| v.as_bytes().to_vec());
@@ -101,6 +112,9 @@ fn session(
         Decision::Permit(rule) => rule,
     };
     record.rule = Some(rule.origin.clone());
+    if let Request::Command { argv, .. } = &request {
+        *program = argv.words().first().cloned();
+    }
     let effective = rule.effective(target);
     let plan = enter::Plan {
         argv: match &request {

@@ -110,6 +110,44 @@ fn check_reports_every_error_and_exits_1() {
 }
 
 #[test]
+fn check_refuses_runtime_names_that_resolution_would_refuse() {
+    require_root();
+    let dir = Dir::new("check-names");
+    let conf = dir.file(
+        "names.conf",
+        "target ok1 docker web1\n\
+         target d1 docker a\n\
+         target d2 docker ../etc\n\
+         target p1 podman a\n\
+         target c1 containerd moby/a..b\n\
+         target c2 containerd ../x\n\
+         target m1 nspawn .hidden\n\
+         target m2 nspawn a_b\n",
+    );
+    let (code, out, err) = run(&["--config", s(&conf), "--check"], &[]);
+    let c = s(&conf);
+    let docker = "a letter or digit, then letters, digits, '_', '.' or '-'; 2 to 255 characters";
+    let containerd =
+        "letters and digits, with single '.', '_' or '-' between them; at most 76 characters";
+    let machine = "letters, digits and '-', in labels joined by single '.', no label starting or ending with '-'; at most 64 characters";
+    assert_eq!(
+        (code, out.as_str(), err),
+        (
+            1,
+            "",
+            format!(
+                "{c}:2:18: invalid docker container name \"a\" ({docker})\n\
+                 {c}:3:18: invalid docker container name \"../etc\" ({docker})\n\
+                 {c}:5:22: invalid containerd id \"a..b\" ({containerd})\n\
+                 {c}:6:22: invalid containerd namespace \"..\" ({containerd})\n\
+                 {c}:7:18: invalid machine name \".hidden\" ({machine})\n\
+                 {c}:8:18: invalid machine name \"a_b\" ({machine})\n"
+            )
+        )
+    );
+}
+
+#[test]
 fn refuses_an_unsafe_configuration_file() {
     require_root();
     let dir = Dir::new("unsafe");
@@ -122,9 +160,11 @@ fn refuses_an_unsafe_configuration_file() {
         run(&["--config", c, "--check"], &[]),
         (1, String::new(), want.clone())
     );
+    // The client learns neither the path nor the mode: --check has them.
+    let client = "nsgate: cannot load the configuration; an administrator can run nsgate --check\n";
     assert_eq!(
         run(&["--config", c, "web1"], &[("SSH_ORIGINAL_COMMAND", "ls")]),
-        (125, String::new(), want)
+        (125, String::new(), client.to_string())
     );
     fs::set_permissions(&conf, fs::Permissions::from_mode(0o646)).unwrap();
     assert_eq!(run(&["--config", c, "--check"], &[]).0, 1);
@@ -209,6 +249,10 @@ fn refuses_an_unsafe_configuration_file() {
             )
         )
     );
+    assert_eq!(
+        run(&["--config", s(&missing), "web1"], &[]),
+        (125, String::new(), client.to_string())
+    );
 }
 
 #[test]
@@ -287,6 +331,118 @@ fn explain_decides_as_gate_mode_would() {
         )
     );
     assert_eq!(explain(Some("bad label"), "web1", Some("ls")).0, 2);
+}
+
+/// After `--explain TARGET` the next word is COMMAND, whatever it looks
+/// like: a request that starts with `-` is explained, never obeyed.
+#[test]
+fn explain_takes_any_word_after_its_target_as_the_command() {
+    require_root();
+    let dir = Dir::new("explain-dash");
+    let conf = dir.file(
+        "nsgate.conf",
+        "target web1 docker web1\npermit alice on web1 cmd --version\n",
+    );
+    let c = s(&conf);
+    let explain = |words: &[&str]| {
+        let mut args = vec!["--config", c, "--key", "alice", "--explain", "web1"];
+        args.extend(words);
+        run(&args, &[])
+    };
+    let denied = |argv: &str| {
+        (
+            1,
+            format!("deny\nrule: none\nargv: {argv}\n"),
+            String::new(),
+        )
+    };
+    assert_eq!(
+        explain(&["--version"]),
+        (
+            0,
+            format!(
+                "permit\nrule: {c}:2\nargv: \"--version\"\nuser: (runtime default, else root)\nns: (every namespace that differs)\n"
+            ),
+            String::new()
+        )
+    );
+    for request in [
+        "-h",
+        "--help",
+        "--check",
+        "--list",
+        "--explain",
+        "--key",
+        "--config=/x",
+    ] {
+        assert_eq!(
+            explain(&[request]),
+            denied(&format!("\"{request}\"")),
+            "{request}"
+        );
+    }
+    assert_eq!(explain(&["--version -x"]), denied("\"--version\" \"-x\""));
+    assert_eq!(explain(&["--"]), denied("\"--\""));
+    // The form earlier versions needed still works: `--` before COMMAND.
+    assert_eq!(explain(&["--", "-x"]), denied("\"-x\""));
+    // The TARGET is the word after --explain too: no option is read there.
+    assert_eq!(
+        run(&["--config", c, "--explain", "--check", "ls"], &[]),
+        (2, String::new(), "nsgate: unknown target --check\n".into())
+    );
+    // Nothing may follow COMMAND, not even an option.
+    for extra in [
+        &["ls", "x"][..],
+        &["ls", "--key", "bob"],
+        &["--", "-x", "y"],
+    ] {
+        let (code, out, err) = explain(extra);
+        assert_eq!((code, out.as_str()), (2, ""), "{extra:?}");
+        assert!(
+            err.starts_with("nsgate: too many arguments\nusage: nsgate "),
+            "{extra:?}: {err}"
+        );
+    }
+}
+
+/// Whether a usage error is the admin's (usage text, exit 2) or the
+/// client's (one line, 125) follows the parse: option values and the words
+/// after `--` or `--explain TARGET` never count as a mode option.
+#[test]
+fn usage_errors_go_to_whoever_the_mode_is_for() {
+    for (args, code, message) in [
+        (
+            &["--key", "--help", "web1"][..],
+            125,
+            "invalid key label \"--help\" (letters, digits, '.', '_', '-', '@', at most 64)",
+        ),
+        (
+            &["--key", "-h", "web1", "extra"][..],
+            125,
+            "invalid key label \"-h\" (letters, digits, '.', '_', '-', '@', at most 64)",
+        ),
+        (&["web1", "--", "--check"][..], 125, "too many arguments"),
+        (&["--bogus", "--check"][..], 2, "unknown option \"--bogus\""),
+        (
+            &["--check", "--explain", "web1", "ls"][..],
+            2,
+            "give only one of --check, --explain, --list, --version, --help",
+        ),
+        (&["web1", "--explain", "web2"][..], 2, "too many arguments"),
+        (&["--explain=web1"][..], 2, "--explain takes no value"),
+    ] {
+        let (got, out, err) = run(args, &[]);
+        assert_eq!((got, out.as_str()), (code, ""), "{args:?}");
+        let line = format!("nsgate: {message}\n");
+        if code == 125 {
+            assert_eq!(err, line, "{args:?}");
+        } else {
+            assert!(
+                err.starts_with(&format!("{line}usage: nsgate ")),
+                "{args:?}: {err}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -392,9 +548,72 @@ fn gate_mode_does_not_reveal_configuration_errors() {
     assert_eq!((code, out.as_str()), (125, ""));
     assert_eq!(
         err,
+        "nsgate: the configuration is invalid; an administrator can run nsgate --check\n"
+    );
+    // The administrator's --check has the details.
+    let (code, _, err) = run(&["--config", s(&conf), "--check"], &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
         format!(
-            "nsgate: configuration {} is invalid; an administrator can run nsgate --check\n",
+            "{}:2:23: unknown target \"web2\" (define it with a target line before rules that name it)\n",
             s(&conf)
+        )
+    );
+}
+
+/// A failure of nsgate itself: the client reads what failed and the session,
+/// the audit record (read here from a socket of the test's own) the details.
+#[test]
+fn gate_mode_failures_name_the_session_not_the_host() {
+    require_root();
+    let dir = Dir::new("gate-fail");
+    let socket = dir.0.join("log.sock");
+    let syslog = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+    syslog
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let conf = dir.file(
+        "nsgate.conf",
+        &format!(
+            "set syslog-socket {}\ntarget web1 docker web1\npermit * on web1 cmd /bin/true\n",
+            s(&socket)
+        ),
+    );
+    let auth = dir.0.join("no-such-auth");
+    let (code, out, err) = run(
+        &["--config", s(&conf), "--key", "alice", "web1"],
+        &[
+            ("SSH_ORIGINAL_COMMAND", "/bin/true"),
+            ("SSH_USER_AUTH", s(&auth)),
+        ],
+    );
+    let mut buf = vec![0u8; 8192];
+    let n = syslog.recv(&mut buf).unwrap();
+    let datagram = String::from_utf8(buf[..n].to_vec()).unwrap();
+    let frame = nsgate::audit::parse_frame(&datagram).unwrap();
+    let fields = nsgate::audit::parse_message(frame.message).unwrap();
+    let field = |name: &str| {
+        let value = &fields.iter().find(|(n, _)| n == name).unwrap().1;
+        String::from_utf8(value.bytes().unwrap().to_vec()).unwrap()
+    };
+    assert_eq!(field("event"), "error");
+    assert_eq!(
+        field("reason"),
+        format!(
+            "cannot read SSH_USER_AUTH {}: No such file or directory",
+            s(&auth)
+        )
+    );
+    assert_eq!(
+        (code, out, err),
+        (
+            125,
+            String::new(),
+            format!(
+                "nsgate: cannot read SSH_USER_AUTH (session {}; the audit record has the details)\n",
+                field("sid")
+            )
         )
     );
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{
     containers, e2e_with_containers, engine_pid, gate_command, must, private_dir,
-    remove_containers, start_container, wait_limited, write_trusted, Rsyslogd,
+    remove_containers, start_container, wait_limited, write_trusted, Line, Rsyslogd,
     DOCKER_CONTAINERD_STATE, PODMAN_SOCK,
 };
 
@@ -47,19 +47,26 @@ impl Out {
         &self.stdout
     }
 
-    /// A refusal: exit 125 and one `nsgate: ` line saying SAYS, nothing on
-    /// stdout.
-    fn assert_refused(&self, what: &str, says: &str) {
+    /// The session id the client's one `nsgate: ` line names after CLIENT,
+    /// the words for what failed; nothing on stdout, exit 125.
+    fn refused_session(&self, what: &str, client: &str) -> &str {
         assert_eq!(
             (self.code, self.stdout.as_str()),
             (125, ""),
             "{what}: {self:?}"
         );
-        assert!(self.stderr.starts_with("nsgate: "), "{what}: {self:?}");
-        assert_eq!(self.stderr.lines().count(), 1, "{what}: {self:?}");
-        assert!(self.stderr.contains(says), "{what}: {self:?}");
+        self.stderr
+            .strip_prefix(&format!("nsgate: {client} (session "))
+            .and_then(|rest| rest.strip_suffix("; the audit record has the details)\n"))
+            .filter(|sid| sid.len() == 32 && sid.bytes().all(|b| b.is_ascii_hexdigit()))
+            .unwrap_or_else(|| panic!("{what}: {self:?}"))
     }
 }
+
+/// The client's words for a target that cannot be resolved or pinned.
+const NOT_FOUND: &str = "cannot find a running container for target";
+/// The client's words for a failure entering the container.
+const NOT_ENTERED: &str = "cannot enter the container of target";
 
 /// One test's private world: a directory nsgate accepts (root, 0755), an
 /// rsyslogd listening in it, a configuration, and the containers to remove.
@@ -96,6 +103,31 @@ impl Env {
     }
 
     /// Starts a Docker container `nsgate-dk-SUFFIX`; its name and full id.
+    /// A refusal of nsgate itself: exit 125, one line that says CLIENT
+    /// about TARGET and names the session, and SAYS in the `reason` of that
+    /// session's audit record; the client's line has none of SAYS.
+    fn assert_refused(&self, out: &Out, target: &str, client: &str, says: &str) {
+        let sid = out.refused_session(target, &format!("{client} {target}"));
+        assert!(!out.stderr.contains(says), "{target}: {out:?}");
+        let mut reason = None;
+        wait_until(
+            "the refusal's audit record",
+            Duration::from_secs(10),
+            || {
+                reason = self
+                    .syslog
+                    .out_log()
+                    .iter()
+                    .map(|l| Line::parse(l))
+                    .find(|l| l.text("sid") == sid && l.get("reason").is_some())
+                    .map(|l| l.text("reason"));
+                reason.is_some()
+            },
+        );
+        let reason = reason.unwrap();
+        assert!(reason.contains(says), "{target}: {reason}");
+    }
+
     fn docker(&mut self, suffix: &str, opts: &[&str]) -> (String, String) {
         self.run_container("docker-run", suffix, opts)
     }
@@ -463,8 +495,8 @@ fn stopped_paused_and_missing_containers_run_nothing() {
         ("paused", "is paused"),
         ("missing", "not found"),
     ] {
-        env.gate("alice", target, "touch /tmp/marker")
-            .assert_refused(target, says);
+        let out = env.gate("alice", target, "touch /tmp/marker");
+        env.assert_refused(&out, target, NOT_FOUND, says);
     }
     must("docker", &["unpause", &paused]);
     must("docker", &["start", &stopped]);
@@ -489,8 +521,8 @@ fn pidfile_naming_a_dead_pid_is_refused() {
         "target web1 pidfile {}\npermit * on * cmd touch /tmp/marker\n",
         pidfile.display()
     ));
-    env.gate("alice", "web1", "touch /tmp/marker")
-        .assert_refused("dead pid", &format!("pid {pid} from "));
+    let out = env.gate("alice", "web1", "touch /tmp/marker");
+    env.assert_refused(&out, "web1", NOT_FOUND, &format!("pid {pid} from "));
 }
 
 // ----------------------------------------- user and confinement (issue 4)
@@ -654,8 +686,8 @@ fn as_user_names_numbers_and_groups() {
         );
     }
 
-    env.gate("nobody-here", "web1", "touch /tmp/marker")
-        .assert_refused("missing user", "user \"nosuch\" not found");
+    let out = env.gate("nobody-here", "web1", "touch /tmp/marker");
+    env.assert_refused(&out, "web1", NOT_ENTERED, "user \"nosuch\" not found");
     let (code, out) = engine_exec("docker", &name, &[], &["ls", "/tmp"]);
     assert_eq!((code, out.as_str()), (0, ""), "the refused command ran");
 }
@@ -745,8 +777,8 @@ fn seccomp_filter_as_docker_exec() {
     env.config(&format!(
         "target web1 docker {name} user app\npermit * on * cmd touch /tmp/ran\n"
     ));
-    env.gate("alice", "web1", "touch /tmp/ran")
-        .assert_refused("errno 0 filter", "seem to succeed");
+    let out = env.gate("alice", "web1", "touch /tmp/ran");
+    env.assert_refused(&out, "web1", NOT_ENTERED, "seem to succeed");
     let (code, _) = engine_exec("docker", &name, &[], &["test", "-e", "/tmp/ran"]);
     assert_eq!(code, 1, "the command ran");
 
@@ -765,7 +797,7 @@ fn seccomp_filter_as_docker_exec() {
     let frozen = env.gate("alice", "web1", "touch /tmp/ran");
     let took = start.elapsed();
     must("docker", &["unpause", name]);
-    frozen.assert_refused("frozen init", "did not stop within 2 s");
+    env.assert_refused(&frozen, "web1", NOT_ENTERED, "did not stop within 2 s");
     assert!(took < Duration::from_secs(5), "{took:?}");
     let (code, _) = engine_exec("docker", name, &[], &["test", "-e", "/tmp/ran"]);
     assert_eq!(code, 1, "the command ran");

@@ -292,10 +292,6 @@ permit * on web cmd /no/such/program
     assert!(timeout.code > 128, "{timeout:?}");
     assert!(timeout.took < Duration::from_secs(10), "{timeout:?}");
     assert_eq!(missing.code, 127, "{missing:?}");
-    assert!(
-        missing.stderr.starts_with("nsgate: ") && missing.stderr.lines().count() == 1,
-        "{missing:?}"
-    );
 
     let lines = f.lines(8);
     for (i, run) in [&status, &killed, &timeout, &missing].iter().enumerate() {
@@ -328,7 +324,18 @@ permit * on web cmd /no/such/program
         record_fields(&["reason", "status", "duration_ms"])
     );
     assert_eq!(exit(3).text("status"), "127");
-    assert!(!exit(3).text("reason").is_empty());
+    assert_eq!(
+        exit(3).text("reason"),
+        "/no/such/program: not found in the container"
+    );
+    // The client gets its own word back, and the session to ask about.
+    assert_eq!(
+        missing.stderr,
+        format!(
+            "nsgate: \"/no/such/program\": not found in the container (session {}; the audit record has the details)\n",
+            exit(3).text("sid")
+        )
+    );
 }
 
 fn signal_number(name: &str) -> i32 {
@@ -347,11 +354,25 @@ fn a_target_that_cannot_be_resolved_gives_an_error_record() {
     );
     let conf = f.config_text("ghost.conf", &text);
     let run = f.gate(&conf, b"/bin/true");
-    assert_eq!(run.code, 125, "{run:?}");
-    assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
-    assert!(run.stderr.starts_with("nsgate: "), "{run:?}");
+    assert_eq!(
+        (run.code, run.stdout.as_slice()),
+        (125, &b""[..]),
+        "{run:?}"
+    );
     let lines = f.lines(1);
     let error = &lines[0];
+    // The client reads what failed and the session; the record, the details.
+    assert_eq!(
+        run.stderr,
+        format!(
+            "nsgate: cannot find a running container for target web (session {}; the audit record has the details)\n",
+            error.text("sid")
+        )
+    );
+    assert_eq!(
+        error.text("reason"),
+        format!("target web: docker container \"{ghost}\" not found")
+    );
     assert_eq!(error.priority, "authpriv.err");
     assert_eq!(error.names(), record_fields(&["reason"]));
     assert_eq!(error.text("event"), "error");
@@ -359,7 +380,6 @@ fn a_target_that_cannot_be_resolved_gives_an_error_record() {
     assert_eq!(error.text("key"), "alice");
     assert_eq!(error.text("target"), "web");
     assert_eq!(error.bytes("cmd"), Some(&b"/bin/true"[..]));
-    assert!(!error.text("reason").is_empty());
 }
 
 // ---------------------------------------------------------------- injection
@@ -455,15 +475,19 @@ permit * on web cmd /bin/touch /tmp/marker-3
 permit * on web cmd /bin/sleep 3
 ";
 
-/// A refusal for want of an audit trail: 125 and one line.
+/// A refusal for want of an audit trail: 125 and one line that names no
+/// socket and no errno (no record can hold the details: the timings of the
+/// tests tell the failures apart, and tests/audit.rs their messages).
 fn assert_audit_refusal(run: &Run) {
-    assert_eq!(run.code, 125, "{run:?}");
-    assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
-    assert!(
-        run.stderr.starts_with("nsgate: audit unavailable: "),
+    assert_eq!(
+        (run.code, run.stdout.as_slice(), run.stderr.as_str()),
+        (
+            125,
+            &b""[..],
+            "nsgate: cannot write the audit record, so nothing was run\n"
+        ),
         "{run:?}"
     );
-    assert!(run.stdout.is_empty(), "{run:?}");
 }
 
 /// The same request through the working rsyslogd does create the marker,
@@ -483,7 +507,6 @@ fn no_syslog_daemon_refuses_and_nothing_runs() {
     let conf = f.config("missing.conf", &syslog_setting(&missing));
     let run = f.gate(&conf, b"/bin/touch /tmp/marker-1");
     assert_audit_refusal(&run);
-    assert!(run.stderr.contains(s(&missing)), "{run:?}");
     assert!(run.took < Duration::from_secs(2), "{run:?}");
     assert!(!f.has_marker("marker-1"));
     // A deny is a deny whether or not its record could be written.
@@ -524,7 +547,6 @@ fn socket_nobody_reads_refuses_within_the_timeout_and_nothing_runs() {
     let conf = f.config("dead.conf", &syslog_setting(&dead));
     let run = f.gate(&conf, b"/bin/touch /tmp/marker-2");
     assert_audit_refusal(&run);
-    assert!(run.stderr.contains("accepted nothing"), "{run:?}");
     assert!(
         run.took >= Duration::from_millis(1900) && run.took < Duration::from_secs(4),
         "{run:?}"
@@ -546,7 +568,6 @@ fn stopped_rsyslogd_refuses_when_its_socket_is_full_and_nothing_runs() {
     let run = f.gate(&f.conf, b"/bin/touch /tmp/marker-3");
     kill(pid, Signal::SIGCONT).unwrap();
     assert_audit_refusal(&run);
-    assert!(run.stderr.contains("accepted nothing"), "{run:?}");
     assert!(
         run.took >= Duration::from_millis(1900) && run.took < Duration::from_secs(5),
         "{run:?}"

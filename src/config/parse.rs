@@ -5,6 +5,7 @@
 
 use super::lex::{lex, Line, Word};
 use super::*;
+use crate::target::NameKind;
 
 /// Parses `text` read from `file`; every error as `FILE:LINE[:COL]: message`.
 pub fn parse(file: &str, text: &[u8]) -> Result<Config, Vec<String>> {
@@ -188,11 +189,15 @@ impl Parser<'_> {
         let mut kind = match kind_word.text.as_str() {
             "docker" | "podman" => {
                 let container = words.expect("container name or id")?;
-                if !is_container_name(&container.text) {
-                    return Err(at(container, format!("invalid container name \"{}\"", container.text)));
-                }
+                let docker = kind_word.text == "docker";
+                let kind = if docker {
+                    NameKind::DockerContainer
+                } else {
+                    NameKind::PodmanContainer
+                };
+                runtime_name(container, kind, &container.text)?;
                 let container = container.text.clone();
-                if kind_word.text == "docker" {
+                if docker {
                     TargetKind::Docker {
                         container,
                         socket: "/var/run/docker.sock".into(),
@@ -206,11 +211,14 @@ impl Parser<'_> {
             }
             "containerd" => {
                 let spec = words.expect("NAMESPACE/ID")?;
-                let (namespace, id) = spec
-                    .text
-                    .split_once('/')
-                    .filter(|(n, i)| is_container_name(n) && is_container_name(i))
-                    .ok_or_else(|| at(spec, format!("invalid containerd NAMESPACE/ID \"{}\"", spec.text)))?;
+                let (namespace, id) = spec.text.split_once('/').ok_or_else(|| {
+                    at(
+                        spec,
+                        format!("invalid containerd NAMESPACE/ID \"{}\"", spec.text),
+                    )
+                })?;
+                runtime_name(spec, NameKind::ContainerdNamespace, namespace)?;
+                runtime_name(spec, NameKind::ContainerdId, id)?;
                 TargetKind::Containerd {
                     namespace: namespace.to_string(),
                     id: id.to_string(),
@@ -222,9 +230,7 @@ impl Parser<'_> {
             },
             "nspawn" => {
                 let machine = words.expect("machine name")?;
-                if !is_container_name(&machine.text) {
-                    return Err(at(machine, format!("invalid machine name \"{}\"", machine.text)));
-                }
+                runtime_name(machine, NameKind::Machine, &machine.text)?;
                 TargetKind::Nspawn {
                     machine: machine.text.clone(),
                 }
@@ -608,13 +614,10 @@ fn is_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// Docker's rule for container names, which also covers ids, containerd
-/// namespaces and ids, and machine names.
-fn is_container_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    s.len() <= 128
-        && bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+/// A name the target's runtime must accept, checked exactly as resolution
+/// checks it, so `--check` refuses what gate mode would.
+fn runtime_name(word: &Word, kind: NameKind, name: &str) -> Parsed<()> {
+    kind.check(name).map_err(|e| at(word, e.to_string()))
 }
 
 /// User and group names as useradd accepts them, or numbers.

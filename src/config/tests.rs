@@ -164,45 +164,44 @@ fn settings() {
 fn every_error_with_line_and_column() {
     let table: &[(&str, &str)] = &[
         ("bogus", "f:1:1: unknown statement \"bogus\" (expected target, permit, deny or set)"),
-        ("\"target\" x docker y", "f:1:1: unknown statement \"target\" (expected target, permit, deny or set)"),
+        ("\"target\" x docker yy", "f:1:1: unknown statement \"target\" (expected target, permit, deny or set)"),
         ("target", "f:1:8: missing target name"),
-        ("target -x docker y", "f:1:8: invalid target name \"-x\" (letters, digits, '.', '_' and '-', at most 64)"),
-        ("target a/b docker y", "f:1:8: invalid target name \"a/b\" (letters, digits, '.', '_' and '-', at most 64)"),
+        ("target -x docker yy", "f:1:8: invalid target name \"-x\" (letters, digits, '.', '_' and '-', at most 64)"),
+        ("target a/b docker yy", "f:1:8: invalid target name \"a/b\" (letters, digits, '.', '_' and '-', at most 64)"),
         ("target x lxc y", "f:1:10: unknown target kind \"lxc\" (expected docker, podman, containerd, pidfile or nspawn)"),
         ("target x docker", "f:1:17: missing container name or id"),
-        ("target x docker ../y", "f:1:17: invalid container name \"../y\""),
         ("target x containerd moby", "f:1:21: invalid containerd NAMESPACE/ID \"moby\""),
         ("target x pidfile run/x.pid", "f:1:18: expected an absolute path, found \"run/x.pid\""),
-        ("target x docker y state /s", "f:1:19: unknown option \"state\" for a docker target (expected socket, user, cwd, env or ns)"),
+        ("target x docker yy state /s", "f:1:20: unknown option \"state\" for a docker target (expected socket, user, cwd, env or ns)"),
         ("target x pidfile /p socket /s", "f:1:21: unknown option \"socket\" for a pidfile target (expected user, cwd, env or ns)"),
-        ("target x docker y user a user b", "f:1:26: option \"user\" given twice"),
-        ("target x docker y user a:b:c", "f:1:24: invalid USER[:GROUP] \"a:b:c\""),
-        ("target x docker y env 1A=b", "f:1:23: invalid environment variable name \"1A\""),
-        ("target x docker y env A", "f:1:23: expected NAME=VALUE, found \"A\""),
-        ("target x docker y ns net,foo", "f:1:22: unknown namespace \"foo\" (expected a comma list of mnt, uts, ipc, net, pid, cgroup, time, user)"),
-        ("target x docker y\ntarget x docker z", "f:2:8: target x is defined twice"),
-        ("target x docker y ns net,", "f:1:22: empty item in the list \"net,\" (a comma list has no blanks)"),
+        ("target x docker yy user a user b", "f:1:27: option \"user\" given twice"),
+        ("target x docker yy user a:b:c", "f:1:25: invalid USER[:GROUP] \"a:b:c\""),
+        ("target x docker yy env 1A=b", "f:1:24: invalid environment variable name \"1A\""),
+        ("target x docker yy env A", "f:1:24: expected NAME=VALUE, found \"A\""),
+        ("target x docker yy ns net,foo", "f:1:23: unknown namespace \"foo\" (expected a comma list of mnt, uts, ipc, net, pid, cgroup, time, user)"),
+        ("target x docker yy\ntarget x docker z", "f:2:8: target x is defined twice"),
+        ("target x docker yy ns net,", "f:1:23: empty item in the list \"net,\" (a comma list has no blanks)"),
         ("permit alice on nope cmd ls", "f:1:17: unknown target \"nope\" (define it with a target line before rules that name it)"),
-        ("target x docker y\npermit alice in x cmd ls", "f:2:14: expected \"on\" after who, found \"in\""),
-        ("target x docker y\npermit a b on x cmd ls", "f:2:10: expected \"on\" after who, found \"b\""),
-        ("target x docker y\npermit al,,ice on x cmd ls", "f:2:8: empty item in the list \"al,,ice\" (a comma list has no blanks)"),
-        ("target x docker y\npermit SHA256:a=b on x cmd ls", "f:2:8: invalid fingerprint \"SHA256:a=b\" (write it as ssh-keygen -l prints it)"),
-        ("target x docker y\npermit SHA256:short on x cmd ls", "f:2:8: invalid fingerprint \"SHA256:short\" (write it as ssh-keygen -l prints it)"),
-        ("target x docker y\npermit * on x, cmd ls", "f:2:13: empty item in the list \"x,\" (a comma list has no blanks)"),
-        ("target x docker y\npermit * on x,* cmd ls", "f:2:13: invalid target list \"x,*\""),
-        ("target x docker y\npermit * on x", "f:2:10: a permit rule must end with \"cmd WORD...\" or \"shell\""),
-        ("target x docker y\npermit * on x cmd", "f:2:15: \"cmd\" needs at least the program"),
-        ("target x docker y\npermit * on x cmd ...", "f:2:19: \"...\" cannot stand for the program"),
-        ("target x docker y\npermit * on x cmd ls ... -l", "f:2:26: \"...\" must be the last word of the command"),
-        ("target x docker y\npermit * on x ns net shell", "f:2:15: option \"ns\" is not allowed in a shell rule (only as and timeout)"),
-        ("target x docker y\npermit * on x shell now", "f:2:21: unexpected word after \"shell\""),
-        ("target x docker y\npermit * on x tty tty cmd ls", "f:2:19: option \"tty\" given twice"),
-        ("target x docker y\npermit * on x timeout 0s cmd ls", "f:2:23: duration \"0s\" out of range (1s to 30 days)"),
-        ("target x docker y\npermit * on x timeout 5 cmd ls", "f:2:23: invalid duration \"5\" (a whole number then s, m or h, e.g. 30s)"),
-        ("target x docker y\npermit * on x timeout 1.5m cmd ls", "f:2:23: invalid duration \"1.5m\" (a whole number then s, m or h, e.g. 30s)"),
-        ("target x docker y\npermit * on x sudo cmd ls", "f:2:15: unknown option \"sudo\" (expected as, ns, timeout, tty, detach, env, then cmd or shell)"),
-        ("target x docker y\ndeny * on x as root cmd ls", "f:2:13: unexpected \"as\": a deny rule takes only \"cmd WORD...\" after the targets"),
-        ("target x docker y\ndeny * on x shell", "f:2:13: unexpected \"shell\": a deny rule takes only \"cmd WORD...\" after the targets"),
+        ("target x docker yy\npermit alice in x cmd ls", "f:2:14: expected \"on\" after who, found \"in\""),
+        ("target x docker yy\npermit a b on x cmd ls", "f:2:10: expected \"on\" after who, found \"b\""),
+        ("target x docker yy\npermit al,,ice on x cmd ls", "f:2:8: empty item in the list \"al,,ice\" (a comma list has no blanks)"),
+        ("target x docker yy\npermit SHA256:a=b on x cmd ls", "f:2:8: invalid fingerprint \"SHA256:a=b\" (write it as ssh-keygen -l prints it)"),
+        ("target x docker yy\npermit SHA256:short on x cmd ls", "f:2:8: invalid fingerprint \"SHA256:short\" (write it as ssh-keygen -l prints it)"),
+        ("target x docker yy\npermit * on x, cmd ls", "f:2:13: empty item in the list \"x,\" (a comma list has no blanks)"),
+        ("target x docker yy\npermit * on x,* cmd ls", "f:2:13: invalid target list \"x,*\""),
+        ("target x docker yy\npermit * on x", "f:2:10: a permit rule must end with \"cmd WORD...\" or \"shell\""),
+        ("target x docker yy\npermit * on x cmd", "f:2:15: \"cmd\" needs at least the program"),
+        ("target x docker yy\npermit * on x cmd ...", "f:2:19: \"...\" cannot stand for the program"),
+        ("target x docker yy\npermit * on x cmd ls ... -l", "f:2:26: \"...\" must be the last word of the command"),
+        ("target x docker yy\npermit * on x ns net shell", "f:2:15: option \"ns\" is not allowed in a shell rule (only as and timeout)"),
+        ("target x docker yy\npermit * on x shell now", "f:2:21: unexpected word after \"shell\""),
+        ("target x docker yy\npermit * on x tty tty cmd ls", "f:2:19: option \"tty\" given twice"),
+        ("target x docker yy\npermit * on x timeout 0s cmd ls", "f:2:23: duration \"0s\" out of range (1s to 30 days)"),
+        ("target x docker yy\npermit * on x timeout 5 cmd ls", "f:2:23: invalid duration \"5\" (a whole number then s, m or h, e.g. 30s)"),
+        ("target x docker yy\npermit * on x timeout 1.5m cmd ls", "f:2:23: invalid duration \"1.5m\" (a whole number then s, m or h, e.g. 30s)"),
+        ("target x docker yy\npermit * on x sudo cmd ls", "f:2:15: unknown option \"sudo\" (expected as, ns, timeout, tty, detach, env, then cmd or shell)"),
+        ("target x docker yy\ndeny * on x as root cmd ls", "f:2:13: unexpected \"as\": a deny rule takes only \"cmd WORD...\" after the targets"),
+        ("target x docker yy\ndeny * on x shell", "f:2:13: unexpected \"shell\": a deny rule takes only \"cmd WORD...\" after the targets"),
         ("set syslog-socket", "f:1:19: missing setting value"),
         ("set syslog-socket dev/log", "f:1:19: expected an absolute path, found \"dev/log\""),
         ("set syslog-facility local8", "f:1:21: unknown syslog facility \"local8\""),
@@ -211,7 +210,7 @@ fn every_error_with_line_and_column() {
         ("set colour blue", "f:1:5: unknown setting \"colour\" (expected syslog-socket, syslog-facility or max-command-bytes)"),
         ("set syslog-facility auth x", "f:1:26: unexpected word after the setting's value"),
         ("set syslog-facility auth\nset syslog-facility user", "f:2:5: syslog-facility is set twice"),
-        ("target x docker y \"z\"", "f:1:19: unknown option \"z\" for a docker target (expected socket, user, cwd, env or ns)"),
+        ("target x docker yy \"z\"", "f:1:20: unknown option \"z\" for a docker target (expected socket, user, cwd, env or ns)"),
         ("deny * on * cmd a\"b\"", "f:1:18: a quote in the middle of a word (quote the whole word)"),
     ];
     for (src, want) in table {
@@ -219,9 +218,168 @@ fn every_error_with_line_and_column() {
     }
 }
 
+/// Every runtime name is checked by the very function resolution uses
+/// (`crate::target::NameKind`), so `--check` refuses what gate mode would.
+#[test]
+fn runtime_names_as_resolution_checks_them() {
+    const DOCKER: &str =
+        "a letter or digit, then letters, digits, '_', '.' or '-'; 2 to 255 characters";
+    const PODMAN: &str =
+        "a letter or digit, then letters, digits, '_', '.' or '-'; at most 255 characters";
+    const CONTAINERD: &str =
+        "letters and digits, with single '.', '_' or '-' between them; at most 76 characters";
+    const MACHINE: &str = "letters, digits and '-', in labels joined by single '.', no label starting or ending with '-'; at most 64 characters";
+    let long = |n: usize| "a".repeat(n);
+    let hex_id = "f79a5481c8bc5a613f93d9d493a199960390154dfa92021efa8b06949b11b038";
+    let accepted = [
+        "target x docker web1".to_string(),
+        "target x docker my_app.v2-x".to_string(),
+        format!("target x docker {hex_id}"),
+        format!("target x docker {}", &hex_id[..12]),
+        format!("target x docker {}", long(255)),
+        "target x podman a".to_string(),
+        "target x containerd moby/abc-1.x_2".to_string(),
+        "target x containerd k8s.io/0123456789ab".to_string(),
+        format!("target x containerd {}/{}", long(76), long(76)),
+        "target x nspawn web-1.x".to_string(),
+        format!("target x nspawn {}", long(64)),
+    ];
+    for src in &accepted {
+        ok(src);
+    }
+    let a256 = long(256);
+    let a77 = long(77);
+    let a65 = long(65);
+    let refused: &[(&str, &str, &str)] = &[
+        (
+            "target x docker a",
+            "f:1:17: invalid docker container name \"a\"",
+            DOCKER,
+        ),
+        (
+            "target x docker ../y",
+            "f:1:17: invalid docker container name \"../y\"",
+            DOCKER,
+        ),
+        (
+            "target x docker .y",
+            "f:1:17: invalid docker container name \".y\"",
+            DOCKER,
+        ),
+        (
+            "target x docker -yy",
+            "f:1:17: invalid docker container name \"-yy\"",
+            DOCKER,
+        ),
+        (
+            "target x docker a/b",
+            "f:1:17: invalid docker container name \"a/b\"",
+            DOCKER,
+        ),
+        (
+            "target x docker a%2f",
+            "f:1:17: invalid docker container name \"a%2f\"",
+            DOCKER,
+        ),
+        (
+            "target x docker \"a b\"",
+            "f:1:17: invalid docker container name \"a b\"",
+            DOCKER,
+        ),
+        (
+            &format!("target x docker {a256}"),
+            &format!("f:1:17: invalid docker container name \"{a256}\""),
+            DOCKER,
+        ),
+        (
+            "target x podman _y",
+            "f:1:17: invalid podman container name \"_y\"",
+            PODMAN,
+        ),
+        (
+            &format!("target x podman {a256}"),
+            &format!("f:1:17: invalid podman container name \"{a256}\""),
+            PODMAN,
+        ),
+        (
+            "target x containerd ../x",
+            "f:1:21: invalid containerd namespace \"..\"",
+            CONTAINERD,
+        ),
+        (
+            "target x containerd moby/..",
+            "f:1:21: invalid containerd id \"..\"",
+            CONTAINERD,
+        ),
+        (
+            "target x containerd moby/a/b",
+            "f:1:21: invalid containerd id \"a/b\"",
+            CONTAINERD,
+        ),
+        (
+            "target x containerd moby/a..b",
+            "f:1:21: invalid containerd id \"a..b\"",
+            CONTAINERD,
+        ),
+        (
+            "target x containerd moby/-a",
+            "f:1:21: invalid containerd id \"-a\"",
+            CONTAINERD,
+        ),
+        (
+            "target x containerd /x",
+            "f:1:21: invalid containerd namespace \"\"",
+            CONTAINERD,
+        ),
+        (
+            "target x containerd moby/",
+            "f:1:21: invalid containerd id \"\"",
+            CONTAINERD,
+        ),
+        (
+            &format!("target x containerd moby/{a77}"),
+            &format!("f:1:21: invalid containerd id \"{a77}\""),
+            CONTAINERD,
+        ),
+        (
+            "target x nspawn .hidden",
+            "f:1:17: invalid machine name \".hidden\"",
+            MACHINE,
+        ),
+        (
+            "target x nspawn ..",
+            "f:1:17: invalid machine name \"..\"",
+            MACHINE,
+        ),
+        (
+            "target x nspawn a_b",
+            "f:1:17: invalid machine name \"a_b\"",
+            MACHINE,
+        ),
+        (
+            "target x nspawn a-.b",
+            "f:1:17: invalid machine name \"a-.b\"",
+            MACHINE,
+        ),
+        (
+            "target x nspawn a.",
+            "f:1:17: invalid machine name \"a.\"",
+            MACHINE,
+        ),
+        (
+            &format!("target x nspawn {a65}"),
+            &format!("f:1:17: invalid machine name \"{a65}\""),
+            MACHINE,
+        ),
+    ];
+    for (src, want, rule) in refused {
+        assert_eq!(errors(src), vec![format!("{want} ({rule})")], "{src}");
+    }
+}
+
 #[test]
 fn reports_every_error_in_line_order() {
-    let e = errors("target x docker y\nbogus\npermit * on x\n\"unterminated\ndeny * on nope");
+    let e = errors("target x docker yy\nbogus\npermit * on x\n\"unterminated\ndeny * on nope");
     assert_eq!(e.len(), 4, "{e:?}");
     assert!(e[0].starts_with("f:2:1: "));
     assert!(e[1].starts_with("f:3:"));
@@ -267,7 +425,7 @@ fn errors_come_with_the_warnings_of_the_rest() {
 #[test]
 fn line_numbers_follow_continuations() {
     let c = ok(
-        "target x docker y \\\n  user app\n\npermit * \\\n on x \\\n cmd ls\npermit * on x cmd id",
+        "target x docker yy \\\n  user app\n\npermit * \\\n on x \\\n cmd ls\npermit * on x cmd id",
     );
     assert_eq!(
         c.targets[0].user.as_ref().map(|u| u.user.as_str()),

@@ -5,7 +5,7 @@
 //! configuration), and is read bounded and parsed strictly.
 #![forbid(unsafe_code)]
 
-use super::parse_pid;
+use super::{parse_pid, NameKind};
 use crate::system;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -55,13 +55,10 @@ impl PidSource {
 /// `STATE/io.containerd.runtime.v2.task/NAMESPACE/ID/init.pid`, once both
 /// names are checked to be containerd identifiers (so neither is a path).
 pub fn containerd_init_pid(state: &Path, namespace: &str, id: &str) -> Result<PathBuf, String> {
-    for (what, value) in [("namespace", namespace), ("id", id)] {
-        if !valid_containerd_identifier(value) {
-            return Err(format!(
-                "containerd {what} {value:?} is not a valid identifier"
-            ));
-        }
-    }
+    NameKind::ContainerdNamespace
+        .check(namespace)
+        .and_then(|()| NameKind::ContainerdId.check(id))
+        .map_err(|e| e.to_string())?;
     Ok(state
         .join("io.containerd.runtime.v2.task")
         .join(namespace)
@@ -70,28 +67,12 @@ pub fn containerd_init_pid(state: &Path, namespace: &str, id: &str) -> Result<Pa
 }
 
 /// `/run/systemd/machines/MACHINE`, once the name is checked to be a
-/// machine name (a hostname: letters, digits, `-`, `_`, `.`).
+/// machine name (a hostname, so not a path).
 pub fn machine_file(machine: &str) -> Result<PathBuf, String> {
-    let ok = !machine.is_empty()
-        && machine.len() <= 64
-        && !machine.starts_with('.')
-        && machine
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if !ok {
-        return Err(format!("{machine:?} is not a valid machine name"));
-    }
+    NameKind::Machine
+        .check(machine)
+        .map_err(|e| e.to_string())?;
     Ok(Path::new(MACHINES_DIR).join(machine))
-}
-
-/// containerd's identifier rule: alphanumeric runs joined by single `.`,
-/// `_` or `-`, at most 76 characters.
-fn valid_containerd_identifier(s: &str) -> bool {
-    if s.is_empty() || s.len() > 76 {
-        return false;
-    }
-    s.split(['.', '_', '-'])
-        .all(|run| !run.is_empty() && run.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// The `LEADER=` pid of a machine record; refuses a VM's (its leader is the

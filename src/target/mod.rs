@@ -11,6 +11,9 @@
 mod engine;
 mod files;
 mod http;
+mod names;
+
+pub use names::{InvalidName, NameKind};
 
 use crate::config::{Target, TargetKind};
 use crate::error::{Error, Result};
