@@ -22,6 +22,7 @@
 //! missing piece fails the test; otherwise they say so and return.
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
@@ -152,13 +153,18 @@ fn code(status: std::process::ExitStatus) -> i32 {
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
 }
 
-/// Fails the test with every problem found, not just the first.
+/// Fails the test with the problems found, not just the first (the first
+/// 20 of them in full: a watcher may report hundreds).
 fn assert_none(problems: &[String], what: &str) {
+    const SHOWN: usize = 20;
+    let mut text = problems[..problems.len().min(SHOWN)].join("\n");
+    if problems.len() > SHOWN {
+        text.push_str(&format!("\n... and {} more", problems.len() - SHOWN));
+    }
     assert!(
         problems.is_empty(),
-        "{what}: {} problem(s):\n{}",
-        problems.len(),
-        problems.join("\n")
+        "{what}: {} problem(s):\n{text}",
+        problems.len()
     );
 }
 
@@ -272,15 +278,6 @@ impl Caught {
             ));
         }
         found
-            .into_iter()
-            .map(|p| {
-                format!(
-                    "pid {} (in the container): {p}: {}",
-                    self.get("pid"),
-                    self.line
-                )
-            })
-            .collect()
     }
 }
 
@@ -394,21 +391,32 @@ fn assert_contained(r: &Report) {
         r.caught.len(),
         r.sessions
     );
-    let mut problems: Vec<String> = r.caught.iter().flat_map(Caught::problems).collect();
+    let mut problems = Vec::new();
+    if r.before != r.after {
+        problems.push(format!(
+            "nsgate was modified from the container: sha256 {} became {}",
+            r.before, r.after
+        ));
+    }
+    // Each kind of problem once, with how often and one watcher line.
+    let mut kinds: BTreeMap<String, (usize, &str)> = BTreeMap::new();
     for line in &r.writes {
         let written = line
             .split(' ')
             .find_map(|w| w.strip_prefix("written="))
             .unwrap_or("0");
         if written != "0" {
-            problems.push(format!("wrote to an executable from outside: {line}"));
+            let kind = "wrote to an executable from outside the container".to_string();
+            kinds.entry(kind).or_insert((0, line)).0 += 1;
         }
     }
-    if r.before != r.after {
-        problems.push(format!(
-            "nsgate was modified from the container: sha256 {} became {}",
-            r.before, r.after
-        ));
+    for c in &r.caught {
+        for kind in c.problems() {
+            kinds.entry(kind).or_insert((0, &c.line)).0 += 1;
+        }
+    }
+    for (kind, (n, example)) in kinds {
+        problems.push(format!("{n} times: {kind}\n    e.g. {example}"));
     }
     assert_none(
         &problems,
@@ -613,12 +621,14 @@ fn ending_a_session_spares_a_host_process_that_reuses_its_pid() {
     w.start(&[]);
     // The main process (`exec sleep 32`) dies of the timeout's SIGTERM;
     // sleep 31 ignores it, so nsgate keeps ending the session for its grace
-    // period after the main process is gone and its pid is free.
-    let cmd = "/bin/sh -c \"(trap '' TERM; sleep 31) & exec sleep 32\"";
+    // period after the main process is gone. sleep 31 has left the main
+    // process's session and group (setsid), or the kernel would keep the
+    // main process's pid from being reused while it is still a session id.
+    let cmd = "/bin/sh -c \"(trap '' TERM; exec setsid sleep 31) & exec sleep 32\"";
     w.config(&format!("permit {KEY} on web timeout 2s cmd {cmd}"));
     let init = w.init_pid();
     let mut child = w.gate(
-        "/bin/sh -c \"(trap '' TERM; sleep 31) & exec sleep 32\"",
+        "/bin/sh -c \"(trap '' TERM; exec setsid sleep 31) & exec sleep 32\"",
         "reuse",
     );
 
