@@ -12,9 +12,11 @@
 //!    Docker's defaults.
 //! 3. Processes a session leaves behind (a background loop, a double fork
 //!    with setsid) are ended with it, and counted in the exit record
-//!    (`ended=`); `detach` keeps them on purpose (`left=`).
+//!    (`ended=N`); the rule option `detach` keeps them on purpose
+//!    (`left=N`). Field and option come with this issue.
 //! 4. Ending a session never signals a host process that reuses the pid of
-//!    the session's main process.
+//!    the session's main process. The test makes the reuse happen by
+//!    writing the host's /proc/sys/kernel/ns_last_pid.
 //! 5. A host terminal on stdout or stderr never reaches the command.
 //!
 //! Needs root, Docker, rsyslogd and gcc; `tests/support/containers.sh
@@ -627,10 +629,8 @@ fn ending_a_session_spares_a_host_process_that_reuses_its_pid() {
     let cmd = "/bin/sh -c \"(trap '' TERM; exec setsid sleep 31) & exec sleep 32\"";
     w.config(&format!("permit {KEY} on web timeout 2s cmd {cmd}"));
     let init = w.init_pid();
-    let mut child = w.gate(
-        "/bin/sh -c \"(trap '' TERM; exec setsid sleep 31) & exec sleep 32\"",
-        "reuse",
-    );
+    // The request is the rule's command, word for word.
+    let mut child = w.gate(cmd, "reuse");
 
     let mut main = None;
     wait_for(Duration::from_secs(5), || {
@@ -659,7 +659,7 @@ fn ending_a_session_spares_a_host_process_that_reuses_its_pid() {
             break;
         }
         fs::write("/proc/sys/kernel/ns_last_pid", (main - 1).to_string()).unwrap();
-        let host = Command::new("sleep")
+        let mut host = Command::new("sleep")
             .arg("60")
             .stdin(Stdio::null())
             .spawn()
@@ -669,7 +669,8 @@ fn ending_a_session_spares_a_host_process_that_reuses_its_pid() {
             w.host.push(host);
             break;
         }
-        w.host.push(host);
+        let _ = host.kill();
+        let _ = host.wait();
     }
     let still_running = child.try_wait().unwrap().is_none();
     let status = wait_limited(&mut child, LIMIT, "nsgate (pid reuse)");
