@@ -68,7 +68,19 @@ pub fn write_trusted(path: &Path, text: &str) {
 /// nsgate in gate mode as sshd starts it: an empty environment but for the
 /// request, which callers add to as sshd would.
 pub fn gate_command(conf: &Path, key: &str, target: &str, request: impl AsRef<OsStr>) -> Command {
-    let mut cmd = Command::new(NSGATE);
+    gate_command_of(Path::new(NSGATE), conf, key, target, request)
+}
+
+/// `gate_command` for another copy of the binary: a test that attacks the
+/// running nsgate must not be able to destroy the build.
+pub fn gate_command_of(
+    program: &Path,
+    conf: &Path,
+    key: &str,
+    target: &str,
+    request: impl AsRef<OsStr>,
+) -> Command {
+    let mut cmd = Command::new(program);
     cmd.args(["--config", s(conf), "--key", key, target])
         .env_clear()
         .env("SSH_ORIGINAL_COMMAND", request)
