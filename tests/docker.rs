@@ -181,7 +181,9 @@ impl Drop for Env {
             remove_containers(&names);
         }
         self.syslog.stop();
-        let _ = fs::remove_dir_all(&self.dir);
+        if std::env::var_os("NSGATE_KEEP").is_none() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -288,11 +290,20 @@ fn assert_same_view(env: &mut Env, engine: &str, container: &str, target: &str) 
         mount_points(&exec(&["cat", "/proc/self/mountinfo"])),
         "{mounts}"
     );
-    assert_eq!(
-        gate("cat /proc/self/cgroup"),
-        exec(&["cat", "/proc/self/cgroup"]),
-        "cgroup"
-    );
+    // The same cgroups, but for the session's own below the container's
+    // in cgroup v2 (nsgate(8), "Cgroup").
+    let ours = gate("cat /proc/self/cgroup");
+    let theirs = exec(&["cat", "/proc/self/cgroup"]);
+    assert_eq!(ours.lines().count(), theirs.lines().count(), "cgroup: {ours}");
+    for (o, t) in ours.lines().zip(theirs.lines()) {
+        match o.strip_prefix(&format!("{t}/nsgate-")) {
+            Some(sid) if t.starts_with("0::") => assert!(
+                sid.len() == 32 && sid.bytes().all(|b| b.is_ascii_hexdigit()),
+                "cgroup: {ours}"
+            ),
+            _ => assert_eq!(o, t, "cgroup: {ours}"),
+        }
+    }
     // ls's own directory fd is the 3.
     let fds = gate("ls /proc/self/fd");
     assert_eq!(

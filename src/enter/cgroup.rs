@@ -99,9 +99,11 @@ pub struct SessionCgroup {
 impl SessionCgroup {
     /// Creates `nsgate-NAME` below the target's cgroup.
     pub fn create(hierarchies: &[Hierarchy], name: &str) -> Result<SessionCgroup, String> {
+        // cgroup v2 where there is one: it can freeze and kill the session.
         let h = hierarchies
             .iter()
-            .find(|h| h.tracks())
+            .find(|h| h.prefix == "0::")
+            .or_else(|| hierarchies.iter().find(|h| h.tracks()))
             .ok_or("no cgroup hierarchy to hold the session")?;
         let leaf = format!("nsgate-{name}");
         let dir = h.dir.join(&leaf);
@@ -194,7 +196,7 @@ impl Drop for SessionCgroup {
 /// the tracking hierarchy; every write checked.
 pub fn join(hierarchies: &[Hierarchy], session: &SessionCgroup, pid: i32) -> Result<(), String> {
     for h in hierarchies {
-        let file = if h.tracks() && h.dir.join("cgroup.procs") == session.parent_procs {
+        let file = if h.dir.join("cgroup.procs") == session.parent_procs {
             session.dir.join("cgroup.procs")
         } else {
             h.dir.join("cgroup.procs")

@@ -109,7 +109,10 @@ fn prepare_and_exec(lifeline: BorrowedFd<'_>) -> Result<std::convert::Infallible
     };
     let ready =
         system::poll(&[(lifeline, read)], Some(Duration::ZERO)).map_err(|e| step("lifeline", e))?;
-    if !ready.first().is_some_and(|r| !(r.hangup || r.error || r.read)) {
+    if !ready
+        .first()
+        .is_some_and(|r| !(r.hangup || r.error || r.read))
+    {
         system::exit_now(EXIT_FAILURE);
     }
     let argv: Vec<OsString> = std::env::args_os().skip(1).collect();

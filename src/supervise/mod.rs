@@ -165,6 +165,7 @@ pub fn supervise(session: Session<'_>) -> io::Result<Report> {
     let _lifeline = session.lifeline;
     system::set_nonblocking(session.channel.as_fd(), true)?;
     let mut sup = Supervisor {
+        entering_pid: session.entering.pid,
         entering: Some(session.entering),
         entering_exit: None,
         command: None,
@@ -315,6 +316,7 @@ struct Ending {
 
 struct Supervisor {
     entering: Option<Entering>,
+    entering_pid: i32,
     entering_exit: Option<Exit>,
     command: Option<Command>,
     channel: OwnedFd,
@@ -461,9 +463,7 @@ impl Supervisor {
             // The peers gone without closing cleanly is end of file too.
             Ok(None) | Err(_) => self.channel_open = false,
             Ok(Some(Received::Message(Message::Started(pid)))) if self.command.is_none() => {
-                self.command = self
-                    .tree
-                    .own_child(pid)
+                self.command = Tree::own_child(pid, self.entering_pid)
                     .map(|pidfd| Command { pidfd, exit: None });
             }
             Ok(Some(Received::Message(Message::Failed { code, text }))) => {

@@ -31,12 +31,15 @@ impl Tree {
         }
     }
 
-    /// A pidfd for `pid` if it is our own child and in the session: the
-    /// command's process the exec stage reports.
-    pub fn own_child(&self, pid: i32) -> Option<OwnedFd> {
+    /// A pidfd for `pid` if it is our own child: the command's process the
+    /// exec stage reports. We have no other child but the entering process
+    /// (`not`), so nothing else can pass.
+    pub fn own_child(pid: i32, not: i32) -> Option<OwnedFd> {
         let pidfd = system::pidfd_open(pid).ok()?;
+        // Checked after pinning: a child of ours cannot be reaped by anyone
+        // else, so the pid is still the pidfd's process.
         let ours = Stat::read(pid).is_some_and(|s| s.ppid == system::getpid());
-        (ours && self.cgroup.holds(pid)).then_some(pidfd)
+        (ours && pid != not).then_some(pidfd)
     }
 
     /// Ends every process of the session with `signal`.
