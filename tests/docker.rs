@@ -294,7 +294,11 @@ fn assert_same_view(env: &mut Env, engine: &str, container: &str, target: &str) 
     // in cgroup v2 (nsgate(8), "Cgroup").
     let ours = gate("cat /proc/self/cgroup");
     let theirs = exec(&["cat", "/proc/self/cgroup"]);
-    assert_eq!(ours.lines().count(), theirs.lines().count(), "cgroup: {ours}");
+    assert_eq!(
+        ours.lines().count(),
+        theirs.lines().count(),
+        "cgroup: {ours}"
+    );
     for (o, t) in ours.lines().zip(theirs.lines()) {
         match o.strip_prefix(&format!("{t}/nsgate-")) {
             Some(sid) if t.starts_with("0::") => assert!(

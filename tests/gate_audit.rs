@@ -213,7 +213,11 @@ fn permitted_and_denied_commands_are_recorded_in_order() {
     assert_eq!(exit.priority, "authpriv.info");
     assert_eq!(deny.priority, "authpriv.warning");
     assert_eq!(allow.names(), record_fields(&[]));
-    assert_eq!(exit.names(), record_fields(&["status", "duration_ms"]));
+    assert_eq!(
+        exit.names(),
+        record_fields(&["status", "duration_ms", "ended"])
+    );
+    assert_eq!(exit.text("ended"), "0");
     assert_eq!(deny.names(), record_fields(&["reason"]));
     assert_eq!((allow.pid, exit.pid, deny.pid), (ok.pid, ok.pid, no.pid));
 
@@ -304,17 +308,27 @@ permit * on web cmd /no/such/program
     }
     let exit = |i: usize| &lines[2 * i + 1];
 
-    assert_eq!(exit(0).names(), record_fields(&["status", "duration_ms"]));
+    assert_eq!(
+        exit(0).names(),
+        record_fields(&["status", "duration_ms", "ended"])
+    );
     assert_eq!(exit(0).text("status"), "3");
+    assert_eq!(exit(0).text("ended"), "0");
 
-    assert_eq!(exit(1).names(), record_fields(&["signal", "duration_ms"]));
+    assert_eq!(
+        exit(1).names(),
+        record_fields(&["signal", "duration_ms", "ended"])
+    );
     assert_eq!(exit(1).text("signal"), "SIGKILL");
+    assert_eq!(exit(1).text("ended"), "0");
 
     assert_eq!(
         exit(2).names(),
-        record_fields(&["reason", "signal", "duration_ms"])
+        record_fields(&["reason", "signal", "duration_ms", "ended"])
     );
     assert_eq!(exit(2).text("reason"), "timeout");
+    // The timeout ended the command itself.
+    assert_eq!(exit(2).text("ended"), "1");
     assert_eq!(timeout.code, 128 + signal_number(&exit(2).text("signal")));
     let ms: u64 = exit(2).text("duration_ms").parse().unwrap();
     assert!((1000..10_000).contains(&ms), "{ms} ms");

@@ -50,7 +50,14 @@ pub struct Credentials {
 pub fn read_file(root: BorrowedFd<'_>, path: &str) -> Result<Option<Vec<u8>>, String> {
     let fd = match system::open_in_root(root, path, Access::Read) {
         Ok(fd) => fd,
-        Err(e) if system::is_not_found(&e) => return Ok(None),
+        // Missing only if nothing is there: a link that leads nowhere (such
+        // as into a /proc that does not know us) is refused, not skipped.
+        Err(e) if system::is_not_found(&e) => {
+            return match system::open_in_root(root, path, Access::PathNoFollow) {
+                Err(e) if system::is_not_found(&e) => Ok(None),
+                _ => Err(format!("the container's {path} leads nowhere")),
+            }
+        }
         Err(e) => return Err(format!("cannot open the container's {path}: {e}")),
     };
     let file = std::fs::File::from(fd);
