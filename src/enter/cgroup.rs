@@ -123,6 +123,15 @@ impl SessionCgroup {
         Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
     }
 
+    /// Whether any process is in the session, or in a cgroup below it
+    /// (cgroup v2 says so for the whole subtree; v1 has only the list).
+    pub fn populated(&self) -> std::io::Result<bool> {
+        match std::fs::read_to_string(self.dir.join("cgroup.events")) {
+            Ok(events) => Ok(events.lines().any(|l| l == "populated 1")),
+            Err(_) => Ok(!self.members()?.is_empty()),
+        }
+    }
+
     /// Whether process `pid` is in the session now. With a pidfd opened
     /// before asking, a yes means the pidfd's process is a member, or has
     /// ended and its pid was taken by a new member.

@@ -90,7 +90,7 @@ impl Tree {
     /// Whether a process of the session still runs (zombies are not in
     /// a cgroup); None if the cgroup cannot be read.
     pub fn any_alive(&self) -> Option<bool> {
-        self.cgroup.members().ok().map(|m| !m.is_empty())
+        self.cgroup.populated().ok()
     }
 
     pub fn count_alive(&self) -> usize {
