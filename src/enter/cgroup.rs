@@ -1,16 +1,39 @@
 //! Joining the target's cgroups (§5): every v1 hierarchy and the v2 tree the
 //! target's init is in, through the host's cgroup mounts, so the container's
-//! limits apply to the command and stopping the container stops it.
+//! limits apply to the command and stopping the container stops it; and
+//! refusing a container the cgroup freezer holds (`docker pause`), whose
+//! init would never stop for the seccomp copy and which would freeze the
+//! command as it joined.
 #![forbid(unsafe_code)]
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
-/// The `cgroup.procs` files to write the command's pid into, from the
-/// target's `/proc/PID/cgroup`, ours, and our `/proc/self/mountinfo`.
-pub fn procs_files(target: &str, own: &str, mountinfo: &str) -> Result<Vec<PathBuf>, String> {
+/// One cgroup of the target's init, as a directory of the host's mounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cgroup {
+    /// The cgroup's directory.
+    pub dir: PathBuf,
+    /// Where its hierarchy is mounted: the top of `dir`'s ancestors to look at.
+    mount: PathBuf,
+    /// A v1 hierarchy with the freezer controller.
+    v1_freezer: bool,
+    /// The v2 (unified) hierarchy.
+    v2: bool,
+}
+
+impl Cgroup {
+    /// The file that moves a process into this cgroup.
+    pub fn procs_file(&self) -> PathBuf {
+        self.dir.join("cgroup.procs")
+    }
+}
+
+/// The target's cgroups, from its `/proc/PID/cgroup`, ours, and our
+/// `/proc/self/mountinfo`.
+pub fn cgroups(target: &str, own: &str, mountinfo: &str) -> Result<Vec<Cgroup>, String> {
     let mounts: Vec<Mount> = mountinfo.lines().filter_map(Mount::parse).collect();
-    let mut files = Vec::new();
+    let mut found = Vec::new();
     for line in target.lines().filter(|l| !l.is_empty()) {
         let (id, controllers, path) = split_line(line)?;
         let mount = mounts.iter().find(|m| {
@@ -41,17 +64,76 @@ pub fn procs_files(target: &str, own: &str, mountinfo: &str) -> Result<Vec<PathB
                 .filter(|rest| rest.starts_with('/'))
                 .ok_or_else(|| format!("cgroup {path} lies outside the mount {}", mount.point))?
         };
-        let mut file = PathBuf::from(&mount.point);
+        let mut dir = PathBuf::from(&mount.point);
         for component in relative.split('/').filter(|c| !c.is_empty()) {
             if component == "." || component == ".." {
                 return Err(format!("suspicious cgroup path {path}"));
             }
-            file.push(component);
+            dir.push(component);
         }
-        file.push("cgroup.procs");
-        files.push(file);
+        found.push(Cgroup {
+            dir,
+            mount: PathBuf::from(&mount.point),
+            v1_freezer: controllers.split(',').any(|c| c == "freezer"),
+            v2: controllers.is_empty(),
+        });
     }
-    Ok(files)
+    Ok(found)
+}
+
+/// Why the target is frozen or being frozen, if it is: a v1 freezer
+/// cgroup whose `freezer.state` is FREEZING or FROZEN (the state combines
+/// its own and its ancestors', which is all that `self_freezing` and
+/// `parent_freezing` tell apart), or a v2 cgroup with `frozen 1` in its
+/// `cgroup.events` or a `cgroup.freeze` of 1 in it or an ancestor (which
+/// `frozen` only shows once every process has stopped). A file that does
+/// not exist (a root cgroup, a kernel without v2 freezing) freezes nothing.
+pub fn frozen(cgroups: &[Cgroup]) -> Result<Option<String>, String> {
+    for cgroup in cgroups {
+        if cgroup.v1_freezer {
+            let file = cgroup.dir.join("freezer.state");
+            if let Some(state) = read_small(&file)? {
+                let state = state.trim();
+                if state != "THAWED" {
+                    return Ok(Some(format!("{} is {state}", file.display())));
+                }
+            }
+        }
+        if cgroup.v2 {
+            let file = cgroup.dir.join("cgroup.events");
+            if let Some(events) = read_small(&file)? {
+                if events.lines().any(|l| l == "frozen 1") {
+                    return Ok(Some(format!("{} says frozen 1", file.display())));
+                }
+            }
+            let mut dir: &Path = &cgroup.dir;
+            while dir.starts_with(&cgroup.mount) {
+                let file = dir.join("cgroup.freeze");
+                if read_small(&file)?.is_some_and(|f| f.trim() == "1") {
+                    return Ok(Some(format!("{} is 1", file.display())));
+                }
+                match dir.parent() {
+                    Some(parent) if dir != cgroup.mount => dir = parent,
+                    _ => break,
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A cgroup control file's few bytes; None if there is no such file.
+fn read_small(path: &Path) -> Result<Option<String>, String> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot open {}: {e}", path.display())),
+    };
+    let mut text = String::new();
+    file.take(4096)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(Some(text))
 }
 
 /// Moves process `pid` into each of `files`, every write checked.
@@ -128,6 +210,13 @@ fn unescape(s: &str) -> String {
 mod tests {
     use super::*;
 
+    fn procs_files(target: &str, own: &str, mountinfo: &str) -> Result<Vec<PathBuf>, String> {
+        Ok(cgroups(target, own, mountinfo)?
+            .iter()
+            .map(Cgroup::procs_file)
+            .collect())
+    }
+
     const MOUNTINFO: &str = "\
 24 1 0:22 / / rw,relatime - ext4 /dev/vda rw
 30 24 0:26 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
@@ -168,6 +257,71 @@ mod tests {
             .unwrap()
             .is_empty());
         assert!(procs_files("5:devices:/y\n", own, MOUNTINFO).is_err());
+    }
+
+    #[test]
+    fn knows_the_freezer_hierarchies() {
+        let target = "6:freezer:/docker/abc\n4:memory:/docker/abc\n0::/system.slice/x.scope\n";
+        let mountinfo = format!(
+            "{MOUNTINFO}37 30 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer\n"
+        );
+        let found = cgroups(target, "", &mountinfo).unwrap();
+        let flags: Vec<(bool, bool)> = found.iter().map(|c| (c.v1_freezer, c.v2)).collect();
+        assert_eq!(flags, [(true, false), (false, false), (false, true)]);
+        assert_eq!(found[0].dir, Path::new("/sys/fs/cgroup/freezer/docker/abc"));
+        assert_eq!(found[2].mount, Path::new("/sys/fs/cgroup/unified"));
+    }
+
+    /// The checks on fake hierarchies in a directory: every state file, and
+    /// a v2 freeze set on an ancestor, up to the mount but not above it.
+    #[test]
+    fn frozen_states() {
+        let top = std::env::temp_dir().join(format!("nsgate-freezer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&top);
+        let leaf = top.join("v2/parent/leaf");
+        std::fs::create_dir_all(&leaf).unwrap();
+        std::fs::create_dir_all(top.join("v1/docker/abc")).unwrap();
+        let v1 = Cgroup {
+            dir: top.join("v1/docker/abc"),
+            mount: top.join("v1"),
+            v1_freezer: true,
+            v2: false,
+        };
+        let v2 = Cgroup {
+            dir: leaf.clone(),
+            mount: top.join("v2"),
+            v1_freezer: false,
+            v2: true,
+        };
+        let both = [v1.clone(), v2.clone()];
+        let write = |path: PathBuf, text: &str| std::fs::write(path, text).unwrap();
+        assert_eq!(frozen(&both), Ok(None));
+        write(v1.dir.join("freezer.state"), "THAWED\n");
+        write(leaf.join("cgroup.events"), "populated 1\nfrozen 0\n");
+        write(leaf.join("cgroup.freeze"), "0\n");
+        write(top.join("v2/parent/cgroup.freeze"), "0\n");
+        // Above the mount: not this hierarchy's.
+        write(top.join("cgroup.freeze"), "1\n");
+        assert_eq!(frozen(&both), Ok(None));
+        for state in ["FREEZING", "FROZEN"] {
+            write(v1.dir.join("freezer.state"), &format!("{state}\n"));
+            let why = frozen(&both).unwrap().unwrap();
+            assert!(
+                why.ends_with(&format!("abc/freezer.state is {state}")),
+                "{why}"
+            );
+        }
+        write(v1.dir.join("freezer.state"), "THAWED\n");
+        write(top.join("v2/parent/cgroup.freeze"), "1\n");
+        let why = frozen(&both).unwrap().unwrap();
+        assert!(why.ends_with("v2/parent/cgroup.freeze is 1"), "{why}");
+        write(top.join("v2/parent/cgroup.freeze"), "0\n");
+        write(leaf.join("cgroup.events"), "populated 1\nfrozen 1\n");
+        let why = frozen(&both).unwrap().unwrap();
+        assert!(why.ends_with("leaf/cgroup.events says frozen 1"), "{why}");
+        // Only the hierarchies that can freeze are looked at.
+        assert_eq!(frozen(&[v1]), Ok(None));
+        std::fs::remove_dir_all(&top).unwrap();
     }
 
     #[test]

@@ -78,7 +78,12 @@ pub fn gather(pinned: &Pinned, restrict: Option<NsSet>) -> Result<Facts, String>
         .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
-    let cgroups = cgroup::procs_files(&target_cgroup, &own_cgroup, &mountinfo)?;
+    let cgroups = cgroup::cgroups(&target_cgroup, &own_cgroup, &mountinfo)?;
+    // Before anything that would wait on a frozen init or freeze the command.
+    if let Some(why) = cgroup::frozen(&cgroups)? {
+        return Err(format!("the container is paused ({why})"));
+    }
+    let cgroups = cgroups.iter().map(cgroup::Cgroup::procs_file).collect();
     let rlimits = parse_limits(&read_text(dir, "limits")?)?;
     let oom = read_text(dir, "oom_score_adj")?;
     let oom_score_adj = Some(
