@@ -626,6 +626,53 @@ impl Drop for TestCgroup {
     }
 }
 
+/// A container the cgroup freezer holds, through the v1 freezer hierarchy
+/// or the v2 (unified) one, is refused at once, nothing run (a command
+/// joining its cgroup would freeze too, and the helper hang); thawed, it is
+/// entered again.
+#[test]
+fn a_frozen_container_is_refused_at_once() {
+    if !can_run() {
+        return;
+    }
+    let cg = TestCgroup::new();
+    let c = Container::start("pivot", &[("NSGATE_TEST_CGROUP", &cg.name)]);
+    let mut freezers = Vec::new();
+    for h in TestCgroup::hierarchies() {
+        let dir = h.join(&cg.name);
+        if dir.join("freezer.state").exists() {
+            freezers.push((dir.join("freezer.state"), "FROZEN", "THAWED"));
+        }
+        if dir.join("cgroup.freeze").exists() {
+            freezers.push((dir.join("cgroup.freeze"), "1", "0"));
+        }
+    }
+    assert!(!freezers.is_empty(), "no cgroup freezer here");
+    for (file, freeze, thaw) in freezers {
+        std::fs::write(&file, freeze).unwrap();
+        let start = Instant::now();
+        let ran = run(&c, &cmd(&["true"]));
+        let took = start.elapsed();
+        std::fs::write(&file, thaw).unwrap();
+        match &ran.res {
+            Res::Err(125, why) => assert!(
+                why.starts_with("cannot enter the container: the container is paused ("),
+                "{}: {ran:?}",
+                file.display()
+            ),
+            _ => panic!("{}: {ran:?}", file.display()),
+        }
+        // The helper is a new test-binary process: most of this is its start.
+        assert!(
+            took < Duration::from_secs(1),
+            "{}: {took:?}",
+            file.display()
+        );
+        ok(&c, &cmd(&["true"]));
+    }
+    drop(c);
+}
+
 #[test]
 fn only_fds_0_1_2_and_no_host_environment() {
     if !can_run() {

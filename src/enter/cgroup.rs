@@ -1,6 +1,9 @@
 //! Joining the target's cgroups: every v1 hierarchy and the v2 tree the
 //! target's init is in, through the host's cgroup mounts, so the container's
-//! limits apply to the command and stopping the container stops it.
+//! limits apply to the command and stopping the container stops it, and
+//! refusing a container the cgroup freezer holds (`docker pause`), whose
+//! init would never stop for the seccomp copy and which would freeze the
+//! command as it joined.
 //!
 //! In one hierarchy (cgroup v2, else v1 `name=systemd`) the session gets a
 //! cgroup of its own below the container's: every process of the session is
@@ -9,8 +12,8 @@
 //! session").
 #![forbid(unsafe_code)]
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
 /// The target's cgroup in one hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +24,21 @@ pub struct Hierarchy {
     pub path: String,
     /// The cgroup's directory on the host.
     pub dir: PathBuf,
+    /// Where its hierarchy is mounted: the top of `dir`'s ancestors to look at.
+    mount: PathBuf,
 }
 
 impl Hierarchy {
+    /// A v1 hierarchy with the freezer controller.
+    fn v1_freezer(&self) -> bool {
+        self.prefix.split(':').nth(1).is_some_and(|c| c.split(',').any(|c| c == "freezer"))
+    }
+
+    /// The v2 (unified) hierarchy.
+    fn v2(&self) -> bool {
+        self.prefix == "0::"
+    }
+
     /// Whether this is where the session's own cgroup goes: cgroup v2, else
     /// v1's controller-less `name=systemd`.
     fn tracks(&self) -> bool {
@@ -77,12 +92,68 @@ pub fn hierarchies(target: &str, own: &str, mountinfo: &str) -> Result<Vec<Hiera
             prefix: format!("{id}:{controllers}:"),
             path: path.to_string(),
             dir,
+            mount: PathBuf::from(&mount.point),
         });
     }
     if !found.iter().any(Hierarchy::tracks) {
         return Err("no cgroup v2 or name=systemd hierarchy to hold the session".into());
     }
     Ok(found)
+}
+
+/// Why the target is frozen or being frozen, if it is: a v1 freezer
+/// cgroup whose `freezer.state` is FREEZING or FROZEN (the state combines
+/// its own and its ancestors', which is all that `self_freezing` and
+/// `parent_freezing` tell apart), or a v2 cgroup with `frozen 1` in its
+/// `cgroup.events` or a `cgroup.freeze` of 1 in it or an ancestor (which
+/// `frozen` only shows once every process has stopped). A file that does
+/// not exist (a root cgroup, a kernel without v2 freezing) freezes nothing.
+pub fn frozen(cgroups: &[Hierarchy]) -> Result<Option<String>, String> {
+    for cgroup in cgroups {
+        if cgroup.v1_freezer() {
+            let file = cgroup.dir.join("freezer.state");
+            if let Some(state) = read_small(&file)? {
+                let state = state.trim();
+                if state != "THAWED" {
+                    return Ok(Some(format!("{} is {state}", file.display())));
+                }
+            }
+        }
+        if cgroup.v2() {
+            let file = cgroup.dir.join("cgroup.events");
+            if let Some(events) = read_small(&file)? {
+                if events.lines().any(|l| l == "frozen 1") {
+                    return Ok(Some(format!("{} says frozen 1", file.display())));
+                }
+            }
+            let mut dir: &Path = &cgroup.dir;
+            while dir.starts_with(&cgroup.mount) {
+                let file = dir.join("cgroup.freeze");
+                if read_small(&file)?.is_some_and(|f| f.trim() == "1") {
+                    return Ok(Some(format!("{} is 1", file.display())));
+                }
+                match dir.parent() {
+                    Some(parent) if dir != cgroup.mount => dir = parent,
+                    _ => break,
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A cgroup control file's few bytes; None if there is no such file.
+fn read_small(path: &Path) -> Result<Option<String>, String> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot open {}: {e}", path.display())),
+    };
+    let mut text = String::new();
+    file.take(4096)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(Some(text))
 }
 
 /// The session's own cgroup, below the target's in the tracking hierarchy;
@@ -325,6 +396,71 @@ mod tests {
         assert!(only_v2("5:devices:/y\n").is_err());
         // Nowhere to hold the session.
         assert!(hierarchies("1:cpu:/a\n", own, MOUNTINFO).is_err());
+    }
+
+    #[test]
+    fn knows_the_freezer_hierarchies() {
+        let target = "6:freezer:/docker/abc\n4:memory:/docker/abc\n0::/system.slice/x.scope\n";
+        let mountinfo = format!(
+            "{MOUNTINFO}37 30 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer\n"
+        );
+        let found = hierarchies(target, "", &mountinfo).unwrap();
+        let flags: Vec<(bool, bool)> = found.iter().map(|c| (c.v1_freezer(), c.v2())).collect();
+        assert_eq!(flags, [(true, false), (false, false), (false, true)]);
+        assert_eq!(found[0].dir, Path::new("/sys/fs/cgroup/freezer/docker/abc"));
+        assert_eq!(found[2].mount, Path::new("/sys/fs/cgroup/unified"));
+    }
+
+    /// The checks on fake hierarchies in a directory: every state file, and
+    /// a v2 freeze set on an ancestor, up to the mount but not above it.
+    #[test]
+    fn frozen_states() {
+        let top = std::env::temp_dir().join(format!("nsgate-freezer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&top);
+        let leaf = top.join("v2/parent/leaf");
+        std::fs::create_dir_all(&leaf).unwrap();
+        std::fs::create_dir_all(top.join("v1/docker/abc")).unwrap();
+        let v1 = Hierarchy {
+            prefix: "6:freezer:".into(),
+            path: "/docker/abc".into(),
+            dir: top.join("v1/docker/abc"),
+            mount: top.join("v1"),
+        };
+        let v2 = Hierarchy {
+            prefix: "0::".into(),
+            path: "/parent/leaf".into(),
+            dir: leaf.clone(),
+            mount: top.join("v2"),
+        };
+        let both = [v1.clone(), v2.clone()];
+        let write = |path: PathBuf, text: &str| std::fs::write(path, text).unwrap();
+        assert_eq!(frozen(&both), Ok(None));
+        write(v1.dir.join("freezer.state"), "THAWED\n");
+        write(leaf.join("cgroup.events"), "populated 1\nfrozen 0\n");
+        write(leaf.join("cgroup.freeze"), "0\n");
+        write(top.join("v2/parent/cgroup.freeze"), "0\n");
+        // Above the mount: not this hierarchy's.
+        write(top.join("cgroup.freeze"), "1\n");
+        assert_eq!(frozen(&both), Ok(None));
+        for state in ["FREEZING", "FROZEN"] {
+            write(v1.dir.join("freezer.state"), &format!("{state}\n"));
+            let why = frozen(&both).unwrap().unwrap();
+            assert!(
+                why.ends_with(&format!("abc/freezer.state is {state}")),
+                "{why}"
+            );
+        }
+        write(v1.dir.join("freezer.state"), "THAWED\n");
+        write(top.join("v2/parent/cgroup.freeze"), "1\n");
+        let why = frozen(&both).unwrap().unwrap();
+        assert!(why.ends_with("v2/parent/cgroup.freeze is 1"), "{why}");
+        write(top.join("v2/parent/cgroup.freeze"), "0\n");
+        write(leaf.join("cgroup.events"), "populated 1\nfrozen 1\n");
+        let why = frozen(&both).unwrap().unwrap();
+        assert!(why.ends_with("leaf/cgroup.events says frozen 1"), "{why}");
+        // Only the hierarchies that can freeze are looked at.
+        assert_eq!(frozen(&[v1]), Ok(None));
+        std::fs::remove_dir_all(&top).unwrap();
     }
 
     #[test]

@@ -1,15 +1,20 @@
 //! What nsgate learns about the pinned target from the host side before it
 //! forks: which namespaces differ from its own, the cgroups, limits and
-//! capabilities of the target's init. Everything is read through a
+//! capabilities of the target's init, and its seccomp filters (cached in
+//! `seccomp_cache`). Everything is read through a
 //! descriptor on /proc/PID, and the pidfd is checked afterwards, so a pid
 //! reused meanwhile is detected, never entered.
 #![forbid(unsafe_code)]
+
+mod seccomp_cache;
 
 use super::cgroup;
 use crate::config::{NsSet, NS_NAMES};
 use crate::system::{self, Rlimit};
 use crate::target::Pinned;
+use seccomp_cache::Cache;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 
 /// /proc files of a process are small; more is not a file we understand.
 const PROC_FILE_LIMIT: u64 = 1 << 20;
@@ -73,6 +78,10 @@ pub fn gather(pinned: &Pinned, restrict: Option<NsSet>) -> Result<Facts, String>
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
     let cgroups = cgroup::hierarchies(&target_cgroup, &own_cgroup, &mountinfo)?;
+    // Before anything that would wait on a frozen init or freeze the command.
+    if let Some(why) = cgroup::frozen(&cgroups)? {
+        return Err(format!("the container is paused ({why})"));
+    }
     let rlimits = parse_limits(&read_text(dir, "limits")?)?;
     let oom = read_text(dir, "oom_score_adj")?;
     let oom_score_adj = Some(
@@ -80,12 +89,13 @@ pub fn gather(pinned: &Pinned, restrict: Option<NsSet>) -> Result<Facts, String>
             .parse::<i32>()
             .map_err(|_| format!("unexpected oom_score_adj {oom:?}"))?,
     );
-    let caps = parse_status(&read_text(dir, "status")?)?;
+    let status = read_text(dir, "status")?;
+    let caps = parse_status(&status)?;
     let last_cap =
         system::last_cap().map_err(|e| format!("cannot read the capability count: {e}"))?;
     let seccomp = match caps.seccomp_mode {
         0 => Vec::new(),
-        2 => copy_seccomp(pinned)?,
+        2 => seccomp_filters(pinned, dir, &status)?,
         _ => return Err("the target runs in strict seccomp mode; no command can run there".into()),
     };
     // Still the pinned process: everything above was about it.
@@ -106,10 +116,26 @@ pub fn gather(pinned: &Pinned, restrict: Option<NsSet>) -> Result<Facts, String>
 const SECCOMP_STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The target init's seccomp filters, so the command gets exactly what the
-/// runtime gave the container (docker exec applies the same profile).
-fn copy_seccomp(pinned: &Pinned) -> Result<Vec<system::BpfProgram>, String> {
-    let filters = system::copy_filters(pinned.pid, pinned.pidfd.as_fd(), SECCOMP_STOP_LIMIT)
-        .map_err(|e| format!("cannot copy the target's seccomp filter: {e}"))?;
+/// runtime gave the container (docker exec applies the same profile): from
+/// the cache when it holds them for this process and filter count, else
+/// copied from the init and cached for the next session. Failing to cache
+/// costs only the copy next time, so it never fails the session.
+fn seccomp_filters(
+    pinned: &Pinned,
+    dir: BorrowedFd<'_>,
+    status: &str,
+) -> Result<Vec<system::BpfProgram>, String> {
+    let key = cache_key(pinned.pid, dir, status);
+    let base = Path::new(seccomp_cache::BASE);
+    let cached = key
+        .as_ref()
+        .and_then(|key| Cache::open(base, false).ok()?.load(key));
+    let copied = cached.is_none();
+    let filters = match cached {
+        Some(filters) => filters,
+        None => system::copy_filters(pinned.pid, pinned.pidfd.as_fd(), SECCOMP_STOP_LIMIT)
+            .map_err(|e| format!("cannot copy the target's seccomp filter: {e}"))?,
+    };
     if filters.iter().any(system::BpfProgram::can_fake_success) {
         return Err(
             "the target's seccomp filter can make a system call seem to succeed \
@@ -117,7 +143,31 @@ fn copy_seccomp(pinned: &Pinned) -> Result<Vec<system::BpfProgram>, String> {
                 .into(),
         );
     }
+    // A count that changed during the copy would key the wrong filters.
+    if let Some(key) = key.filter(|k| copied && k.filters == filters.len()) {
+        let _ = Cache::open(base, true).and_then(|cache| cache.store(&key, &filters));
+    }
     Ok(filters)
+}
+
+/// What names the target's filters: its pid and start time (from the
+/// descriptor on its /proc directory, so from this very process; `gather`
+/// checks the pidfd afterwards) and its `Seccomp_filters:` count. None when
+/// the kernel does not say (before Linux 5.9): then they are always copied.
+fn cache_key(pid: i32, dir: BorrowedFd<'_>, status: &str) -> Option<seccomp_cache::Key> {
+    let filters = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Seccomp_filters:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    let stat = system::read_at(dir, "stat", PROC_FILE_LIMIT).ok()?;
+    Some(seccomp_cache::Key {
+        boot_id: seccomp_cache::boot_id()?,
+        pid,
+        start_time: crate::target::start_time(pid, &stat)?,
+        filters,
+    })
 }
 
 /// The namespaces of the target that differ from nsgate's own (§5).

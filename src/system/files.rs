@@ -50,6 +50,112 @@ pub fn open_dir_path_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> 
     )?)
 }
 
+/// Owner, type and permission bits and size of an open file (fstat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileInfo {
+    pub uid: u32,
+    /// `st_mode`: the file type and permission bits.
+    pub mode: u32,
+    pub size: u64,
+}
+
+impl FileInfo {
+    pub fn is_dir(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFDIR
+    }
+
+    pub fn is_file(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFREG
+    }
+
+    /// The permission bits, setuid, setgid and sticky included.
+    pub fn perms(&self) -> u32 {
+        self.mode & 0o7777
+    }
+}
+
+/// What `fd` is, from fstat(2): checked on the descriptor, so what is
+/// checked is what is then read.
+pub fn file_info(fd: BorrowedFd<'_>) -> io::Result<FileInfo> {
+    let st = nix::sys::stat::fstat(fd)?;
+    Ok(FileInfo {
+        uid: st.st_uid,
+        mode: st.st_mode,
+        size: u64::try_from(st.st_size).unwrap_or(0),
+    })
+}
+
+/// Opens directory `path`, refusing a symbolic link as its last component.
+pub fn open_dir_nofollow(path: &std::path::Path) -> io::Result<OwnedFd> {
+    Ok(nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// Opens directory `name` below `dir`, refusing a symbolic link.
+pub fn open_dir_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
+    Ok(nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// Creates directory `name` below `dir` with permission bits `mode` (less
+/// the umask); an existing one is left as it is, for the caller to check.
+pub fn make_dir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<()> {
+    match nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)) {
+        Err(nix::errno::Errno::EEXIST) => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+/// Opens file `name` below `dir` for reading without following a symbolic
+/// link, blocking on a FIFO or taking a terminal; the caller checks
+/// `file_info` before reading.
+pub fn open_file_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<File> {
+    let fd = nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_RDONLY
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_NOCTTY
+            | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok(File::from(fd))
+}
+
+/// Creates file `name` below `dir` for writing, with permission bits
+/// `mode`; fails if anything of that name exists (O_EXCL), a link included.
+pub fn create_file_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<File> {
+    let fd = nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(mode),
+    )?;
+    Ok(File::from(fd))
+}
+
+/// Renames `from` to `to`, both below `dir`; replaces `to` atomically.
+pub fn rename_at(dir: BorrowedFd<'_>, from: &str, to: &str) -> io::Result<()> {
+    Ok(nix::fcntl::renameat(dir, from, dir, to)?)
+}
+
+/// Removes file `name` below `dir` (never a directory).
+pub fn remove_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
+    Ok(nix::unistd::unlinkat(
+        dir,
+        name,
+        nix::unistd::UnlinkatFlags::NoRemoveDir,
+    )?)
+}
+
 /// Makes directory `dir` our root and working directory (as `nsenter --root`).
 pub fn chroot_to(dir: BorrowedFd<'_>) -> io::Result<()> {
     nix::unistd::fchdir(dir)?;

@@ -37,9 +37,10 @@ pub use exe::{
     sealed_copy_of_self, Cloned,
 };
 pub use files::{
-    chdir_to, chown_chmod, chroot_to, dup_onto, identity_at, open_dir_path_at, open_in_root,
-    open_null, open_proc_dir, open_root, pipe, read_at, read_fd, set_nonblocking, std_fd,
-    would_block, write_fd, Access,
+    chdir_to, chown_chmod, chroot_to, create_file_at, dup_onto, file_info, identity_at,
+    make_dir_at, open_dir_at, open_dir_nofollow, open_dir_path_at, open_file_at, open_in_root,
+    open_null, open_proc_dir, open_root, pipe, read_at, read_fd, remove_at, rename_at,
+    set_nonblocking, std_fd, would_block, write_fd, Access, FileInfo,
 };
 pub use poll::{poll, Interest, Ready};
 pub use process::{
@@ -48,7 +49,7 @@ pub use process::{
     set_parent_death_kill, set_umask, setns, setsid, signal_name, try_wait, wait, Exit, Forked,
     SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
 };
-pub use seccomp::{copy_filters, install_filter, BpfProgram};
+pub use seccomp::{copy_filters, install_filter, BpfProgram, INSN_BYTES, MAX_FILTERS, MAX_INSNS};
 pub use signals::Signals;
 pub use term::{
     open_pty_master, open_pty_peer, set_controlling_terminal, set_window_size, window_size,

@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 /// `PTRACE_SECCOMP_GET_FILTER` from linux/ptrace.h (not in the libc crate).
 const PTRACE_SECCOMP_GET_FILTER: libc::c_uint = 0x420c;
 /// The kernel's limit on one classic BPF program (BPF_MAXINSNS).
-const MAX_INSNS: usize = 4096;
+pub const MAX_INSNS: usize = 4096;
 /// More stacked filters than any runtime installs; a bound on our work.
-const MAX_FILTERS: usize = 64;
+pub const MAX_FILTERS: usize = 64;
+/// Bytes of one instruction in `to_bytes`: code, jt, jf, k (struct sock_filter).
+pub const INSN_BYTES: usize = 8;
 
 /// One classic BPF program, as the kernel gave it back.
 #[derive(Clone)]
@@ -25,6 +27,37 @@ impl BpfProgram {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The instructions as bytes, little-endian whatever the machine: code
+    /// (2 bytes), jt, jf (1 each), k (4), as struct sock_filter lays them out.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.0.len() * INSN_BYTES);
+        for insn in &self.0 {
+            out.extend_from_slice(&insn.code.to_le_bytes());
+            out.extend_from_slice(&[insn.jt, insn.jf]);
+            out.extend_from_slice(&insn.k.to_le_bytes());
+        }
+        out
+    }
+
+    /// The program `to_bytes` wrote; None unless it is 1 to MAX_INSNS whole
+    /// instructions. Whether the kernel accepts it is for `install_filter`.
+    pub fn from_bytes(bytes: &[u8]) -> Option<BpfProgram> {
+        if bytes.is_empty() || bytes.len() % INSN_BYTES != 0 || bytes.len() > MAX_INSNS * INSN_BYTES
+        {
+            return None;
+        }
+        let program = bytes
+            .chunks_exact(INSN_BYTES)
+            .map(|b| libc::sock_filter {
+                code: u16::from_le_bytes([b[0], b[1]]),
+                jt: b[2],
+                jf: b[3],
+                k: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+            })
+            .collect();
+        Some(BpfProgram(program))
     }
 
     /// Whether a system call could seem to succeed under this program
@@ -287,6 +320,23 @@ mod tests {
                 libc::SECCOMP_RET_ALLOW,
             ),
         ])
+    }
+
+    #[test]
+    fn bytes_round_trip() {
+        let program = allow_all_but_getppid();
+        let bytes = program.to_bytes();
+        assert_eq!(bytes.len(), 4 * INSN_BYTES);
+        // The jump: BPF_JMP|BPF_JEQ|BPF_K = 0x15, jt 0, jf 1, k = getppid.
+        assert_eq!(&bytes[8..12], &[0x15, 0, 0, 1]);
+        let back = BpfProgram::from_bytes(&bytes).unwrap();
+        assert_eq!(back.to_bytes(), bytes);
+        assert!(BpfProgram::from_bytes(&[]).is_none());
+        assert!(BpfProgram::from_bytes(&bytes[..bytes.len() - 1]).is_none());
+        let most = vec![6u8; MAX_INSNS * INSN_BYTES];
+        assert_eq!(BpfProgram::from_bytes(&most).unwrap().len(), MAX_INSNS);
+        let too_many = vec![6u8; (MAX_INSNS + 1) * INSN_BYTES];
+        assert!(BpfProgram::from_bytes(&too_many).is_none());
     }
 
     #[test]

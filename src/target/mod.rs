@@ -205,6 +205,22 @@ pub fn parse_pid(text: &[u8]) -> Option<i32> {
     valid_pid(pid).then_some(pid)
 }
 
+/// The start time (field 22) in `/proc/PID/stat` text of process `pid`:
+/// with the pid, it names one process for as long as the system is up.
+pub fn start_time(pid: i32, stat: &[u8]) -> Option<u64> {
+    parse_stat(pid, stat).map(|s| s.start_time)
+}
+
+/// Whether process `pid` is gone, or its pid now names a process that
+/// started at another time than `start_time`; false when /proc cannot say.
+pub fn gone_since(pid: i32, start_time: u64) -> bool {
+    match proc_stat(pid) {
+        Ok(stat) => stat.start_time != start_time,
+        Err(StatError::Gone) => true,
+        Err(StatError::Other(_)) => false,
+    }
+}
+
 /// The fields of `/proc/PID/stat` that tell one process from a successor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ProcStat {
