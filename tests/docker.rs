@@ -482,6 +482,24 @@ fn docker_stop_ends_a_running_session() {
     let status = wait_limited(&mut child, Duration::from_secs(10), "nsgate (docker stop)");
     let got = code(status);
     assert!(got == 128 + 9 || got == 128 + 15, "{got}");
+    // The session's cgroup did not get in the runtime's way: the container
+    // starts again, and no session cgroup is left anywhere.
+    must("docker", &["start", &name]);
+    let left = Command::new("find")
+        .args([
+            "/sys/fs/cgroup",
+            "-maxdepth",
+            "6",
+            "-type",
+            "d",
+            "-name",
+            "nsgate-*",
+        ])
+        .output()
+        .unwrap();
+    let left = String::from_utf8_lossy(&left.stdout).into_owned();
+    let id = must("docker", &["inspect", "-f", "{{.Id}}", &name]);
+    assert!(!left.contains(id.trim()), "{left}");
 }
 
 // --------------------------------------------------------- refusals

@@ -31,7 +31,10 @@ pub struct Hierarchy {
 impl Hierarchy {
     /// A v1 hierarchy with the freezer controller.
     fn v1_freezer(&self) -> bool {
-        self.prefix.split(':').nth(1).is_some_and(|c| c.split(',').any(|c| c == "freezer"))
+        self.prefix
+            .split(':')
+            .nth(1)
+            .is_some_and(|c| c.split(',').any(|c| c == "freezer"))
     }
 
     /// The v2 (unified) hierarchy.
