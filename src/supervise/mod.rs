@@ -172,6 +172,7 @@ pub fn supervise(session: Session<'_>) -> io::Result<Report> {
         channel: session.channel,
         channel_open: true,
         failure: None,
+        pending: Vec::new(),
         ending: None,
         deadline: session.timeout.map(|t| Instant::now() + t),
         master,
@@ -322,6 +323,8 @@ struct Supervisor {
     channel: OwnedFd,
     channel_open: bool,
     failure: Option<(i32, String)>,
+    /// Signals to forward that came before the command's process was known.
+    pending: Vec<i32>,
     ending: Option<Ending>,
     deadline: Option<Instant>,
     master: Option<Rc<OwnedFd>>,
@@ -439,7 +442,7 @@ impl Supervisor {
         self.tree.end(system::SIGTERM);
     }
 
-    fn forward(&self, signal: i32) {
+    fn forward(&mut self, signal: i32) {
         if signal == system::SIGWINCH && self.is_pty {
             // The kernel tells the terminal's foreground job itself.
             if let (Some(m), Ok(size)) = (&self.master, system::window_size(system::std_fd(0))) {
@@ -447,8 +450,13 @@ impl Supervisor {
             }
             return;
         }
-        if let Some(c) = self.command.as_ref().filter(|c| c.exit.is_none()) {
-            let _ = system::pidfd_send_signal(c.pidfd.as_fd(), signal);
+        match &self.command {
+            Some(c) if c.exit.is_none() => {
+                let _ = system::pidfd_send_signal(c.pidfd.as_fd(), signal);
+            }
+            // Not known yet (it may already run): delivered once it is.
+            None if self.entering.is_some() || self.channel_open => self.pending.push(signal),
+            _ => {}
         }
     }
 
