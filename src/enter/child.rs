@@ -11,6 +11,7 @@
 //! exits; it never returns into the supervisor's code.
 #![forbid(unsafe_code)]
 
+use super::confine::{self, Confinement, Real};
 use super::env;
 use super::facts::Facts;
 use super::message::{Message, Received};
@@ -18,7 +19,7 @@ use super::stage;
 use super::users::{self, Credentials};
 use crate::config::{EnvVar, UserSpec};
 use crate::error::{EXIT_DENIED, EXIT_FAILURE, EXIT_NOT_FOUND};
-use crate::system::{self, Access, CapSets, WindowSize};
+use crate::system::{self, Access, WindowSize};
 use std::convert::Infallible;
 use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -79,6 +80,10 @@ fn fail(message: impl Into<String>) -> Failure {
     }
 }
 
+fn failed(f: confine::Failed) -> Failure {
+    Failure::enter(format!("{}: {}", f.what, f.error))
+}
+
 /// Wraps a system call's error into a failure to enter.
 fn step<T>(what: &str, r: std::io::Result<T>) -> Result<T, Failure> {
     r.map_err(|e| Failure::enter(format!("{what}: {e}")))
@@ -124,16 +129,8 @@ fn enter(spec: &Spec<'_>) -> Result<Infallible, Failure> {
     }
     // pid included: for a pid namespace setns only sets where our children
     // are born, and the only child we make is the exec stage's.
-    let flags = facts.setns_flags();
-    if flags != 0 {
-        step("joining namespaces", system::setns(spec.pidfd, flags))?;
-    }
-    if let Some(root) = &facts.root {
-        step(
-            "entering the root directory",
-            system::chroot_to(root.as_fd()),
-        )?;
-    }
+    let root = facts.root.as_ref().map(|r| r.as_fd());
+    confine::join(&mut Real, spec.pidfd, facts.setns_flags(), root).map_err(failed)?;
     let root = step("opening /", system::open_root())?;
     let root = root.as_fd();
     let (creds, tty_gid) = resolve_user(root, spec)?;
@@ -163,7 +160,12 @@ fn enter(spec: &Spec<'_>) -> Result<Infallible, Failure> {
     // Before the target's seccomp filter, which could refuse these.
     step("signal dispositions", system::reset_signals())?;
     step("closing descriptors", system::cloexec_from(3))?;
-    become_user(facts, &creds)?;
+    let target = Confinement {
+        caps: facts.caps,
+        last_cap: facts.last_cap,
+        seccomp: &facts.seccomp,
+    };
+    confine::become_user(&mut Real, &target, &creds).map_err(failed)?;
     // The credentials are final: from here the supervisor's death kills us.
     step("parent-death signal", system::set_parent_death_kill())?;
     if system::getppid() != parent {
@@ -311,51 +313,6 @@ fn open_terminal(
         Message::Master(master).send(channel),
     )?;
     Ok(peer)
-}
-
-/// Capabilities, no_new_privs, seccomp, groups, gid, uid — in the order that keeps
-/// the privilege to make each change until it is made.
-fn become_user(facts: &Facts, creds: &Credentials) -> Result<(), Failure> {
-    let target = facts.caps;
-    let is_root = creds.uid == 0;
-    // Root keeps no more than the target's init has (§5); anyone else gets
-    // only the bounding set, as under docker exec.
-    let bounding = if is_root {
-        target.bounding & target.permitted
-    } else {
-        target.bounding
-    };
-    for cap in 0..=facts.last_cap.min(63) {
-        if bounding & (1u64 << cap) == 0 {
-            step("capability bounding set", system::drop_bounding(cap))?;
-        }
-    }
-    if target.no_new_privs {
-        step("no_new_privs", system::set_no_new_privs())?;
-    }
-    // While still privileged, as runc does: without no_new_privs, installing
-    // a filter needs CAP_SYS_ADMIN. What follows must pass the filter too.
-    for filter in &facts.seccomp {
-        step(
-            "the container's seccomp filter",
-            system::install_filter(filter),
-        )?;
-    }
-    step("supplementary groups", system::set_groups(&creds.groups))?;
-    step("gid", system::set_gids(creds.gid))?;
-    step("uid", system::set_uids(creds.uid))?;
-    let sets = if is_root {
-        CapSets {
-            permitted: bounding,
-            effective: bounding,
-            inheritable: target.inheritable & bounding,
-        }
-    } else {
-        CapSets::default()
-    };
-    step("capabilities", system::set_caps(sets))?;
-    step("ambient capabilities", system::clear_ambient())?;
-    Ok(())
 }
 
 /// Looks the program up as execvp would, but in the container and with the

@@ -18,6 +18,7 @@
 
 mod cgroup;
 mod child;
+mod confine;
 mod env;
 mod facts;
 mod message;
