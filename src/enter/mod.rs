@@ -175,53 +175,21 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome
     let facts = prepared.0;
     let user = effective_user(plan, &pinned.runtime);
     let mode = Mode::choose(plan.tty);
-    let term = match mode {
-        Mode::Pty => std::env::var("TERM").ok().filter(|t| valid_term(t)),
-        _ => None,
-    };
+    // The client's TERM, checked, only for a terminal.
+    let term = (mode == Mode::Pty)
+        .then(|| std::env::var("TERM").ok().filter(|t| valid_term(t)))
+        .flatten();
     let runtime = &pinned.runtime;
     let cwd = plan
         .cwd
         .as_deref()
         .or(runtime.working_dir.as_deref().filter(|d| !d.is_empty()));
 
-    // The exec stage runs in the container's root, where our dynamic loader
-    // is not: only a static build can run there.
-    if plan.exec_stage.is_none() && !cfg!(target_feature = "crt-static") {
-        return Err(cannot_enter(
-            "this nsgate is not a static build (see packaging/build-release)".into(),
-        ));
-    }
-    let exe = match &plan.exec_stage {
-        None => system::sealed_copy_of_self(),
-        Some(path) => system::sealed_copy_of(path),
-    }
-    .map_err(io_failure("copying nsgate for the exec stage"))?;
+    let exe = exec_stage_copy(plan)?;
     let signals = Signals::block(&supervise::FORWARDED).map_err(io_failure("signals"))?;
     let (channel, child_channel) = system::channel_pair().map_err(io_failure("channel"))?;
     let (lifeline, lifeline_hold) = system::pipe().map_err(io_failure("lifeline"))?;
-    // (ours, the command's) for stdin, stdout, stderr.
-    let pipes: Option<[(OwnedFd, OwnedFd); 3]> = match mode {
-        Mode::Pipes => {
-            let pipe = || system::pipe().map_err(io_failure("pipe"));
-            let (in_r, in_w) = pipe()?;
-            let (out_r, out_w) = pipe()?;
-            let (err_r, err_w) = pipe()?;
-            Some([(in_w, in_r), (out_r, out_w), (err_r, err_w)])
-        }
-        _ => None,
-    };
-    let io = match (&pipes, mode) {
-        (Some([i, o, e]), _) => ChildIo::Pipes {
-            stdin: i.1.as_fd(),
-            stdout: o.1.as_fd(),
-            stderr: e.1.as_fd(),
-        },
-        (None, Mode::Pty) => ChildIo::Pty {
-            size: system::window_size(system::std_fd(0)).ok(),
-        },
-        (None, _) => ChildIo::Direct,
-    };
+    let pipes = (mode == Mode::Pipes).then(relay_pipes).transpose()?;
     let spec = child::Spec {
         pidfd: pinned.pidfd.as_fd(),
         channel: child_channel.as_fd(),
@@ -235,23 +203,13 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome
         runtime_env: &runtime.env,
         term: term.as_deref(),
         plan_env: &plan.env,
-        io,
+        io: child_io(pipes.as_ref(), mode),
     };
     let session = SessionCgroup::create(&facts.cgroups, &plan.session).map_err(cannot_enter)?;
 
-    // Nothing of ours is ever in the container's pid namespace, but the
-    // entering process may join its user namespace.
-    system::set_dumpable(false).map_err(io_failure("non-dumpable"))?;
     let started = Instant::now();
-    // The child only runs `child::main`, which execs or exits.
-    let pid = match system::fork() {
-        Ok(Forked::Child) => child::main(&spec),
-        Ok(Forked::Parent(pid)) => pid,
-        Err(e) => return Err(io_failure("fork")(e)),
-    };
+    let entering = fork_entering(&spec)?;
     drop((child_channel, lifeline, exe));
-    let pidfd = system::pidfd_open(pid).map_err(io_failure("pidfd"))?;
-    let entering = supervise::Entering { pid, pidfd };
     let master = match go(&entering, &channel, &facts, &session, mode) {
         Ok(master) => master,
         Err(why) => {
@@ -292,6 +250,61 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome
             left: report.left,
         }),
     }
+}
+
+/// How the entering process sets up the command's stdin, stdout, stderr.
+fn child_io(pipes: Option<&[(OwnedFd, OwnedFd); 3]>, mode: Mode) -> ChildIo<'_> {
+    match (pipes, mode) {
+        (Some([i, o, e]), _) => ChildIo::Pipes {
+            stdin: i.1.as_fd(),
+            stdout: o.1.as_fd(),
+            stderr: e.1.as_fd(),
+        },
+        (None, Mode::Pty) => ChildIo::Pty {
+            size: system::window_size(system::std_fd(0)).ok(),
+        },
+        (None, _) => ChildIo::Direct,
+    }
+}
+
+/// Forks the entering process, which runs `spec` and never returns here.
+fn fork_entering(spec: &child::Spec<'_>) -> Result<supervise::Entering> {
+    // Nothing of ours is ever in the container's pid namespace, but the
+    // entering process may join its user namespace.
+    system::set_dumpable(false).map_err(io_failure("non-dumpable"))?;
+    // The child only runs `child::main`, which execs or exits.
+    let pid = match system::fork() {
+        Ok(Forked::Child) => child::main(spec),
+        Ok(Forked::Parent(pid)) => pid,
+        Err(e) => return Err(io_failure("fork")(e)),
+    };
+    let pidfd = system::pidfd_open(pid).map_err(io_failure("pidfd"))?;
+    Ok(supervise::Entering { pid, pidfd })
+}
+
+/// The sealed copy of nsgate the exec stage runs from.
+fn exec_stage_copy(plan: &Plan) -> Result<OwnedFd> {
+    // The exec stage runs in the container's root, where our dynamic loader
+    // is not: only a static build can run there.
+    if plan.exec_stage.is_none() && !cfg!(target_feature = "crt-static") {
+        return Err(cannot_enter(
+            "this nsgate is not a static build (see packaging/build-release)".into(),
+        ));
+    }
+    match &plan.exec_stage {
+        None => system::sealed_copy_of_self(),
+        Some(path) => system::sealed_copy_of(path),
+    }
+    .map_err(io_failure("copying nsgate for the exec stage"))
+}
+
+/// (ours, the command's) for stdin, stdout, stderr.
+fn relay_pipes() -> Result<[(OwnedFd, OwnedFd); 3]> {
+    let pipe = || system::pipe().map_err(io_failure("pipe"));
+    let (in_r, in_w) = pipe()?;
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    Ok([(in_w, in_r), (out_r, out_w), (err_r, err_w)])
 }
 
 /// Moves the entering process into the cgroups, takes the pty master where

@@ -15,7 +15,7 @@ use crate::enter::{Message, Received, SessionCgroup};
 use crate::system::{self, Exit, Interest, Ready, Signals};
 use relay::{Filled, Handle, NonBlocking, Pump};
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tree::Tree;
@@ -113,55 +113,24 @@ struct Command {
 
 /// Supervises `session` until it has ended, relaying as it says.
 pub fn supervise(session: Session<'_>) -> io::Result<Report> {
-    let (fd0, fd1, fd2) = (system::std_fd(0), system::std_fd(1), system::std_fd(2));
+    let fd0 = system::std_fd(0);
     let is_pty = matches!(session.relay, Relay::Pty(_));
     // Restored (in reverse order, for descriptors sharing one open file)
     // when dropped, on every way out of this function.
     let _blocking = match session.relay {
         Relay::Direct => None,
-        _ => Some(NonBlocking::set(&[fd0, fd1, fd2])),
+        _ => Some(NonBlocking::set(&[
+            fd0,
+            system::std_fd(1),
+            system::std_fd(2),
+        ])),
     };
     let _raw = if is_pty && system::is_tty(fd0) {
         Some(system::RawMode::enter(fd0)?)
     } else {
         None
     };
-    let mut master = None;
-    let mut pumps = Vec::new();
-    match session.relay {
-        Relay::Direct => {}
-        Relay::Pipes {
-            stdin,
-            stdout,
-            stderr,
-        } => {
-            for fd in [&stdin, &stdout, &stderr] {
-                system::set_nonblocking(fd.as_fd(), true)?;
-            }
-            pumps.push(Pump::new(
-                Handle::Std(fd0),
-                Handle::Ours(Rc::new(stdin)),
-                true,
-            ));
-            pumps.push(Pump::new(
-                Handle::Ours(Rc::new(stdout)),
-                Handle::Std(fd1),
-                false,
-            ));
-            pumps.push(Pump::new(
-                Handle::Ours(Rc::new(stderr)),
-                Handle::Std(fd2),
-                false,
-            ));
-        }
-        Relay::Pty(fd) => {
-            system::set_nonblocking(fd.as_fd(), true)?;
-            let fd = Rc::new(fd);
-            pumps.push(Pump::new(Handle::Std(fd0), Handle::Ours(fd.clone()), true));
-            pumps.push(Pump::new(Handle::Ours(fd.clone()), Handle::Std(fd1), false));
-            master = Some(fd);
-        }
-    }
+    let (mut pumps, master) = pumps_for(session.relay)?;
     let _lifeline = session.lifeline;
     system::set_nonblocking(session.channel.as_fd(), true)?;
     let mut sup = Supervisor {
@@ -183,107 +152,54 @@ pub fn supervise(session: Session<'_>) -> io::Result<Report> {
         settled: false,
     };
     let signals = session.signals;
-
     while !sup.finished(&pumps) {
-        let exited = sup.command_exited();
-        let mut slots = vec![Slot::Signals];
-        let mut fds = vec![(signals.fd(), READ)];
-        if sup.ending.is_none() {
-            // Once the session is being ended a hang-up here would only
-            // wake the loop again and again.
-            slots.push(Slot::ClientOut);
-            fds.push((fd1, Interest::default()));
-        }
-        if let Some(e) = &sup.entering {
-            slots.push(Slot::Process);
-            fds.push((e.pidfd.as_fd(), READ));
-        }
-        if let Some(c) = sup.command.as_ref().filter(|c| c.exit.is_none()) {
-            slots.push(Slot::Process);
-            fds.push((c.pidfd.as_fd(), READ));
-        }
-        if sup.channel_open {
-            slots.push(Slot::Channel);
-            fds.push((sup.channel.as_fd(), READ));
-        }
-        for (i, p) in pumps.iter().enumerate() {
-            // Input stops when the command has ended or is being ended.
-            if p.input && (exited || sup.ending.is_some()) {
-                continue;
-            }
-            // Only what there is to do is watched: a hang-up reported for a
-            // descriptor with nothing to do would make the loop spin.
-            if p.wants_read() && (p.input || !sup.settled) {
-                slots.push(Slot::From(i));
-                fds.push((p.from.fd(), READ));
-            }
-            if let (Some(to), true) = (&p.to, p.wants_write()) {
-                slots.push(Slot::To(i));
-                fds.push((
-                    to.fd(),
-                    Interest {
-                        read: false,
-                        write: true,
-                    },
-                ));
-            }
-        }
+        let (slots, fds) = sup.watched(&pumps, signals);
         let ready = system::poll(&fds, sup.wait_time(!pumps.is_empty()))?;
         drop(fds);
-
         for (slot, r) in slots.iter().zip(&ready) {
-            match slot {
-                Slot::Signals if r.read => {
-                    while let Some(signal) = signals.next()? {
-                        sup.forward(signal);
-                    }
-                }
-                Slot::ClientOut if gone(r) => sup.begin_end(Some(EndReason::Disconnect)),
-                Slot::Channel if r.read || r.hangup || r.error => {
-                    sup.read_channel();
-                }
-                Slot::From(i) if r.read || r.hangup || r.error => {
-                    sup.pump_from(&mut pumps[*i], r);
-                }
-                Slot::To(i) if r.write || gone(r) => {
-                    sup.pump_to(&mut pumps[*i], r);
-                }
-                _ => {}
-            }
+            sup.handle(*slot, r, &mut pumps, signals)?;
         }
         sup.reap()?;
         sup.settle();
-        if sup.settled {
-            // What the session left in its pipes or terminal is read now,
-            // without waiting for writers that may never close.
-            for p in pumps.iter_mut().filter(|p| !p.input) {
-                loop {
-                    if p.wants_write() && p.flush().is_err() {
-                        sup.begin_end(Some(EndReason::Disconnect));
-                    }
-                    // A slow client: poll says when to go on.
-                    if p.wants_write() || !p.wants_read() {
-                        break;
-                    }
-                    if !matches!(p.fill(true), Filled::Data) {
-                        break;
-                    }
-                }
-            }
-        }
-        if sup
-            .ending
-            .as_ref()
-            .is_some_and(|e| e.reason == Some(EndReason::Disconnect))
-        {
-            // Nobody is listening any more.
-            for p in &mut pumps {
-                p.drop_output();
-            }
-        }
+        sup.drain(&mut pumps);
         sup.check_clock();
     }
     sup.report()
+}
+
+/// The pumps that relay between the client and the command, and the pty
+/// master if there is one.
+fn pumps_for(relay: Relay) -> io::Result<(Vec<Pump>, Option<Rc<OwnedFd>>)> {
+    let (fd0, fd1, fd2) = (system::std_fd(0), system::std_fd(1), system::std_fd(2));
+    let ours = |fd: OwnedFd| -> io::Result<Rc<OwnedFd>> {
+        system::set_nonblocking(fd.as_fd(), true)?;
+        Ok(Rc::new(fd))
+    };
+    Ok(match relay {
+        Relay::Direct => (Vec::new(), None),
+        Relay::Pipes {
+            stdin,
+            stdout,
+            stderr,
+        } => (
+            vec![
+                Pump::new(Handle::Std(fd0), Handle::Ours(ours(stdin)?), true),
+                Pump::new(Handle::Ours(ours(stdout)?), Handle::Std(fd1), false),
+                Pump::new(Handle::Ours(ours(stderr)?), Handle::Std(fd2), false),
+            ],
+            None,
+        ),
+        Relay::Pty(fd) => {
+            let fd = ours(fd)?;
+            (
+                vec![
+                    Pump::new(Handle::Std(fd0), Handle::Ours(fd.clone()), true),
+                    Pump::new(Handle::Ours(fd.clone()), Handle::Std(fd1), false),
+                ],
+                Some(fd),
+            )
+        }
+    })
 }
 
 const READ: Interest = Interest {
@@ -338,6 +254,113 @@ struct Supervisor {
 }
 
 impl Supervisor {
+    /// What to poll this time round, and what each descriptor is.
+    fn watched<'a>(
+        &'a self,
+        pumps: &'a [Pump],
+        signals: &'a Signals,
+    ) -> (Vec<Slot>, Vec<(BorrowedFd<'a>, Interest)>) {
+        let exited = self.command_exited();
+        let mut slots = vec![Slot::Signals];
+        let mut fds = vec![(signals.fd(), READ)];
+        if self.ending.is_none() {
+            // Once the session is being ended a hang-up here would only
+            // wake the loop again and again.
+            slots.push(Slot::ClientOut);
+            fds.push((system::std_fd(1), Interest::default()));
+        }
+        if let Some(e) = &self.entering {
+            slots.push(Slot::Process);
+            fds.push((e.pidfd.as_fd(), READ));
+        }
+        if let Some(c) = self.command.as_ref().filter(|c| c.exit.is_none()) {
+            slots.push(Slot::Process);
+            fds.push((c.pidfd.as_fd(), READ));
+        }
+        if self.channel_open {
+            slots.push(Slot::Channel);
+            fds.push((self.channel.as_fd(), READ));
+        }
+        for (i, p) in pumps.iter().enumerate() {
+            // Input stops when the command has ended or is being ended.
+            if p.input && (exited || self.ending.is_some()) {
+                continue;
+            }
+            // Only what there is to do is watched: a hang-up reported for a
+            // descriptor with nothing to do would make the loop spin.
+            if p.wants_read() && (p.input || !self.settled) {
+                slots.push(Slot::From(i));
+                fds.push((p.from.fd(), READ));
+            }
+            if let (Some(to), true) = (&p.to, p.wants_write()) {
+                slots.push(Slot::To(i));
+                let write = Interest {
+                    read: false,
+                    write: true,
+                };
+                fds.push((to.fd(), write));
+            }
+        }
+        (slots, fds)
+    }
+
+    /// Acts on what poll reported for one descriptor.
+    fn handle(
+        &mut self,
+        slot: Slot,
+        r: &Ready,
+        pumps: &mut [Pump],
+        signals: &Signals,
+    ) -> io::Result<()> {
+        match slot {
+            Slot::Signals if r.read => {
+                while let Some(signal) = signals.next()? {
+                    self.forward(signal);
+                }
+            }
+            Slot::ClientOut if gone(r) => self.begin_end(Some(EndReason::Disconnect)),
+            Slot::Channel if r.read || r.hangup || r.error => {
+                self.read_channel();
+            }
+            Slot::From(i) if r.read || r.hangup || r.error => self.pump_from(&mut pumps[i], r),
+            Slot::To(i) if r.write || gone(r) => self.pump_to(&mut pumps[i], r),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Once the session is settled, what it left in its pipes or terminal
+    /// is read now, without waiting for writers that may never close; and
+    /// after a disconnect, output is dropped.
+    fn drain(&mut self, pumps: &mut [Pump]) {
+        if self.settled {
+            for p in pumps.iter_mut().filter(|p| !p.input) {
+                loop {
+                    if p.wants_write() && p.flush().is_err() {
+                        self.begin_end(Some(EndReason::Disconnect));
+                    }
+                    // A slow client: poll says when to go on.
+                    if p.wants_write() || !p.wants_read() {
+                        break;
+                    }
+                    if !matches!(p.fill(true), Filled::Data) {
+                        break;
+                    }
+                }
+            }
+        }
+        if self
+            .ending
+            .as_ref()
+            .is_some_and(|e| e.reason == Some(EndReason::Disconnect))
+        {
+            // Nobody is listening any more.
+            for p in pumps {
+                p.drop_output();
+            }
+        }
+    }
+
     fn command_exited(&self) -> bool {
         self.command.as_ref().is_some_and(|c| c.exit.is_some())
     }
