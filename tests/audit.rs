@@ -10,11 +10,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
-use nsgate::audit::{Auditor, Event, Outcome, Record, SessionId, Value, MAX_RECORD_BYTES};
+use nsgate::audit::{Auditor, Event, Outcome, Record, SessionId, MAX_RECORD_BYTES};
 use nsgate::config::{Facility, NsSet, Origin, Settings};
 
 mod common;
-use common::{is_root, private_dir, record_fields, skip_or_fail, Line, Rsyslogd};
+use common::{is_root, private_dir, record_fields, skip_or_fail, Line, Rsyslogd, Value};
 
 /// A private rsyslogd under a temporary directory, stopped on drop.
 struct Daemon {
