@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 mod common;
-use common::{is_root, private_dir, s, write_trusted, NSGATE};
+use common::{audit, is_root, private_dir, s, write_trusted, Line, NSGATE};
 
 const CONFIG: &str = "\
 # a small policy
@@ -591,12 +591,9 @@ fn gate_mode_failures_name_the_session_not_the_host() {
     let mut buf = vec![0u8; 8192];
     let n = syslog.recv(&mut buf).unwrap();
     let datagram = String::from_utf8(buf[..n].to_vec()).unwrap();
-    let frame = nsgate::audit::parse_frame(&datagram).unwrap();
-    let fields = nsgate::audit::parse_message(frame.message).unwrap();
-    let field = |name: &str| {
-        let value = &fields.iter().find(|(n, _)| n == name).unwrap().1;
-        String::from_utf8(value.bytes().unwrap().to_vec()).unwrap()
-    };
+    let record = Line::datagram(&datagram);
+    assert_eq!(record.priority, "authpriv.err");
+    let field = |name: &str| record.text(name);
     assert_eq!(field("event"), "error");
     assert_eq!(
         field("reason"),
@@ -696,4 +693,85 @@ fn usage_errors() {
             assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         }
     }
+}
+
+/// The tests' own audit decoder (tests/common/audit.rs) takes the manual's
+/// records apart and refuses what the manual does not allow, so that a
+/// malformed record fails a test instead of decoding to something.
+#[test]
+fn the_tests_audit_decoder_is_strict() {
+    let head = "<86>Nov  9 09:15:02 nsgate[4711]: ";
+    let fields = "v=1 sid=9f2c0b71aa55e1f09f2c0b71aa55e1f0 event=allow key=alice \
+fp=SHA256:nh3L/x+y from=[2001:db8::1]:22 target=web1 container=- pid=4242 user=app \
+ns=mnt,uts rule=/etc/nsgate.conf:12";
+    let good =
+        format!("{head}{fields} cmd=\"a\\\"b\\\\\\x0A\\xFF\" reason=\"\" status=0 duration_ms=87");
+    let line = Line::datagram(&good);
+    assert_eq!(line.priority, "authpriv.info");
+    assert_eq!(line.pid, 4711);
+    assert_eq!(line.bytes("cmd"), Some(&b"a\"b\\\n\xff"[..]));
+    assert_eq!(line.get("container"), Some(&audit::Value::Missing));
+    assert_eq!(line.text("from"), "[2001:db8::1]:22");
+    assert_eq!(line.bytes("reason"), Some(&b""[..]));
+    let interactive = format!("{head}{fields} cmd=-");
+    assert_eq!(
+        Line::datagram(&interactive).get("cmd"),
+        Some(&audit::Value::Missing)
+    );
+
+    for bad in [
+        "<86>Nov  9 09:15:02 nsgate[4711]:",
+        "<86> Nov  9 09:15:02 nsgate[4711]: v=1",
+        "<86>Nov 09 09:15:02 nsgate[4711]: v=1",
+        "<86>Nov  9 9:15:02 nsgate[4711]: v=1",
+        "<86>Nox  9 09:15:02 nsgate[4711]: v=1",
+        "<86>Nov  9 24:15:02 nsgate[4711]: v=1",
+        "<86>Nov  9 09:15:02 sshd[4711]: v=1",
+        "<86>Nov  9 09:15:02 nsgate[x]: v=1",
+        "<192>Nov  9 09:15:02 nsgate[1]: v=1",
+        "86>Nov  9 09:15:02 nsgate[1]: v=1",
+    ] {
+        assert!(
+            audit::parse_frame(bad).is_err()
+                || audit::parse_message(audit::parse_frame(bad).unwrap().message).is_err(),
+            "{bad:?}"
+        );
+    }
+    for tail in [
+        "cmd=\"x\" ",
+        "cmd=\"x\"  status=0",
+        "cmd=\"abc",
+        "cmd=\"a\\",
+        "cmd=\"a\\q\"",
+        "cmd=\"\\x4\"",
+        "cmd=\"\\x4g\"",
+        "cmd=\"\\x41\"",
+        "cmd=\"a\"b",
+        "cmd=a\"b\"",
+        "cmd=ab",
+        "cmd=\"a\tb\"",
+        "cmd=\"\u{e9}\"",
+        "cmd=\"x\" reason=bare",
+        "cmd=\"x\" status=0 signal=SIGKILL",
+        "cmd=\"x\" duration_ms=1 status=0",
+        "cmd=\"x\" bogus=1",
+        "cmd=\"x\" status=",
+        "cmd=\"x\" status=\"0\"",
+        "cmd=\"x\" status=a\\b",
+        "cmd=\"x\" cmd=\"y\"",
+    ] {
+        let message = format!("{fields} {tail}");
+        assert!(audit::parse_message(&message).is_err(), "{tail:?}");
+    }
+    // Every field up to cmd is in every record, in the manual's order.
+    assert!(audit::parse_message("v=1 sid=1 event=deny cmd=\"x\"").is_err());
+    let swapped = fields
+        .replace("key=alice fp=", "fp=")
+        .replace(" from=", " key=alice from=");
+    assert!(audit::parse_message(&format!("{swapped} cmd=\"x\"")).is_err());
+    assert!(audit::parse_message(&format!("{}  cmd=\"x\"", fields.replace("v=1", "v=2"))).is_err());
+    assert!(audit::parse_message(&format!("{} cmd=\"x\"", fields.replace("v=1", "v=2"))).is_err());
+    // The severity must be the event's.
+    let warning = good.replace("<86>", "<84>");
+    assert!(std::panic::catch_unwind(|| Line::datagram(&warning)).is_err());
 }

@@ -1,17 +1,19 @@
 //! Entering a real container (§5, §7): a throwaway one built by
-//! tests/support/mkcontainer.sh with unshare around a busybox root, pinned
-//! by pid as a pidfile target would be, and entered through
-//! `nsgate::enter::run` in a separate, single-threaded process.
+//! tests/support/mkcontainer.sh with unshare around a busybox root, entered
+//! by the real binary in gate mode through a `pidfile` target naming its
+//! init (`gate`), with the records read from a socket the test binds.
 //!
 //! These tests need root and unshare. Without them they say so and pass,
 //! unless NSGATE_E2E=1, where they fail.
 //!
-//! The supervising process: the test binary runs itself with
-//! NSGATE_ENTER_HELPER set and only the `helper` test selected; that test
-//! forks (the test harness has threads, nsgate must not) and the child calls
-//! `enter::run` with the plan described by NSGATE_T_* variables, after
-//! printing `--nsgate-begin PID--` on stdout. The outcome goes to the file
-//! named by NSGATE_T_RESULT.
+//! Not converted yet (they still call the library): requests with runtime
+//! settings (`rt_*`, which a pidfile target has not) and the tests that
+//! start the helper themselves (signals, disconnect, terminals). For those,
+//! the test binary runs itself with NSGATE_ENTER_HELPER set and only the
+//! `helper` test selected; that test forks (the test harness has threads,
+//! nsgate must not) and the child calls `enter::run` with the plan described
+//! by NSGATE_T_* variables, after printing `--nsgate-begin PID--` on stdout.
+//! The outcome goes to the file named by NSGATE_T_RESULT.
 
 use nsgate::config::{EnvVar, NsSet, UserSpec};
 use nsgate::enter::{self, Plan};
@@ -24,7 +26,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{is_root, skip_or_fail, support, unique, wait_limited};
+use common::{
+    is_root, private_dir, s, skip_or_fail, support, syslog_setting, unique, wait_limited,
+    write_trusted, Line, NSGATE,
+};
+use std::os::unix::net::UnixDatagram;
 
 const HELPER: &str = "NSGATE_ENTER_HELPER";
 const MARKER: &str = "--nsgate-begin ";
@@ -285,6 +291,8 @@ struct Ran {
     res: Res,
     /// The helper's own exit code.
     code: i32,
+    /// The namespaces the allow record names (gate mode only).
+    ns: Option<String>,
 }
 
 fn helper_command(c: &Container, req: &Req<'_>, result: &Path) -> Command {
@@ -364,6 +372,21 @@ fn wait(child: &mut std::process::Child) -> std::process::ExitStatus {
 }
 
 fn run(c: &Container, req: &Req<'_>) -> Ran {
+    let runtime = req.rt_user.is_some()
+        || !req.rt_env.is_empty()
+        || req.rt_workdir.is_some()
+        || req.rt_hostname.is_some()
+        || !req.rt_groupadd.is_empty();
+    if runtime {
+        run_library(c, req)
+    } else {
+        gate(c, req)
+    }
+}
+
+/// `enter::run` in the helper: only for the runtime settings a pidfile
+/// target cannot have.
+fn run_library(c: &Container, req: &Req<'_>) -> Ran {
     let result = std::env::temp_dir().join(unique("nsgate-res"));
     // Files, not pipes: a process left behind holding them cannot hang the
     // test, only fail it.
@@ -395,6 +418,155 @@ fn run(c: &Container, req: &Req<'_>) -> Ran {
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
         res,
         code: status.code().unwrap_or(-1),
+        ns: None,
+    }
+}
+
+// ------------------------------------------------------- gate mode
+
+/// A request run by the real binary in gate mode, as sshd starts it, on a
+/// `pidfile` target naming the container's init: the rule and target lines
+/// say what `Req` asks for (rules: `as`, `ns`, `env`, `tty`, `timeout`;
+/// the target: `cwd`), and the records go to a socket the test binds.
+/// The runtime settings (`rt_*`) have no pidfile counterpart; they are
+/// tested against Docker in tests/target.rs and tests/docker.rs.
+/// nsgate in gate mode for `req` on `c`, its directory and the socket its
+/// records reach; stdin, stdout and stderr are the caller's to set.
+fn gate_setup(c: &Container, req: &Req<'_>) -> (Command, PathBuf, UnixDatagram) {
+    assert!(
+        req.rt_user.is_none()
+            && req.rt_env.is_empty()
+            && req.rt_workdir.is_none()
+            && req.rt_hostname.is_none()
+            && req.rt_groupadd.is_empty(),
+        "a pidfile target has no runtime settings"
+    );
+    let dir = private_dir("nsgate-enter", &unique("gate"));
+    let pidfile = dir.join("init.pid");
+    write_trusted(&pidfile, &format!("{}\n", c.pid));
+    let socket = dir.join("log.sock");
+    let syslog = UnixDatagram::bind(&socket).unwrap();
+    syslog.set_nonblocking(true).unwrap();
+    let mut target = format!("target ct pidfile {}", s(&pidfile));
+    if let Some(cwd) = req.cwd {
+        target += &format!(" cwd {cwd}");
+    }
+    let mut rule = "permit alice on ct".to_string();
+    if let Some(user) = req.user {
+        rule += &format!(" as {user}");
+    }
+    if let Some(ns) = req.ns {
+        rule += &format!(" ns {ns}");
+    }
+    if let Some(ms) = req.timeout_ms {
+        assert_eq!(ms % 1000, 0, "timeouts are whole seconds");
+        rule += &format!(" timeout {}s", ms / 1000);
+    }
+    if req.tty {
+        rule += " tty";
+    }
+    for var in req.env {
+        rule += &format!(" env {var}");
+    }
+    match req.argv {
+        Some(argv) => rule += &format!(" cmd {} ...", argv[0]),
+        None => rule += " shell",
+    }
+    let conf = dir.join("nsgate.conf");
+    write_trusted(
+        &conf,
+        &format!("{}\n{target}\n{rule}\n", syslog_setting(&socket)),
+    );
+    let mut command = Command::new(NSGATE);
+    command
+        .args(["--config", s(&conf), "--key", "alice", "ct"])
+        .env_clear()
+        .env(HOST_MARKER.0, HOST_MARKER.1);
+    if let Some(argv) = req.argv {
+        command.env("SSH_ORIGINAL_COMMAND", request(argv));
+    }
+    (command, dir, syslog)
+}
+
+/// The records a session sent, once it has ended.
+fn records_of(syslog: &UnixDatagram) -> Vec<Line> {
+    let mut records = Vec::new();
+    let mut buf = vec![0u8; 9000];
+    while let Ok(n) = syslog.recv(&mut buf) {
+        records.push(Line::datagram(std::str::from_utf8(&buf[..n]).unwrap()));
+    }
+    records
+}
+
+fn gate(c: &Container, req: &Req<'_>) -> Ran {
+    let (mut command, dir, syslog) = gate_setup(c, req);
+    let stdin = match req.stdin {
+        Some(text) => {
+            let path = dir.join("in");
+            std::fs::write(&path, text).unwrap();
+            Stdio::from(std::fs::File::open(&path).unwrap())
+        }
+        None => Stdio::null(),
+    };
+    let (out_path, err_path) = (dir.join("out"), dir.join("err"));
+    let mut child = command
+        .stdin(stdin)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let status = wait(&mut child);
+    let records = records_of(&syslog);
+    let ran = Ran {
+        stdout: String::from_utf8_lossy(&std::fs::read(&out_path).unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&std::fs::read(&err_path).unwrap()).into_owned(),
+        res: outcome(&records),
+        code: status.code().unwrap_or(-1),
+        ns: records
+            .iter()
+            .find(|r| r.text("event") == "allow")
+            .map(|r| r.text("ns")),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    ran
+}
+
+/// The request that gives exactly `argv`, each word single-quoted.
+fn request(argv: &[&str]) -> String {
+    argv.iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What the session's records say: how the command ended (exit code,
+/// signal name without `SIG`, who ended it), or why it did not run.
+fn outcome(records: &[Line]) -> Res {
+    let last = records.last().unwrap_or_else(|| panic!("no audit record"));
+    let reason = last
+        .bytes("reason")
+        .map(|r| String::from_utf8_lossy(r).into_owned());
+    match last.text("event").as_str() {
+        "error" => Res::Err(125, reason.unwrap()),
+        "exit" => {
+            assert_eq!(records.len(), 2, "{records:?}");
+            assert_eq!(records[0].text("event"), "allow");
+            let (code, signal) = match last.bytes("signal") {
+                Some(sig) => {
+                    let name = std::str::from_utf8(sig).unwrap();
+                    let number = name.parse::<nix::sys::signal::Signal>().unwrap() as i32;
+                    (128 + number, name.strip_prefix("SIG").unwrap().to_string())
+                }
+                None => (last.text("status").parse().unwrap(), "-".to_string()),
+            };
+            match reason.as_deref() {
+                None => Res::Ok(code, signal, "-".into()),
+                Some("timeout") => Res::Ok(code, signal, "Timeout".into()),
+                Some("disconnect") => Res::Ok(code, signal, "Disconnect".into()),
+                Some(why) => Res::Err(code, why.to_string()),
+            }
+        }
+        e => panic!("the session's last record is {e}: {records:?}"),
     }
 }
 
@@ -485,18 +657,11 @@ fn same_namespaces_as_the_target() {
     for pair in lines.chunks(2) {
         assert_eq!(pair[0], pair[1], "{out}");
     }
-    // Every namespace but user differs from the host's; a restriction holds.
-    let ns = enter::prepare(
-        &Pinned {
-            pidfd: system::pidfd_open(c.pid).unwrap(),
-            pid: c.pid,
-            runtime: RuntimeConfig::default(),
-        },
-        &enter::Plan::default(),
-    )
-    .unwrap()
-    .namespaces();
-    assert_eq!(ns.to_string(), "mnt,uts,ipc,net,pid,cgroup,time");
+    // Every namespace but user differs from the host's, and the allow
+    // record names those entered; a restriction holds.
+    let ran = run(&c, &cmd(&["true"]));
+    assert_eq!(ran.res, Res::Ok(0, "-".into(), "-".into()), "{ran:?}");
+    assert_eq!(ran.ns.as_deref(), Some("mnt,uts,ipc,net,pid,cgroup,time"));
     let out = ok(
         &c,
         &Req {
@@ -534,21 +699,23 @@ fn joins_the_targets_cgroups() {
         ]),
     );
     let (init, ours) = out.split_once("---\n").unwrap();
-    // The same, but for the session's own cgroup below the target's in v2.
-    let session = format!("/nsgate-test-{}", c.pid);
+    // The same, but for the session's own cgroup below the target's in v2,
+    // named for the session (nsgate(8), "Cgroup").
+    let session = |l: &str| {
+        let (parent, name) = l.rsplit_once('/')?;
+        let sid = name.strip_prefix("nsgate-")?;
+        (l.starts_with("0::") && sid.len() == 32 && sid.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| if parent == "0::" { "0::/" } else { parent }.to_string())
+    };
     let ours: Vec<String> = ours
         .lines()
-        .map(|l| match l.strip_suffix(&session) {
-            Some("0::") => "0::/".to_string(),
-            Some(parent) if parent.starts_with("0::") => parent.to_string(),
-            _ => l.to_string(),
-        })
+        .map(|l| session(l).unwrap_or_else(|| l.to_string()))
         .collect();
     assert_eq!(init.lines().collect::<Vec<_>>(), ours);
     // From the host: while a command runs, the test cgroups hold it too.
     let ran = {
-        let result = std::env::temp_dir().join(unique("nsgate-res"));
-        let mut child = helper_command(&c, &cmd(&["sleep", "2"]), &result)
+        let (mut command, dir, _syslog) = gate_setup(&c, &cmd(&["sleep", "2"]));
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
@@ -559,13 +726,17 @@ fn joins_the_targets_cgroups() {
             .procs_files()
             .iter()
             .map(|f| {
-                let session = f.with_file_name(&session[1..]).join("cgroup.procs");
-                std::fs::read_to_string(f).unwrap()
-                    + &std::fs::read_to_string(session).unwrap_or_default()
+                let below: String = std::fs::read_dir(f.parent().unwrap())
+                    .unwrap()
+                    .flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("nsgate-"))
+                    .map(|e| std::fs::read_to_string(e.path().join("cgroup.procs")).unwrap())
+                    .collect();
+                std::fs::read_to_string(f).unwrap() + &below
             })
             .collect();
         wait(&mut child);
-        let _ = std::fs::remove_file(&result);
+        let _ = std::fs::remove_dir_all(&dir);
         members
     };
     for m in &ran {
@@ -871,7 +1042,7 @@ fn timeout_ends_the_whole_session() {
     let ran = run(
         &c,
         &Req {
-            timeout_ms: Some(500),
+            timeout_ms: Some(1000),
             ..cmd(&["sh", "-c", "sleep 1000 & setsid sleep 1001 & sleep 1002"])
         },
     );
@@ -891,7 +1062,7 @@ fn timeout_ends_the_whole_session() {
     let ran = run(
         &c,
         &Req {
-            timeout_ms: Some(300),
+            timeout_ms: Some(1000),
             ..cmd(&[
                 "sh",
                 "-c",

@@ -25,6 +25,8 @@
 
 mod decode;
 mod record;
+#[cfg(test)]
+mod socket_tests;
 mod syslog;
 
 pub use decode::{parse_message, unescape, DecodeError, Value};

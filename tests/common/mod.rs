@@ -17,7 +17,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
-use nsgate::audit::{parse_frame, parse_message, Value};
+
+pub mod audit;
+pub use audit::Value;
 
 /// This build of nsgate.
 pub const NSGATE: &str = env!("CARGO_BIN_EXE_nsgate");
@@ -324,7 +326,9 @@ pub fn record_fields(extra: &[&'static str]) -> Vec<&'static str> {
     RECORD_FIELDS.iter().chain(extra).copied().collect()
 }
 
-/// One line of out.log: rsyslogd's `facility.severity`, then the datagram.
+/// One line of out.log: rsyslogd's `facility.severity`, then the datagram,
+/// decoded by the tests' own decoder (tests/common/audit.rs). A line that
+/// does not decode fails the test.
 #[derive(Debug)]
 pub struct Line {
     pub priority: String,
@@ -335,15 +339,33 @@ pub struct Line {
 
 impl Line {
     pub fn parse(line: &str) -> Line {
-        let (priority, raw) = line.split_once(' ').unwrap();
-        let frame = parse_frame(raw).unwrap_or_else(|| panic!("not a record: {line}"));
-        let fields = parse_message(frame.message).unwrap_or_else(|e| panic!("{e}: {line}"));
-        Line {
-            priority: priority.to_string(),
+        let (priority, raw) = line
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("not a line of out.log: {line:?}"));
+        let record = Line::datagram(raw);
+        // rsyslogd's reading of PRI must be the record's own.
+        let pri = audit::parse_frame(raw).unwrap();
+        assert_eq!(priority, audit::priority_name(pri.pri), "{line:?}");
+        record
+    }
+
+    /// A datagram as it reached the socket; its priority as rsyslogd names
+    /// it, and checked against the record's event.
+    pub fn datagram(raw: &str) -> Line {
+        let frame = audit::parse_frame(raw).unwrap_or_else(|e| panic!("{e}: {raw:?}"));
+        let fields = audit::parse_message(frame.message).unwrap_or_else(|e| panic!("{e}: {raw:?}"));
+        let line = Line {
+            priority: audit::priority_name(frame.pri),
             pid: frame.pid,
             message: frame.message.to_string(),
             fields,
-        }
+        };
+        let severity = audit::severity_of(&line.text("event")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            line.priority.ends_with(&format!(".{severity}")),
+            "severity of {raw:?}"
+        );
+        line
     }
 
     pub fn names(&self) -> Vec<&str> {
