@@ -8,7 +8,7 @@ use crate::error::{ClientView, Error, Result, EXIT_DENIED};
 use crate::identity::{self, Identity};
 use crate::policy::{self, Decision};
 use crate::request::{self, Request};
-use crate::{enter, target};
+use crate::{enter, resolve};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -131,7 +131,7 @@ fn session(
         session: record.sid.to_string(),
         exec_stage: None,
     };
-    let pinned = target::resolve_and_pin(target)?;
+    let pinned = resolve::resolve_and_pin(target)?;
     record.container = pinned.runtime.container_id.clone();
     record.pid = Some(pinned.pid);
     record.user = Some(enter::effective_user(&plan, &pinned.runtime).to_string());

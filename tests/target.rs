@@ -8,7 +8,7 @@
 
 use nsgate::config::{Origin, Target, TargetKind};
 use nsgate::error::Error;
-use nsgate::target::{resolve_and_pin, Pinned};
+use nsgate::resolve::{resolve_and_pin, Pinned};
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::{Duration, Instant};

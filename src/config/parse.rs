@@ -5,7 +5,7 @@
 
 use super::lex::{lex, Line, Word};
 use super::*;
-use crate::target::NameKind;
+use crate::resolve::NameKind;
 
 /// Parses `text` read from `file`; every error as `FILE:LINE[:COL]: message`.
 pub fn parse(file: &str, text: &[u8]) -> Result<Config, Vec<String>> {

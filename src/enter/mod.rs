@@ -33,9 +33,9 @@ pub use message::{Message, Received};
 
 use crate::config::{EnvVar, NsSet, UserSpec};
 use crate::error::{Error, Result, EXIT_FAILURE};
+use crate::resolve::{Pinned, RuntimeConfig};
 use crate::supervise::{self, Relay};
 use crate::system::{self, Forked, Signals};
-use crate::target::{Pinned, RuntimeConfig};
 use child::ChildIo;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
