@@ -2,6 +2,7 @@
 //! `/etc/nsgate.conf`. Parsing is in `parse`, safety checks of the file in `load`.
 #![forbid(unsafe_code)]
 
+pub(crate) mod glob;
 mod lex;
 mod load;
 mod parse;
@@ -324,7 +325,7 @@ impl PatternWord {
 fn config_word(text: &str, literal: bool) -> String {
     let plain = !text.is_empty()
         && !text.contains([' ', '\t', '#', '"', '\\'])
-        && !(literal && (crate::policy::is_glob(text) || text == "..."));
+        && !(literal && (glob::is_glob(text) || text == "..."));
     if plain {
         return text.to_string();
     }

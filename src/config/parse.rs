@@ -446,7 +446,7 @@ fn pattern(cmd: &Word, words: &mut Words) -> Parsed<Pattern> {
         }
         pattern
             .words
-            .push(if !word.quoted && crate::policy::is_glob(&word.text) {
+            .push(if !word.quoted && glob::is_glob(&word.text) {
                 PatternWord::Glob(word.text.clone())
             } else {
                 PatternWord::Literal(word.text.clone())
