@@ -24,7 +24,6 @@ mod message;
 pub mod stage;
 mod users;
 
-pub use crate::supervise::EndReason;
 pub use crate::system::Exit as Status;
 pub use cgroup::SessionCgroup;
 pub use env::{valid_term, DEFAULT_PATH};
@@ -68,6 +67,33 @@ pub struct Plan {
     /// The nsgate binary the exec stage is copied from; None: our own.
     pub exec_stage: Option<PathBuf>,
 }
+
+/// Why nsgate ended the command rather than the command ending by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    Timeout,
+    Disconnect,
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EndReason::Timeout => "timeout",
+            EndReason::Disconnect => "client disconnected",
+        })
+    }
+}
+
+/// Signals forwarded to the command.
+const FORWARDED: [i32; 7] = [
+    system::SIGHUP,
+    system::SIGINT,
+    system::SIGQUIT,
+    system::SIGTERM,
+    system::SIGUSR1,
+    system::SIGUSR2,
+    system::SIGWINCH,
+];
 
 /// How a command that was started ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,7 +222,7 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome
         Some(path) => system::sealed_copy_of(path),
     }
     .map_err(io_failure("copying nsgate for the exec stage"))?;
-    let signals = Signals::block(&supervise::FORWARDED).map_err(io_failure("signals"))?;
+    let signals = Signals::block(&FORWARDED).map_err(io_failure("signals"))?;
     let (channel, child_channel) = system::channel_pair().map_err(io_failure("channel"))?;
     let (lifeline, lifeline_hold) = system::pipe().map_err(io_failure("lifeline"))?;
     // (ours, the command's) for stdin, stdout, stderr.
