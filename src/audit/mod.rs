@@ -46,13 +46,17 @@ pub fn escape(bytes: &[u8]) -> String {
     out
 }
 
-/// The length of `escape(&[b])`, so prefixes can be cut without escaping twice.
-fn escaped_len(b: u8) -> usize {
-    match b {
-        b'\\' | b'"' => 2,
-        0x20..=0x7e => 1,
-        _ => 4,
-    }
+/// The length of `escape(bytes)` without building it: the request's size
+/// bound, and where a prefix of `cmd` can be cut.
+pub(crate) fn escaped_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            b'\\' | b'"' => 2,
+            0x20..=0x7e => 1,
+            _ => 4,
+        })
+        .fold(0usize, usize::saturating_add)
 }
 
 #[cfg(test)]
@@ -84,7 +88,7 @@ mod tests {
             let e = escape(case);
             assert!(e.bytes().all(|b| (0x20..=0x7e).contains(&b)), "{e}");
             assert_eq!(unescape(&e).unwrap(), *case);
-            assert_eq!(e.len(), case.iter().map(|b| escaped_len(*b)).sum::<usize>());
+            assert_eq!(e.len(), escaped_len(case));
         }
         let long = vec![b'x'; 4000];
         assert_eq!(unescape(&escape(&long)).unwrap(), long);

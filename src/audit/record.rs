@@ -207,7 +207,7 @@ impl Record {
         let kept = cmd
             .iter()
             .take_while(|b| {
-                used += escaped_len(**b);
+                used += escaped_len(std::slice::from_ref(*b));
                 used <= budget
             })
             .count();

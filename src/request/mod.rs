@@ -5,6 +5,9 @@
 #[cfg(test)]
 mod tests;
 
+// The size bound is on the request as the audit record will hold it.
+use crate::audit::escaped_len;
+
 /// The most words a request may have (§4).
 pub const MAX_WORDS: usize = 256;
 
@@ -163,17 +166,6 @@ fn is_operator(c: char) -> bool {
 /// Characters that `display` quotes, so its output parses back unchanged.
 fn needs_quoting(c: char) -> bool {
     matches!(c, ' ' | '\'' | '"' | '\\' | '#') || is_operator(c)
-}
-
-/// The length of `crate::audit::escape(raw)` without building it.
-fn escaped_len(raw: &[u8]) -> usize {
-    raw.iter()
-        .map(|&b| match b {
-            b'\\' | b'"' => 2,
-            0x20..=0x7e => 1,
-            _ => 4,
-        })
-        .fold(0usize, usize::saturating_add)
 }
 
 /// Parses a request string (§4).
