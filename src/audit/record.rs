@@ -95,9 +95,9 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Outcome::Status(n) => write!(f, "status={n}"),
-            Outcome::Signal(n) => match nix::sys::signal::Signal::try_from(n) {
-                Ok(sig) => write!(f, "signal={}", sig.as_str()),
-                Err(_) => write!(f, "signal={n}"),
+            Outcome::Signal(n) => match crate::system::signal_full_name(n) {
+                Some(name) => write!(f, "signal={name}"),
+                None => write!(f, "signal={n}"),
             },
         }
     }
