@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use crate::audit::{self, Auditor, Event, Record, SessionId};
-use crate::config::{self, Config, RuleCommand};
+use crate::config::{self, Config};
 use crate::error::{ClientView, Error, Result, EXIT_DENIED};
 use crate::identity::{self, Identity};
 use crate::policy::{self, Decision};
@@ -125,7 +125,7 @@ fn session(
         ns: effective.ns,
         cwd: effective.cwd.map(str::to_string),
         env: effective.env,
-        tty: rule.tty || rule.what == RuleCommand::Shell,
+        tty: effective.tty,
         timeout: rule.timeout,
         detach: rule.detach,
         session: record.sid.to_string(),

@@ -412,6 +412,8 @@ pub struct Effective<'a> {
     pub cwd: Option<&'a str>,
     /// Target `env` first, then the rule's, so the rule's win.
     pub env: Vec<EnvVar>,
+    /// The client may have a terminal: `shell`, or `cmd` with `tty`.
+    pub tty: bool,
 }
 
 impl Rule {
@@ -421,6 +423,7 @@ impl Rule {
             ns: self.ns.or(target.ns),
             cwd: target.cwd.as_deref(),
             env: target.env.iter().chain(&self.env).cloned().collect(),
+            tty: self.tty || self.what == RuleCommand::Shell,
         }
     }
 }
