@@ -11,7 +11,7 @@ mod warn;
 #[cfg(test)]
 mod tests;
 
-pub use load::{check_ancestors, load, read_checked};
+pub use load::{load, read_trusted, Link, Untrusted};
 pub use parse::parse;
 
 use std::path::PathBuf;
