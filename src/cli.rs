@@ -1,5 +1,5 @@
-//! The command line of §2: gate mode and the admin's `--check`, `--explain`
-//! and `--list`.
+//! The command line of nsgate(8) OPTIONS: gate mode and the admin's `--check`,
+//! `--explain` and `--list`.
 #![forbid(unsafe_code)]
 
 use crate::config::{self, Config, TargetKind};

@@ -5,11 +5,12 @@
 
 use std::path::PathBuf;
 
-/// Exit code for failures of nsgate itself (§7).
+/// Exit code for failures of nsgate itself (nsgate(8) EXIT STATUS).
 pub const EXIT_FAILURE: i32 = 125;
-/// Exit code for policy denials and non-executable programs (§7).
+/// Exit code for policy denials and non-executable programs (nsgate(8)
+/// EXIT STATUS).
 pub const EXIT_DENIED: i32 = 126;
-/// Exit code for a program not found in the container (§7).
+/// Exit code for a program not found in the container (nsgate(8) EXIT STATUS).
 pub const EXIT_NOT_FOUND: i32 = 127;
 
 #[derive(Debug)]
@@ -37,8 +38,8 @@ pub enum Error {
         why: String,
     },
     Audit(String),
-    /// Entering the container or starting the program failed; `code` is
-    /// 125, or 126/127 for a program not executable/not found (§7).
+    /// Entering the container or starting the program failed; `code` is 125, or
+    /// 126/127 for a program not executable/not found (nsgate(8) EXIT STATUS).
     Enter {
         code: i32,
         message: String,
@@ -131,7 +132,7 @@ impl Error {
         }
     }
 
-    /// The exit code of §7 for this failure.
+    /// The exit code (nsgate(8) EXIT STATUS) for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Denied(_) => EXIT_DENIED,

@@ -1,5 +1,6 @@
 //! Gate mode: one SSH session from request to exit status, with its audit
-//! records. This is the flow of §1: parse, decide, pin, audit, enter, wait.
+//! records. This is the flow of nsgate(8) DESCRIPTION: parse, decide, pin,
+//! audit, enter, wait.
 #![forbid(unsafe_code)]
 
 use crate::audit::{self, Auditor, Event, Record, SessionId};
@@ -138,7 +139,8 @@ fn session(
     let prepared = enter::prepare(&pinned, &plan)?;
     record.ns = Some(prepared.namespaces());
 
-    // Fail closed (§6): nothing is entered unless the allow record was accepted.
+    // Fail closed (nsgate(8) AUDIT): nothing is entered unless the allow record
+    // was accepted.
     record.event = Event::Allow;
     auditor.send(record)?;
     let started = Instant::now();

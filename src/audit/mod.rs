@@ -1,10 +1,11 @@
-//! Audit records (§6): one syslog datagram per event, failing closed.
+//! Audit records (nsgate(8) AUDIT): one syslog datagram per event, failing
+//! closed.
 //!
 //! `record` builds the message (`v=1 sid=... event=...`), `syslog` frames it
 //! as a `/dev/log` datagram and sends it, `decode` reads a record back (for
 //! tests and for anyone who must prove what a key asked for).
 //!
-//! Choices where §6 is silent:
+//! Choices where the interface contract is silent:
 //! - A missing value is a bare `-` (`key=-` without `--key`, `container=-`
 //!   for targets that have no container id, `cmd=-` for an interactive
 //!   session). A present value that is empty or is `-` itself is quoted
@@ -31,8 +32,8 @@ pub use decode::{parse_message, unescape, DecodeError, Value};
 pub use record::{client_address, Event, Outcome, Record, SessionId, MAX_REASON_BYTES};
 pub use syslog::{frame, parse_frame, timestamp, Auditor, Frame, MAX_RECORD_BYTES, WRITE_TIMEOUT};
 
-/// Escapes a value for a double-quoted audit field (§6): `\` and `"` get a
-/// backslash, every byte outside 0x20–0x7E becomes `\xHH`.
+/// Escapes a value for a double-quoted audit field (nsgate(8) AUDIT): `\` and
+/// `"` get a backslash, every byte outside 0x20–0x7E becomes `\xHH`.
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {

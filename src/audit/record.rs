@@ -1,4 +1,5 @@
-//! The record of §6: its fields, their fixed order, and how each is written.
+//! The record of nsgate(8) AUDIT: its fields, their fixed order, and how each
+//! is written.
 #![forbid(unsafe_code)]
 
 use std::borrow::Cow;
@@ -33,7 +34,7 @@ impl Event {
         }
     }
 
-    /// The syslog severity of §6: info, warning or err.
+    /// The syslog severity (nsgate(8) AUDIT): info, warning or err.
     pub fn severity(self) -> u8 {
         match self {
             Event::Allow | Event::Exit => 6,

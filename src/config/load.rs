@@ -1,7 +1,7 @@
-//! Reading the configuration file safely (§2): a regular file owned by root,
-//! not writable by group or others, read without blocking and bounded. The
-//! same reader serves every file trusted as the configuration is (pid files,
-//! machine records).
+//! Reading the configuration file safely (nsgate(8), "The configuration file"):
+//! a regular file owned by root, not writable by group or others, read without
+//! blocking and bounded. The same reader serves every file trusted as the
+//! configuration is (pid files, machine records).
 #![forbid(unsafe_code)]
 
 use super::Config;

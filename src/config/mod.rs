@@ -1,5 +1,6 @@
-//! The configuration of §3: targets, rules and settings, as parsed from
-//! `/etc/nsgate.conf`. Parsing is in `parse`, safety checks of the file in `load`.
+//! The configuration of nsgate.conf(5): targets, rules and settings, as parsed
+//! from `/etc/nsgate.conf`. Parsing is in `parse`, safety checks of the file in
+//! `load`.
 #![forbid(unsafe_code)]
 
 pub(crate) mod glob;
@@ -36,7 +37,8 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// In file order; the last matching rule decides.
     pub rules: Vec<Rule>,
-    /// `FILE:LINE: warning: ...` lines for `--check` (§3.3).
+    /// `FILE:LINE: warning: ...` lines for `--check` (nsgate.conf(5)
+    /// DIAGNOSTICS).
     pub warnings: Vec<String>,
 }
 
@@ -199,7 +201,7 @@ pub struct EnvVar {
     pub value: String,
 }
 
-/// A set of namespace types (§5).
+/// A set of namespace types (nsgate.conf(5), "Namespace lists").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct NsSet(u8);
 
@@ -251,7 +253,7 @@ pub enum Action {
     Deny,
 }
 
-/// Who a rule is for (§3.2).
+/// Who a rule is for (nsgate.conf(5), "Rules").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Who {
     Anyone,
@@ -298,7 +300,7 @@ pub enum RuleCommand {
     Cmd(Pattern),
 }
 
-/// The words after `cmd` (§3.3).
+/// The words after `cmd` (nsgate.conf(5), "Command patterns").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
     pub words: Vec<PatternWord>,
@@ -404,7 +406,7 @@ impl std::fmt::Display for Rule {
 }
 
 /// What a permitting rule gives on its target: the rule's options where it
-/// sets them, else the target's defaults (§3.1, §5).
+/// sets them, else the target's defaults (nsgate.conf(5), "Targets").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Effective<'a> {
     pub user: Option<&'a UserSpec>,

@@ -170,7 +170,8 @@ fn cache_key(pid: i32, dir: BorrowedFd<'_>, status: &str) -> Option<seccomp_cach
     })
 }
 
-/// The namespaces of the target that differ from nsgate's own (§5).
+/// The namespaces of the target that differ from nsgate's own (nsgate(8),
+/// "Namespaces").
 fn differing_namespaces(dir: BorrowedFd<'_>) -> Result<NsSet, String> {
     let own = system::open_proc_dir(system::getpid())
         .map_err(|e| format!("cannot open /proc/self: {e}"))?;

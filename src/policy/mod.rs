@@ -1,4 +1,5 @@
-//! Policy decisions (§3.2–§3.3): the last matching rule decides, no match denies.
+//! Policy decisions (nsgate.conf(5), "Rules", "Command patterns"): the last
+//! matching rule decides, no match denies.
 #![forbid(unsafe_code)]
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The client's request (§4): `SSH_ORIGINAL_COMMAND` split into an argv with
-//! POSIX quoting and nothing else. No shell is ever involved.
+//! The client's request (nsgate(8) THE REQUEST): `SSH_ORIGINAL_COMMAND` split
+//! into an argv with POSIX quoting and nothing else. No shell is ever involved.
 #![forbid(unsafe_code)]
 
 #[cfg(test)]
@@ -8,7 +8,7 @@ mod tests;
 // The size bound is on the request as the audit record will hold it.
 use crate::audit::escaped_len;
 
-/// The most words a request may have (§4).
+/// The most words a request may have (nsgate(8) THE REQUEST).
 pub const MAX_WORDS: usize = 256;
 
 /// A parsed, validated request: at least one word, each valid UTF-8 without
@@ -141,9 +141,10 @@ fn control_kind(ch: char) -> &'static str {
     }
 }
 
-/// C0, DEL, C1 and the Unicode bidirectional controls (Bidi_Control, which
-/// adds U+061C ARABIC LETTER MARK to the list of §4): they can hide or
-/// reorder what an admin reads in a log or on a terminal.
+/// C0, DEL, C1 and the Unicode bidirectional controls (Bidi_Control, which adds
+/// U+061C ARABIC LETTER MARK to the contract's list, as nsgate(8) THE REQUEST
+/// says): they can hide or reorder what an admin reads in a log or on a
+/// terminal.
 fn is_forbidden_control(c: char) -> bool {
     matches!(
         c,
@@ -168,7 +169,7 @@ fn needs_quoting(c: char) -> bool {
     matches!(c, ' ' | '\'' | '"' | '\\' | '#') || is_operator(c)
 }
 
-/// Parses a request string (§4).
+/// Parses a request string (nsgate(8) THE REQUEST).
 ///
 /// Checks run cheapest first: the size bound, then UTF-8, then control
 /// characters anywhere, then the quoting and operators left to right.

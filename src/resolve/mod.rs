@@ -1,5 +1,6 @@
-//! Finding the target container's init process (§3.1) and pinning it with a
-//! pidfd (§5) so a reused pid is never entered.
+//! Finding the target container's init process (nsgate.conf(5), "Targets") and
+//! pinning it with a pidfd (nsgate(8), "Pinning the target") so a reused pid is
+//! never entered.
 //!
 //! Pinning: learn the pid from the runtime, read the process's start time,
 //! open a pidfd, read the start time again (same process all along), ask the
@@ -60,7 +61,7 @@ type Why<T> = std::result::Result<T, String>;
 /// The kernel's largest possible pid (`PID_MAX_LIMIT` on 64-bit).
 pub const PID_MAX: i32 = 4_194_304;
 
-/// Asks the target's runtime for its init process and pins it (§3.1, §5).
+/// Asks the target's runtime for its init process and pins it.
 /// Every failure is `Error::Target` with a message for the admin (exit 125).
 pub fn resolve_and_pin(target: &Target) -> Result<Pinned> {
     resolve(&target.kind).map_err(|why| Error::Target {

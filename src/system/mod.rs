@@ -7,7 +7,8 @@ mod random;
 pub use pidfd::pidfd_open;
 pub use random::getrandom;
 
-// Target resolution (§3.1): runtime sockets, pid files, liveness via pidfd.
+// Target resolution (nsgate.conf(5), "Targets"): runtime sockets, pid files,
+// liveness via pidfd.
 mod open;
 mod pidfd_signal;
 mod unix_connect;
@@ -16,7 +17,8 @@ pub use open::open_nofollow_nonblocking;
 pub use pidfd_signal::{is_no_such_process, pidfd_send_signal};
 pub use unix_connect::connect_unix;
 
-// Entering the target and supervising the command (§5).
+// Entering the target and supervising the command (nsgate(8) ENTERING THE
+// CONTAINER).
 mod channel;
 mod creds;
 mod exe;

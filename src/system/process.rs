@@ -35,7 +35,8 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// The `CLONE_NEW*` flag of a namespace type named as in §5.
+/// The `CLONE_NEW*` flag of a namespace type named as in nsgate.conf(5),
+/// "Namespace lists".
 pub fn ns_flag(name: &str) -> Option<i32> {
     Some(match name {
         "mnt" => libc::CLONE_NEWNS,
