@@ -20,33 +20,6 @@ impl Argv {
     pub fn words(&self) -> &[String] {
         &self.0
     }
-    pub fn program(&self) -> &str {
-        &self.0[0]
-    }
-
-    /// The argv on one line, each word quoted shell-style where needed, so
-    /// that parsing the result gives this argv back.
-    pub fn display(&self) -> String {
-        let mut out = String::new();
-        for (i, word) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(' ');
-            }
-            if word.is_empty() || word.chars().any(needs_quoting) {
-                out.push('\'');
-                for c in word.chars() {
-                    match c {
-                        '\'' => out.push_str(r"'\''"),
-                        _ => out.push(c),
-                    }
-                }
-                out.push('\'');
-            } else {
-                out.push_str(word);
-            }
-        }
-        out
-    }
 }
 
 /// What the client asked for.
@@ -162,11 +135,6 @@ fn is_forbidden_control(c: char) -> bool {
 /// than pass them on with a meaning the client may not intend.
 fn is_operator(c: char) -> bool {
     matches!(c, ';' | '|' | '&' | '<' | '>' | '(' | ')' | '$' | '`')
-}
-
-/// Characters that `display` quotes, so its output parses back unchanged.
-fn needs_quoting(c: char) -> bool {
-    matches!(c, ' ' | '\'' | '"' | '\\' | '#') || is_operator(c)
 }
 
 /// Parses a request string (nsgate(8) THE REQUEST).
