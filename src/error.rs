@@ -15,7 +15,6 @@ pub const EXIT_NOT_FOUND: i32 = 127;
 
 #[derive(Debug)]
 pub enum Error {
-    Usage(String),
     ConfigIo {
         path: PathBuf,
         source: std::io::Error,
@@ -49,7 +48,6 @@ pub enum Error {
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Error::Usage(message) => f.write_str(message),
             Error::ConfigIo { path, source } => write!(
                 f,
                 "cannot read configuration {}: {}",
@@ -100,7 +98,7 @@ impl Error {
             .program
             .map(|p| format!("\"{}\"", crate::audit::escape(p.as_bytes())));
         match self {
-            Error::Usage(_) | Error::UnknownTarget(_) | Error::Denied(_) => self.to_string(),
+            Error::UnknownTarget(_) | Error::Denied(_) => self.to_string(),
             // No record names the socket yet; --check shows the details.
             Error::ConfigIo { .. } | Error::ConfigUnsafe { .. } => {
                 "cannot load the configuration; an administrator can run nsgate --check".into()

@@ -29,8 +29,8 @@ mod record;
 mod syslog;
 
 pub use decode::{parse_message, unescape, DecodeError, Value};
-pub use record::{client_address, Event, Outcome, Record, SessionId, MAX_REASON_BYTES};
-pub use syslog::{frame, parse_frame, timestamp, Auditor, Frame, MAX_RECORD_BYTES, WRITE_TIMEOUT};
+pub use record::{client_address, Event, Outcome, Record, SessionId};
+pub use syslog::{parse_frame, Auditor, Frame, MAX_RECORD_BYTES};
 
 /// Escapes a value for a double-quoted audit field (nsgate(8) AUDIT): `\` and
 /// `"` get a backslash, every byte outside 0x20–0x7E becomes `\xHH`.

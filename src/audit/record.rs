@@ -64,6 +64,7 @@ impl SessionId {
         Ok(SessionId(bytes))
     }
 
+    #[cfg(test)]
     pub fn from_bytes(bytes: [u8; 16]) -> SessionId {
         SessionId(bytes)
     }

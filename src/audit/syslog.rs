@@ -59,7 +59,8 @@ fn header(facility: Facility, event: Event, unix_secs: i64, pid: u32) -> String 
 }
 
 /// A whole datagram for `message`, without any size check.
-pub fn frame(facility: Facility, event: Event, unix_secs: i64, pid: u32, message: &str) -> String {
+#[cfg(test)]
+fn frame(facility: Facility, event: Event, unix_secs: i64, pid: u32, message: &str) -> String {
     header(facility, event, unix_secs, pid) + message
 }
 
@@ -87,10 +88,6 @@ impl Auditor {
             facility: settings.syslog_facility,
             socket: None,
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The datagram `send` would write at `now`, or the error for a record

@@ -227,9 +227,6 @@ impl NsSet {
     pub fn intersect(self, other: NsSet) -> NsSet {
         NsSet(self.0 & other.0)
     }
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
     /// The names in this set, in `NS_NAMES` order.
     pub fn names(self) -> impl Iterator<Item = &'static str> {
         NS_NAMES

@@ -26,8 +26,7 @@ mod users;
 
 pub use crate::system::Exit as Status;
 pub use cgroup::SessionCgroup;
-pub use env::{valid_term, DEFAULT_PATH};
-pub use facts::TargetCaps;
+pub use env::valid_term;
 pub use message::{Message, Received};
 
 use crate::config::{EnvVar, NsSet, UserSpec};

@@ -15,7 +15,7 @@ mod http;
 mod names;
 mod stat;
 
-pub use names::{InvalidName, NameKind};
+pub use names::NameKind;
 pub(crate) use stat::{gone_since, proc_stat, start_time};
 
 use crate::config::{Target, TargetKind};

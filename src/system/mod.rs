@@ -35,14 +35,14 @@ pub use creds::{
     CapSets, Rlimit, RLIMIT_ROWS,
 };
 pub use exe::{
-    clone_parent, dup_above, dup_to, inherited_fd, is_sealed, node_name, sealed_copy_of,
-    sealed_copy_of_self, Cloned,
+    clone_parent, dup_above, dup_to, inherited_fd, node_name, sealed_copy_of, sealed_copy_of_self,
+    Cloned,
 };
 pub use files::{
     chdir_to, chown_chmod, chroot_to, create_file_at, dup_onto, file_info, identity_at,
     make_dir_at, open_dir_at, open_dir_nofollow, open_dir_path_at, open_file_at, open_in_root,
     open_null, open_proc_dir, open_root, pipe, read_at, read_fd, remove_at, rename_at,
-    set_nonblocking, std_fd, would_block, write_fd, Access, FileInfo,
+    set_nonblocking, std_fd, would_block, write_fd, Access,
 };
 pub use poll::{poll, Interest, Ready};
 pub use process::{
