@@ -6,6 +6,7 @@
 pub(crate) mod glob;
 mod lex;
 mod load;
+mod names;
 mod parse;
 mod warn;
 
@@ -13,6 +14,7 @@ mod warn;
 mod tests;
 
 pub use load::{load, read_trusted, Link, Untrusted};
+pub use names::NameKind;
 pub use parse::parse;
 
 use std::path::PathBuf;

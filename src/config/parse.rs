@@ -4,8 +4,8 @@
 #![forbid(unsafe_code)]
 
 use super::lex::{lex, Line, Word};
+use super::names::NameKind;
 use super::*;
-use crate::resolve::NameKind;
 
 /// Parses `text` read from `file`; every error as `FILE:LINE[:COL]: message`.
 pub fn parse(file: &str, text: &[u8]) -> Result<Config, Vec<String>> {

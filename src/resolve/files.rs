@@ -5,8 +5,8 @@
 //! configuration), and is read bounded and parsed strictly.
 #![forbid(unsafe_code)]
 
-use super::{parse_pid, NameKind};
-use crate::config::{read_trusted, Link, Untrusted};
+use super::parse_pid;
+use crate::config::{read_trusted, Link, NameKind, Untrusted};
 use std::path::{Path, PathBuf};
 
 /// Larger than any pid file or machine record; more is refused, not read.

@@ -12,10 +12,8 @@
 mod engine;
 mod files;
 mod http;
-mod names;
 mod stat;
 
-pub use names::NameKind;
 pub(crate) use stat::{gone_since, proc_stat, start_time};
 
 use crate::config::{Target, TargetKind};
