@@ -1,8 +1,8 @@
-//! The command line of §2: gate mode and the admin's `--check`, `--explain`
-//! and `--list`.
+//! The command line of nsgate(8) OPTIONS: gate mode and the admin's `--check`,
+//! `--explain` and `--list`.
 #![forbid(unsafe_code)]
 
-use crate::config::{self, Config, RuleCommand, TargetKind};
+use crate::config::{self, Config, TargetKind};
 use crate::error::{Error, EXIT_FAILURE};
 use crate::identity::{self, Identity};
 use crate::policy::{self, Decision};
@@ -339,7 +339,7 @@ fn explain(args: &Args) -> Report {
     if let Some(timeout) = rule.timeout {
         out += &format!("timeout: {}s\n", timeout.as_secs());
     }
-    if rule.tty || rule.what == RuleCommand::Shell {
+    if effective.tty {
         out += "tty: yes\n";
     }
     Report::out(0, out)

@@ -5,16 +5,16 @@
 
 use std::path::PathBuf;
 
-/// Exit code for failures of nsgate itself (§7).
+/// Exit code for failures of nsgate itself (nsgate(8) EXIT STATUS).
 pub const EXIT_FAILURE: i32 = 125;
-/// Exit code for policy denials and non-executable programs (§7).
+/// Exit code for policy denials and non-executable programs (nsgate(8)
+/// EXIT STATUS).
 pub const EXIT_DENIED: i32 = 126;
-/// Exit code for a program not found in the container (§7).
+/// Exit code for a program not found in the container (nsgate(8) EXIT STATUS).
 pub const EXIT_NOT_FOUND: i32 = 127;
 
 #[derive(Debug)]
 pub enum Error {
-    Usage(String),
     ConfigIo {
         path: PathBuf,
         source: std::io::Error,
@@ -37,8 +37,8 @@ pub enum Error {
         why: String,
     },
     Audit(String),
-    /// Entering the container or starting the program failed; `code` is
-    /// 125, or 126/127 for a program not executable/not found (§7).
+    /// Entering the container or starting the program failed; `code` is 125, or
+    /// 126/127 for a program not executable/not found (nsgate(8) EXIT STATUS).
     Enter {
         code: i32,
         message: String,
@@ -48,7 +48,6 @@ pub enum Error {
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Error::Usage(message) => f.write_str(message),
             Error::ConfigIo { path, source } => write!(
                 f,
                 "cannot read configuration {}: {}",
@@ -99,7 +98,7 @@ impl Error {
             .program
             .map(|p| format!("\"{}\"", crate::audit::escape(p.as_bytes())));
         match self {
-            Error::Usage(_) | Error::UnknownTarget(_) | Error::Denied(_) => self.to_string(),
+            Error::UnknownTarget(_) | Error::Denied(_) => self.to_string(),
             // No record names the socket yet; --check shows the details.
             Error::ConfigIo { .. } | Error::ConfigUnsafe { .. } => {
                 "cannot load the configuration; an administrator can run nsgate --check".into()
@@ -131,7 +130,7 @@ impl Error {
         }
     }
 
-    /// The exit code of §7 for this failure.
+    /// The exit code (nsgate(8) EXIT STATUS) for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Denied(_) => EXIT_DENIED,

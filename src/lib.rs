@@ -2,7 +2,7 @@
 //! running container, with an audit trail.
 //!
 //! The modules follow the flow of a session:
-//! request → policy → target → audit → enter → supervise.
+//! request → policy → resolve → audit → enter → supervise.
 //! `system` is the only module with `unsafe`.
 
 pub mod audit;
@@ -14,9 +14,9 @@ pub mod identity;
 pub mod output;
 pub mod policy;
 pub mod request;
+pub mod resolve;
 pub mod session;
 pub mod supervise;
 pub mod system;
-pub mod target;
 #[cfg(test)]
 mod test_support;

@@ -1,14 +1,15 @@
 //! Gate mode: one SSH session from request to exit status, with its audit
-//! records. This is the flow of §1: parse, decide, pin, audit, enter, wait.
+//! records. This is the flow of nsgate(8) DESCRIPTION: parse, decide, pin,
+//! audit, enter, wait.
 #![forbid(unsafe_code)]
 
 use crate::audit::{self, Auditor, Event, Record, SessionId};
-use crate::config::{self, Config, RuleCommand};
+use crate::config::{self, Config};
 use crate::error::{ClientView, Error, Result, EXIT_DENIED};
 use crate::identity::{self, Identity};
 use crate::policy::{self, Decision};
 use crate::request::{self, Request};
-use crate::{enter, target};
+use crate::{enter, resolve};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -125,20 +126,21 @@ fn session(
         ns: effective.ns,
         cwd: effective.cwd.map(str::to_string),
         env: effective.env,
-        tty: rule.tty || rule.what == RuleCommand::Shell,
+        tty: effective.tty,
         timeout: rule.timeout,
         detach: rule.detach,
         session: record.sid.to_string(),
         exec_stage: None,
     };
-    let pinned = target::resolve_and_pin(target)?;
+    let pinned = resolve::resolve_and_pin(target)?;
     record.container = pinned.runtime.container_id.clone();
     record.pid = Some(pinned.pid);
     record.user = Some(enter::effective_user(&plan, &pinned.runtime).to_string());
     let prepared = enter::prepare(&pinned, &plan)?;
     record.ns = Some(prepared.namespaces());
 
-    // Fail closed (§6): nothing is entered unless the allow record was accepted.
+    // Fail closed (nsgate(8) AUDIT): nothing is entered unless the allow record
+    // was accepted.
     record.event = Event::Allow;
     auditor.send(record)?;
     let started = Instant::now();

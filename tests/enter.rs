@@ -17,8 +17,8 @@
 
 use nsgate::config::{EnvVar, NsSet, UserSpec};
 use nsgate::enter::{self, Plan};
+use nsgate::resolve::{Pinned, RuntimeConfig};
 use nsgate::system::{self, Forked};
-use nsgate::target::{Pinned, RuntimeConfig};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};

@@ -1,10 +1,11 @@
-//! Audit records (§6): one syslog datagram per event, failing closed.
+//! Audit records (nsgate(8) AUDIT): one syslog datagram per event, failing
+//! closed.
 //!
 //! `record` builds the message (`v=1 sid=... event=...`), `syslog` frames it
 //! as a `/dev/log` datagram and sends it, `decode` reads a record back (for
 //! tests and for anyone who must prove what a key asked for).
 //!
-//! Choices where §6 is silent:
+//! Choices where the interface contract is silent:
 //! - A missing value is a bare `-` (`key=-` without `--key`, `container=-`
 //!   for targets that have no container id, `cmd=-` for an interactive
 //!   session). A present value that is empty or is `-` itself is quoted
@@ -30,11 +31,11 @@ mod socket_tests;
 mod syslog;
 
 pub use decode::{parse_message, unescape, DecodeError, Value};
-pub use record::{client_address, Event, Outcome, Record, SessionId, MAX_REASON_BYTES};
-pub use syslog::{frame, parse_frame, timestamp, Auditor, Frame, MAX_RECORD_BYTES, WRITE_TIMEOUT};
+pub use record::{client_address, Event, Outcome, Record, SessionId};
+pub use syslog::{parse_frame, Auditor, Frame, MAX_RECORD_BYTES};
 
-/// Escapes a value for a double-quoted audit field (§6): `\` and `"` get a
-/// backslash, every byte outside 0x20–0x7E becomes `\xHH`.
+/// Escapes a value for a double-quoted audit field (nsgate(8) AUDIT): `\` and
+/// `"` get a backslash, every byte outside 0x20–0x7E becomes `\xHH`.
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
@@ -48,13 +49,17 @@ pub fn escape(bytes: &[u8]) -> String {
     out
 }
 
-/// The length of `escape(&[b])`, so prefixes can be cut without escaping twice.
-fn escaped_len(b: u8) -> usize {
-    match b {
-        b'\\' | b'"' => 2,
-        0x20..=0x7e => 1,
-        _ => 4,
-    }
+/// The length of `escape(bytes)` without building it: the request's size
+/// bound, and where a prefix of `cmd` can be cut.
+pub(crate) fn escaped_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            b'\\' | b'"' => 2,
+            0x20..=0x7e => 1,
+            _ => 4,
+        })
+        .fold(0usize, usize::saturating_add)
 }
 
 #[cfg(test)]
@@ -86,7 +91,7 @@ mod tests {
             let e = escape(case);
             assert!(e.bytes().all(|b| (0x20..=0x7e).contains(&b)), "{e}");
             assert_eq!(unescape(&e).unwrap(), *case);
-            assert_eq!(e.len(), case.iter().map(|b| escaped_len(*b)).sum::<usize>());
+            assert_eq!(e.len(), escaped_len(case));
         }
         let long = vec![b'x'; 4000];
         assert_eq!(unescape(&escape(&long)).unwrap(), long);

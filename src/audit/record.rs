@@ -1,4 +1,5 @@
-//! The record of §6: its fields, their fixed order, and how each is written.
+//! The record of nsgate(8) AUDIT: its fields, their fixed order, and how each
+//! is written.
 #![forbid(unsafe_code)]
 
 use std::borrow::Cow;
@@ -33,7 +34,7 @@ impl Event {
         }
     }
 
-    /// The syslog severity of §6: info, warning or err.
+    /// The syslog severity (nsgate(8) AUDIT): info, warning or err.
     pub fn severity(self) -> u8 {
         match self {
             Event::Allow | Event::Exit => 6,
@@ -63,6 +64,7 @@ impl SessionId {
         Ok(SessionId(bytes))
     }
 
+    #[cfg(test)]
     pub fn from_bytes(bytes: [u8; 16]) -> SessionId {
         SessionId(bytes)
     }
@@ -95,9 +97,9 @@ impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Outcome::Status(n) => write!(f, "status={n}"),
-            Outcome::Signal(n) => match nix::sys::signal::Signal::try_from(n) {
-                Ok(sig) => write!(f, "signal={}", sig.as_str()),
-                Err(_) => write!(f, "signal={n}"),
+            Outcome::Signal(n) => match crate::system::signal_full_name(n) {
+                Some(name) => write!(f, "signal={name}"),
+                None => write!(f, "signal={n}"),
             },
         }
     }
@@ -207,7 +209,7 @@ impl Record {
         let kept = cmd
             .iter()
             .take_while(|b| {
-                used += escaped_len(**b);
+                used += escaped_len(std::slice::from_ref(*b));
                 used <= budget
             })
             .count();

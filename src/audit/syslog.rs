@@ -11,8 +11,8 @@ use super::record::{Event, Record};
 use crate::config::{Facility, Settings};
 use crate::error::{Error, Result};
 
-/// No datagram, header included, is ever longer (§6). rsyslogd's default
-/// message size limit is 8096.
+/// No datagram, header included, is ever longer (nsgate(8) AUDIT). rsyslogd's
+/// default message size limit is 8096.
 pub const MAX_RECORD_BYTES: usize = 8000;
 
 /// How long one send may wait for a full socket before nsgate gives up.
@@ -59,7 +59,8 @@ fn header(facility: Facility, event: Event, unix_secs: i64, pid: u32) -> String 
 }
 
 /// A whole datagram for `message`, without any size check.
-pub fn frame(facility: Facility, event: Event, unix_secs: i64, pid: u32, message: &str) -> String {
+#[cfg(test)]
+fn frame(facility: Facility, event: Event, unix_secs: i64, pid: u32, message: &str) -> String {
     header(facility, event, unix_secs, pid) + message
 }
 
@@ -87,10 +88,6 @@ impl Auditor {
             facility: settings.syslog_facility,
             socket: None,
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The datagram `send` would write at `now`, or the error for a record
@@ -320,7 +317,8 @@ mod tests {
         r.cmd = Some(vec![b'a'; fits + 1]);
         let err = a.datagram(&r, now).unwrap_err().to_string();
         assert!(err.contains("allow record would be 8001 bytes"), "{err}");
-        // A 4096-byte request of the worst bytes (§4 bounds it escaped).
+        // A 4096-byte request of the worst bytes (nsgate(8) THE REQUEST bounds
+        // it escaped).
         r.cmd = Some(vec![0xff; 1024]);
         assert!(a.datagram(&r, now).is_ok());
         // Deny and exit records are shortened instead, to exactly fit or less.

@@ -1,6 +1,7 @@
-//! Splits the configuration text into logical lines of words (§3): blanks
-//! separate words, a word is wholly double-quoted or not quoted at all, `#`
-//! outside quotes starts a comment, a trailing `\` joins the next line.
+//! Splits the configuration text into logical lines of words (nsgate.conf(5),
+//! "Lexical structure"): blanks separate words, a word is wholly double-quoted
+//! or not quoted at all, `#` outside quotes starts a comment, a trailing `\`
+//! joins the next line.
 #![forbid(unsafe_code)]
 
 /// One word with where it starts, for `FILE:LINE:COL` messages.

@@ -1,9 +1,12 @@
-//! Reading the configuration file safely (§2): a regular file owned by root,
-//! not writable by group or others, read without blocking and bounded.
+//! Reading the configuration file safely (nsgate(8), "The configuration file"):
+//! a regular file owned by root, not writable by group or others, read without
+//! blocking and bounded. The same reader serves every file trusted as the
+//! configuration is (pid files, machine records).
 #![forbid(unsafe_code)]
 
 use super::Config;
 use crate::error::{Error, Result};
+use crate::system;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
@@ -11,51 +14,112 @@ use std::path::Path;
 /// The largest configuration nsgate reads.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
-/// Reads a file that must be as trustworthy as the configuration: checked on
-/// the opened descriptor, so a swap after the check changes nothing.
-pub fn read_checked(path: &Path) -> Result<Vec<u8>> {
-    let unsafe_file = |why: &str| Error::ConfigUnsafe {
-        path: path.to_path_buf(),
-        why: why.to_string(),
+/// Whether a symbolic link may name the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// The configuration may be a link: the directories on both its paths
+    /// are checked.
+    Follow,
+    /// A file that names a target's process must be named itself.
+    Refuse,
+}
+
+/// Why a file is not read as trusted; each caller words it for its file.
+#[derive(Debug)]
+pub enum Untrusted {
+    /// The step (`open`, `stat`, `read`) that failed.
+    Io(&'static str, std::io::Error),
+    /// A symbolic link, with `Link::Refuse`.
+    Symlink,
+    NotRegular,
+    /// Owned by this uid, not root.
+    Owner(u32),
+    /// Writable by group or others: its mode.
+    Writable(u32),
+    /// Larger than the caller's limit.
+    TooLarge,
+    /// A directory above it is not safe: why.
+    Directory(String),
+}
+
+/// Reads a root-owned file no one else can write or swap, checked on the
+/// opened descriptor so what is checked is what is read, at most `limit`
+/// bytes.
+pub fn read_trusted(
+    path: &Path,
+    limit: u64,
+    link: Link,
+) -> std::result::Result<Vec<u8>, Untrusted> {
+    // Non-blocking: a FIFO or device must not hang nsgate before fstat says no.
+    let opened = match link {
+        Link::Follow => std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path),
+        Link::Refuse => system::open_nofollow_nonblocking(path),
     };
-    let io = |source| Error::ConfigIo {
-        path: path.to_path_buf(),
-        source,
-    };
-    // O_NONBLOCK: a FIFO or device must not hang nsgate before fstat says no.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
-    check_ancestors(path).map_err(|why| unsafe_file(&why))?;
+    let file = opened.map_err(|e| {
+        // Only to word the message: the open itself refused the link.
+        if link == Link::Refuse
+            && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+        {
+            Untrusted::Symlink
+        } else {
+            Untrusted::Io("open", e)
+        }
+    })?;
+    let meta = file.metadata().map_err(|e| Untrusted::Io("stat", e))?;
     if !meta.file_type().is_file() {
-        return Err(unsafe_file("not a regular file"));
+        return Err(Untrusted::NotRegular);
     }
     if meta.uid() != 0 {
-        return Err(unsafe_file("not owned by root"));
+        return Err(Untrusted::Owner(meta.uid()));
     }
     if meta.mode() & 0o022 != 0 {
-        return Err(unsafe_file("writable by group or others"));
+        return Err(Untrusted::Writable(meta.mode()));
     }
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(unsafe_file("larger than 1 MiB"));
+    check_ancestors(path).map_err(Untrusted::Directory)?;
+    if meta.len() > limit {
+        return Err(Untrusted::TooLarge);
     }
     let mut text = Vec::new();
-    file.take(MAX_CONFIG_BYTES + 1)
+    file.take(limit + 1)
         .read_to_end(&mut text)
-        .map_err(io)?;
-    if text.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(unsafe_file("larger than 1 MiB"));
+        .map_err(|e| Untrusted::Io("read", e))?;
+    if text.len() as u64 > limit {
+        return Err(Untrusted::TooLarge);
     }
     Ok(text)
+}
+
+/// Reads the configuration file, refusing it as `read_trusted` says.
+fn read_config(path: &Path) -> Result<Vec<u8>> {
+    read_trusted(path, MAX_CONFIG_BYTES, Link::Follow).map_err(|e| {
+        let why = match e {
+            Untrusted::Io(_, source) => {
+                return Error::ConfigIo {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+            Untrusted::Symlink => "a symbolic link".to_string(),
+            Untrusted::NotRegular => "not a regular file".to_string(),
+            Untrusted::Owner(_) => "not owned by root".to_string(),
+            Untrusted::Writable(_) => "writable by group or others".to_string(),
+            Untrusted::TooLarge => "larger than 1 MiB".to_string(),
+            Untrusted::Directory(why) => why,
+        };
+        Error::ConfigUnsafe {
+            path: path.to_path_buf(),
+            why,
+        }
+    })
 }
 
 /// Every directory above the file must be root's and not writable by group
 /// or others (sticky ones, like /tmp, excepted: there only root or an entry's
 /// owner can replace it), so nobody else can swap the file for another.
-pub fn check_ancestors(path: &Path) -> std::result::Result<(), String> {
+fn check_ancestors(path: &Path) -> std::result::Result<(), String> {
     let real = std::fs::canonicalize(path).map_err(|e| crate::error::os_message(&e))?;
     let given = std::path::absolute(path).map_err(|e| crate::error::os_message(&e))?;
     // The directories of the path as written too: a symlink in a writable
@@ -75,6 +139,6 @@ pub fn check_ancestors(path: &Path) -> std::result::Result<(), String> {
 
 /// Reads, checks and parses the configuration at `path`.
 pub fn load(path: &Path) -> Result<Config> {
-    let text = read_checked(path)?;
+    let text = read_config(path)?;
     super::parse(&path.to_string_lossy(), &text).map_err(Error::Config)
 }

@@ -1,16 +1,20 @@
-//! The configuration of §3: targets, rules and settings, as parsed from
-//! `/etc/nsgate.conf`. Parsing is in `parse`, safety checks of the file in `load`.
+//! The configuration of nsgate.conf(5): targets, rules and settings, as parsed
+//! from `/etc/nsgate.conf`. Parsing is in `parse`, safety checks of the file in
+//! `load`.
 #![forbid(unsafe_code)]
 
+pub(crate) mod glob;
 mod lex;
 mod load;
+mod names;
 mod parse;
 mod warn;
 
 #[cfg(test)]
 mod tests;
 
-pub use load::{check_ancestors, load, read_checked};
+pub use load::{load, read_trusted, Link, Untrusted};
+pub use names::NameKind;
 pub use parse::parse;
 
 use std::path::PathBuf;
@@ -35,7 +39,8 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// In file order; the last matching rule decides.
     pub rules: Vec<Rule>,
-    /// `FILE:LINE: warning: ...` lines for `--check` (§3.3).
+    /// `FILE:LINE: warning: ...` lines for `--check` (nsgate.conf(5)
+    /// DIAGNOSTICS).
     pub warnings: Vec<String>,
 }
 
@@ -198,7 +203,7 @@ pub struct EnvVar {
     pub value: String,
 }
 
-/// A set of namespace types (§5).
+/// A set of namespace types (nsgate.conf(5), "Namespace lists").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct NsSet(u8);
 
@@ -224,9 +229,6 @@ impl NsSet {
     pub fn intersect(self, other: NsSet) -> NsSet {
         NsSet(self.0 & other.0)
     }
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
     /// The names in this set, in `NS_NAMES` order.
     pub fn names(self) -> impl Iterator<Item = &'static str> {
         NS_NAMES
@@ -250,7 +252,7 @@ pub enum Action {
     Deny,
 }
 
-/// Who a rule is for (§3.2).
+/// Who a rule is for (nsgate.conf(5), "Rules").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Who {
     Anyone,
@@ -297,7 +299,7 @@ pub enum RuleCommand {
     Cmd(Pattern),
 }
 
-/// The words after `cmd` (§3.3).
+/// The words after `cmd` (nsgate.conf(5), "Command patterns").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
     pub words: Vec<PatternWord>,
@@ -324,7 +326,7 @@ impl PatternWord {
 fn config_word(text: &str, literal: bool) -> String {
     let plain = !text.is_empty()
         && !text.contains([' ', '\t', '#', '"', '\\'])
-        && !(literal && (crate::policy::is_glob(text) || text == "..."));
+        && !(literal && (glob::is_glob(text) || text == "..."));
     if plain {
         return text.to_string();
     }
@@ -403,7 +405,7 @@ impl std::fmt::Display for Rule {
 }
 
 /// What a permitting rule gives on its target: the rule's options where it
-/// sets them, else the target's defaults (§3.1, §5).
+/// sets them, else the target's defaults (nsgate.conf(5), "Targets").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Effective<'a> {
     pub user: Option<&'a UserSpec>,
@@ -411,6 +413,8 @@ pub struct Effective<'a> {
     pub cwd: Option<&'a str>,
     /// Target `env` first, then the rule's, so the rule's win.
     pub env: Vec<EnvVar>,
+    /// The client may have a terminal: `shell`, or `cmd` with `tty`.
+    pub tty: bool,
 }
 
 impl Rule {
@@ -420,6 +424,7 @@ impl Rule {
             ns: self.ns.or(target.ns),
             cwd: target.cwd.as_deref(),
             env: target.env.iter().chain(&self.env).cloned().collect(),
+            tty: self.tty || self.what == RuleCommand::Shell,
         }
     }
 }

@@ -1,11 +1,11 @@
-//! The statements of §3 (`target`, `permit`, `deny`, `set`) from lexed lines.
-//! A statement with an error is reported and left out; parsing goes on so
-//! that `--check` names every error at once.
+//! The statements of nsgate.conf(5) (`target`, `permit`, `deny`, `set`) from
+//! lexed lines. A statement with an error is reported and left out; parsing
+//! goes on so that `--check` names every error at once.
 #![forbid(unsafe_code)]
 
 use super::lex::{lex, Line, Word};
+use super::names::NameKind;
 use super::*;
-use crate::target::NameKind;
 
 /// Parses `text` read from `file`; every error as `FILE:LINE[:COL]: message`.
 pub fn parse(file: &str, text: &[u8]) -> Result<Config, Vec<String>> {
@@ -411,7 +411,7 @@ impl Parser<'_> {
 }
 
 /// The largest `max-command-bytes`: with every other field at its bound, a
-/// record stays under the 8000 bytes of §6.
+/// record stays under the 8000 bytes of nsgate(8) AUDIT.
 pub const MAX_COMMAND_BYTES: usize = 6144;
 
 /// Options given at most once per statement.
@@ -446,7 +446,7 @@ fn pattern(cmd: &Word, words: &mut Words) -> Parsed<Pattern> {
         }
         pattern
             .words
-            .push(if !word.quoted && crate::policy::is_glob(&word.text) {
+            .push(if !word.quoted && glob::is_glob(&word.text) {
                 PatternWord::Glob(word.text.clone())
             } else {
                 PatternWord::Literal(word.text.clone())

@@ -219,7 +219,7 @@ fn every_error_with_line_and_column() {
 }
 
 /// Every runtime name is checked by the very function resolution uses
-/// (`crate::target::NameKind`), so `--check` refuses what gate mode would.
+/// (`NameKind`), so `--check` refuses what gate mode would.
 #[test]
 fn runtime_names_as_resolution_checks_them() {
     const DOCKER: &str =

@@ -1,5 +1,6 @@
-//! The warnings of `--check` (§3.3): patterns that let a permitted program
-//! run other programs, and programs looked up in the container's PATH.
+//! The warnings of `--check` (nsgate.conf(5) DIAGNOSTICS): patterns that let a
+//! permitted program run other programs, and programs looked up in the
+//! container's PATH.
 #![forbid(unsafe_code)]
 
 use super::{Action, Config, PatternWord, RuleCommand};

@@ -1,5 +1,6 @@
-//! The command's environment, built from scratch (§5): nothing of the host's
-//! environment reaches it except a checked `TERM` when a terminal is relayed.
+//! The command's environment, built from scratch (nsgate(8), "Environment"):
+//! nothing of the host's environment reaches it except a checked `TERM` when a
+//! terminal is relayed.
 #![forbid(unsafe_code)]
 
 use super::users::Credentials;
@@ -9,7 +10,7 @@ use crate::config::EnvVar;
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Set unless the target or rule `env` sets them: pagers that cannot run
-/// other programs (§5).
+/// other programs (nsgate(8), "Environment").
 const PAGER_SAFETY: [(&str, &str); 4] = [
     ("LESSSECURE", "1"),
     ("PAGER", "cat"),
@@ -30,7 +31,7 @@ pub struct Inputs<'a> {
     pub plan: &'a [EnvVar],
 }
 
-/// Whether a client's `TERM` may be passed on (§4).
+/// Whether a client's `TERM` may be passed on (nsgate(8) THE REQUEST).
 pub fn valid_term(term: &str) -> bool {
     (1..=64).contains(&term.len())
         && term

@@ -10,8 +10,8 @@ mod seccomp_cache;
 
 use super::cgroup;
 use crate::config::{NsSet, NS_NAMES};
+use crate::resolve::Pinned;
 use crate::system::{self, Rlimit};
-use crate::target::Pinned;
 use seccomp_cache::Cache;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -165,12 +165,13 @@ fn cache_key(pid: i32, dir: BorrowedFd<'_>, status: &str) -> Option<seccomp_cach
     Some(seccomp_cache::Key {
         boot_id: seccomp_cache::boot_id()?,
         pid,
-        start_time: crate::target::start_time(pid, &stat)?,
+        start_time: crate::resolve::start_time(pid, &stat)?,
         filters,
     })
 }
 
-/// The namespaces of the target that differ from nsgate's own (§5).
+/// The namespaces of the target that differ from nsgate's own (nsgate(8),
+/// "Namespaces").
 fn differing_namespaces(dir: BorrowedFd<'_>) -> Result<NsSet, String> {
     let own = system::open_proc_dir(system::getpid())
         .map_err(|e| format!("cannot open /proc/self: {e}"))?;

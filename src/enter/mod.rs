@@ -25,18 +25,16 @@ mod message;
 pub mod stage;
 mod users;
 
-pub use crate::supervise::EndReason;
 pub use crate::system::Exit as Status;
 pub use cgroup::SessionCgroup;
-pub use env::{valid_term, DEFAULT_PATH};
-pub use facts::TargetCaps;
+pub use env::valid_term;
 pub use message::{Message, Received};
 
 use crate::config::{EnvVar, NsSet, UserSpec};
 use crate::error::{Error, Result, EXIT_FAILURE};
+use crate::resolve::{Pinned, RuntimeConfig};
 use crate::supervise::{self, Relay};
 use crate::system::{self, Forked, Signals};
-use crate::target::{Pinned, RuntimeConfig};
 use child::ChildIo;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
@@ -69,6 +67,33 @@ pub struct Plan {
     /// The nsgate binary the exec stage is copied from; None: our own.
     pub exec_stage: Option<PathBuf>,
 }
+
+/// Why nsgate ended the command rather than the command ending by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    Timeout,
+    Disconnect,
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EndReason::Timeout => "timeout",
+            EndReason::Disconnect => "client disconnected",
+        })
+    }
+}
+
+/// Signals forwarded to the command.
+const FORWARDED: [i32; 7] = [
+    system::SIGHUP,
+    system::SIGINT,
+    system::SIGQUIT,
+    system::SIGTERM,
+    system::SIGUSR1,
+    system::SIGUSR2,
+    system::SIGWINCH,
+];
 
 /// How a command that was started ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +211,7 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome
         .or(runtime.working_dir.as_deref().filter(|d| !d.is_empty()));
 
     let exe = exec_stage_copy(plan)?;
-    let signals = Signals::block(&supervise::FORWARDED).map_err(io_failure("signals"))?;
+    let signals = Signals::block(&FORWARDED).map_err(io_failure("signals"))?;
     let (channel, child_channel) = system::channel_pair().map_err(io_failure("channel"))?;
     let (lifeline, lifeline_hold) = system::pipe().map_err(io_failure("lifeline"))?;
     let pipes = (mode == Mode::Pipes).then(relay_pipes).transpose()?;

@@ -1,12 +1,11 @@
-//! Policy decisions (§3.2–§3.3): the last matching rule decides, no match denies.
+//! Policy decisions (nsgate.conf(5), "Rules", "Command patterns"): the last
+//! matching rule decides, no match denies.
 #![forbid(unsafe_code)]
 
-mod glob;
 #[cfg(test)]
 mod tests;
 
-pub use glob::is_glob;
-
+use crate::config::glob;
 use crate::config::{
     Action, Config, Pattern, PatternWord, Principal, Rule, RuleCommand, Targets, Who,
 };

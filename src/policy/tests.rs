@@ -2,8 +2,8 @@
 //! nsgate decides.
 #![forbid(unsafe_code)]
 
-use super::glob::matches;
 use super::*;
+use crate::config::glob::{is_glob, matches};
 use crate::config::Origin;
 use proptest::prelude::*;
 use std::time::{Duration, Instant};

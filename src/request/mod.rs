@@ -1,11 +1,14 @@
-//! The client's request (§4): `SSH_ORIGINAL_COMMAND` split into an argv with
-//! POSIX quoting and nothing else. No shell is ever involved.
+//! The client's request (nsgate(8) THE REQUEST): `SSH_ORIGINAL_COMMAND` split
+//! into an argv with POSIX quoting and nothing else. No shell is ever involved.
 #![forbid(unsafe_code)]
 
 #[cfg(test)]
 mod tests;
 
-/// The most words a request may have (§4).
+// The size bound is on the request as the audit record will hold it.
+use crate::audit::escaped_len;
+
+/// The most words a request may have (nsgate(8) THE REQUEST).
 pub const MAX_WORDS: usize = 256;
 
 /// A parsed, validated request: at least one word, each valid UTF-8 without
@@ -16,33 +19,6 @@ pub struct Argv(Vec<String>);
 impl Argv {
     pub fn words(&self) -> &[String] {
         &self.0
-    }
-    pub fn program(&self) -> &str {
-        &self.0[0]
-    }
-
-    /// The argv on one line, each word quoted shell-style where needed, so
-    /// that parsing the result gives this argv back.
-    pub fn display(&self) -> String {
-        let mut out = String::new();
-        for (i, word) in self.0.iter().enumerate() {
-            if i > 0 {
-                out.push(' ');
-            }
-            if word.is_empty() || word.chars().any(needs_quoting) {
-                out.push('\'');
-                for c in word.chars() {
-                    match c {
-                        '\'' => out.push_str(r"'\''"),
-                        _ => out.push(c),
-                    }
-                }
-                out.push('\'');
-            } else {
-                out.push_str(word);
-            }
-        }
-        out
     }
 }
 
@@ -138,9 +114,10 @@ fn control_kind(ch: char) -> &'static str {
     }
 }
 
-/// C0, DEL, C1 and the Unicode bidirectional controls (Bidi_Control, which
-/// adds U+061C ARABIC LETTER MARK to the list of §4): they can hide or
-/// reorder what an admin reads in a log or on a terminal.
+/// C0, DEL, C1 and the Unicode bidirectional controls (Bidi_Control, which adds
+/// U+061C ARABIC LETTER MARK to the contract's list, as nsgate(8) THE REQUEST
+/// says): they can hide or reorder what an admin reads in a log or on a
+/// terminal.
 fn is_forbidden_control(c: char) -> bool {
     matches!(
         c,
@@ -160,23 +137,7 @@ fn is_operator(c: char) -> bool {
     matches!(c, ';' | '|' | '&' | '<' | '>' | '(' | ')' | '$' | '`')
 }
 
-/// Characters that `display` quotes, so its output parses back unchanged.
-fn needs_quoting(c: char) -> bool {
-    matches!(c, ' ' | '\'' | '"' | '\\' | '#') || is_operator(c)
-}
-
-/// The length of `crate::audit::escape(raw)` without building it.
-fn escaped_len(raw: &[u8]) -> usize {
-    raw.iter()
-        .map(|&b| match b {
-            b'\\' | b'"' => 2,
-            0x20..=0x7e => 1,
-            _ => 4,
-        })
-        .fold(0usize, usize::saturating_add)
-}
-
-/// Parses a request string (§4).
+/// Parses a request string (nsgate(8) THE REQUEST).
 ///
 /// Checks run cheapest first: the size bound, then UTF-8, then control
 /// characters anywhere, then the quoting and operators left to right.

@@ -7,6 +7,35 @@ use std::ffi::OsStr;
 
 const LIMIT: usize = 4096;
 
+/// The argv on one line, each word quoted shell-style where needed, so
+/// that parsing the result gives this argv back: an oracle for the parser.
+fn display(argv: &Argv) -> String {
+    let mut out = String::new();
+    for (i, word) in argv.words().iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if word.is_empty() || word.chars().any(needs_quoting) {
+            out.push('\'');
+            for c in word.chars() {
+                match c {
+                    '\'' => out.push_str(r"'\''"),
+                    _ => out.push(c),
+                }
+            }
+            out.push('\'');
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
+}
+
+/// Characters that `display` quotes.
+fn needs_quoting(c: char) -> bool {
+    matches!(c, ' ' | '\'' | '"' | '\\' | '#') || is_operator(c)
+}
+
 fn words(raw: &str) -> Result<Vec<String>, Refusal> {
     parse(raw.as_bytes(), LIMIT).map(|a| a.words().to_vec())
 }
@@ -342,7 +371,7 @@ fn display_quotes_only_where_needed() {
     ];
     for (input, shown) in rows {
         let argv = parse(input.as_bytes(), LIMIT).unwrap();
-        assert_eq!(argv.display(), *shown, "input {input:?}");
+        assert_eq!(display(&argv), *shown, "input {input:?}");
         assert_eq!(parse(shown.as_bytes(), LIMIT), Ok(argv), "input {input:?}");
     }
 }
@@ -359,7 +388,6 @@ fn from_env_unset_is_interactive_and_blank_is_refused() {
         panic!("not a command");
     };
     assert_eq!(raw, b"ls  'a b'");
-    assert_eq!(argv.program(), "ls");
     assert_eq!(argv.words(), ["ls", "a b"]);
 }
 
@@ -430,7 +458,7 @@ fn check_accepted(raw: &[u8], limit: usize) -> Result<(), TestCaseError> {
         for word in argv.words() {
             prop_assert!(!word.chars().any(is_forbidden_control), "{:?}", word);
         }
-        prop_assert_eq!(parse(argv.display().as_bytes(), usize::MAX), Ok(argv));
+        prop_assert_eq!(parse(display(&argv).as_bytes(), usize::MAX), Ok(argv));
     }
     Ok(())
 }

@@ -11,7 +11,7 @@
 mod relay;
 mod tree;
 
-use crate::enter::{Message, Received, SessionCgroup};
+use crate::enter::{EndReason, Message, Received, SessionCgroup};
 use crate::system::{self, Exit, Interest, Ready, Signals};
 use relay::{Filled, Handle, NonBlocking, Pump};
 use std::io;
@@ -20,39 +20,12 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tree::Tree;
 
-/// Signals forwarded to the command.
-pub const FORWARDED: [i32; 7] = [
-    system::SIGHUP,
-    system::SIGINT,
-    system::SIGQUIT,
-    system::SIGTERM,
-    system::SIGUSR1,
-    system::SIGUSR2,
-    system::SIGWINCH,
-];
-
 /// Between SIGTERM and SIGKILL when nsgate ends a session.
 pub const GRACE: Duration = Duration::from_secs(5);
 /// How long to keep killing a session that will not die before giving up.
 const GIVE_UP: Duration = Duration::from_secs(10);
 /// How often a session being ended, or output left behind, is looked at.
 const TICK: Duration = Duration::from_millis(100);
-
-/// Why nsgate ended the command rather than the command ending by itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndReason {
-    Timeout,
-    Disconnect,
-}
-
-impl std::fmt::Display for EndReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            EndReason::Timeout => "timeout",
-            EndReason::Disconnect => "client disconnected",
-        })
-    }
-}
 
 /// The entering process (later the exec stage), our child in the host's
 /// pid namespace.

@@ -38,7 +38,7 @@ impl Tree {
         let pidfd = system::pidfd_open(pid).ok()?;
         // Checked after pinning: a child of ours cannot be reaped by anyone
         // else, so the pid is still the pidfd's process.
-        let ours = Stat::read(pid).is_some_and(|s| s.ppid == system::getpid());
+        let ours = crate::resolve::proc_stat(pid).is_ok_and(|s| s.ppid == system::getpid());
         (ours && pid != not).then_some(pidfd)
     }
 
@@ -137,34 +137,4 @@ impl Tree {
 struct Member {
     pid: i32,
     pidfd: OwnedFd,
-}
-
-/// The fields of /proc/PID/stat we need (pids as the host sees them).
-struct Stat {
-    ppid: i32,
-}
-
-impl Stat {
-    fn read(pid: i32) -> Option<Stat> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The command name is in parentheses and may contain anything.
-        let rest = text.get(text.rfind(')')? + 2..)?;
-        let mut f = rest.split(' ');
-        let _state = f.next()?;
-        Some(Stat {
-            ppid: f.next()?.parse().ok()?,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_stat() {
-        let me = Stat::read(system::getpid()).unwrap();
-        assert_eq!(me.ppid, system::getppid());
-        assert!(Stat::read(-1).is_none());
-    }
 }

@@ -7,7 +7,8 @@ mod random;
 pub use pidfd::pidfd_open;
 pub use random::getrandom;
 
-// Target resolution (§3.1): runtime sockets, pid files, liveness via pidfd.
+// Target resolution (nsgate.conf(5), "Targets"): runtime sockets, pid files,
+// liveness via pidfd.
 mod open;
 mod pidfd_signal;
 mod unix_connect;
@@ -16,7 +17,8 @@ pub use open::open_nofollow_nonblocking;
 pub use pidfd_signal::{is_no_such_process, pidfd_send_signal};
 pub use unix_connect::connect_unix;
 
-// Entering the target and supervising the command (§5).
+// Entering the target and supervising the command (nsgate(8) ENTERING THE
+// CONTAINER).
 mod channel;
 mod creds;
 mod exe;
@@ -33,21 +35,22 @@ pub use creds::{
     CapSets, Rlimit, RLIMIT_ROWS,
 };
 pub use exe::{
-    clone_parent, dup_above, dup_to, inherited_fd, is_sealed, node_name, sealed_copy_of,
-    sealed_copy_of_self, Cloned,
+    clone_parent, dup_above, dup_to, inherited_fd, node_name, sealed_copy_of, sealed_copy_of_self,
+    Cloned,
 };
 pub use files::{
     chdir_to, chown_chmod, chroot_to, create_file_at, dup_onto, file_info, identity_at,
     make_dir_at, open_dir_at, open_dir_nofollow, open_dir_path_at, open_file_at, open_in_root,
     open_null, open_proc_dir, open_root, pipe, read_at, read_fd, remove_at, rename_at,
-    set_nonblocking, std_fd, would_block, write_fd, Access, FileInfo,
+    set_nonblocking, std_fd, would_block, write_fd, Access,
 };
 pub use poll::{poll, Interest, Ready};
 pub use process::{
     cloexec_from, execve_fd, exit_now, fork, getpid, getppid, is_access_denied, is_link_refused,
     is_not_found, is_tty, ns_flag, reset_signals, set_dumpable, set_no_new_privs,
-    set_parent_death_kill, set_umask, setns, setsid, signal_name, try_wait, wait, Exit, Forked,
-    SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
+    set_parent_death_kill, set_umask, setns, setsid, signal_full_name, signal_name, try_wait, wait,
+    Exit, Forked, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2,
+    SIGWINCH,
 };
 pub use seccomp::{copy_filters, install_filter, BpfProgram, INSN_BYTES, MAX_FILTERS, MAX_INSNS};
 pub use signals::Signals;

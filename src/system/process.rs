@@ -35,7 +35,8 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-/// The `CLONE_NEW*` flag of a namespace type named as in §5.
+/// The `CLONE_NEW*` flag of a namespace type named as in nsgate.conf(5),
+/// "Namespace lists".
 pub fn ns_flag(name: &str) -> Option<i32> {
     Some(match name {
         "mnt" => libc::CLONE_NEWNS,
@@ -101,11 +102,20 @@ pub const SIGUSR1: i32 = libc::SIGUSR1;
 pub const SIGUSR2: i32 = libc::SIGUSR2;
 pub const SIGWINCH: i32 = libc::SIGWINCH;
 
-/// The name of a signal without `SIG` (`TERM`), as syslog records show it.
+/// The name of a signal (`SIGTERM`), as audit records show it; None for
+/// one without a name (real-time signals).
+pub fn signal_full_name(signal: i32) -> Option<&'static str> {
+    nix::sys::signal::Signal::try_from(signal)
+        .ok()
+        .map(|s| s.as_str())
+}
+
+/// The name of a signal without `SIG` (`TERM`), or its number when it has
+/// no name, for messages.
 pub fn signal_name(signal: i32) -> String {
-    match nix::sys::signal::Signal::try_from(signal) {
-        Ok(s) => s.as_str().trim_start_matches("SIG").to_string(),
-        Err(_) => signal.to_string(),
+    match signal_full_name(signal) {
+        Some(name) => name.trim_start_matches("SIG").to_string(),
+        None => signal.to_string(),
     }
 }
 

@@ -235,7 +235,7 @@ impl Cache {
                 if (pid, start) == (kept.pid, kept.start_time) {
                     count < kept.filters
                 } else {
-                    crate::target::gone_since(pid, start)
+                    crate::resolve::gone_since(pid, start)
                 }
             } else {
                 false
@@ -428,7 +428,7 @@ mod tests {
         let cache = Cache::open(&base, true).unwrap();
         let me = system::getpid();
         let stat = std::fs::read(format!("/proc/{me}/stat")).unwrap();
-        let start = crate::target::start_time(me, &stat).unwrap();
+        let start = crate::resolve::start_time(me, &stat).unwrap();
         let live = |filters| Key {
             pid: me,
             start_time: start,

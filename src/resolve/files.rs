@@ -5,10 +5,8 @@
 //! configuration), and is read bounded and parsed strictly.
 #![forbid(unsafe_code)]
 
-use super::{parse_pid, NameKind};
-use crate::system;
-use std::io::Read;
-use std::os::unix::fs::MetadataExt;
+use super::parse_pid;
+use crate::config::{read_trusted, Link, NameKind, Untrusted};
 use std::path::{Path, PathBuf};
 
 /// Larger than any pid file or machine record; more is refused, not read.
@@ -97,43 +95,22 @@ pub fn machine_leader(text: &[u8]) -> Result<i32, String> {
     leader.ok_or_else(|| "record has no LEADER= (machine not running?)".into())
 }
 
-/// The whole content of a small root-owned file, checked on the opened
-/// descriptor so what is checked is what is read.
+/// The whole content of a small root-owned file, read as the configuration
+/// is, but never through a symbolic link.
 pub fn read_root_file(path: &Path) -> Result<Vec<u8>, String> {
     let shown = path.display();
-    let file = system::open_nofollow_nonblocking(path).map_err(|e| {
-        // Only to word the message: the open itself refused the link.
-        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-            format!("{shown} is a symbolic link; name the file itself")
-        } else {
-            format!("cannot open {shown}: {e}")
-        }
-    })?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot stat {shown}: {e}"))?;
-    if !meta.file_type().is_file() {
-        return Err(format!("{shown} is not a regular file"));
-    }
-    if meta.uid() != 0 {
-        return Err(format!("{shown} is owned by uid {}, not root", meta.uid()));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(format!(
+    read_trusted(path, MAX_FILE, Link::Refuse).map_err(|e| match e {
+        Untrusted::Io(step, e) => format!("cannot {step} {shown}: {e}"),
+        Untrusted::Symlink => format!("{shown} is a symbolic link; name the file itself"),
+        Untrusted::NotRegular => format!("{shown} is not a regular file"),
+        Untrusted::Owner(uid) => format!("{shown} is owned by uid {uid}, not root"),
+        Untrusted::Writable(mode) => format!(
             "{shown} is writable by group or others (mode {:04o})",
-            meta.mode() & 0o7777
-        ));
-    }
-    // The same rules as the configuration's (§3.1), directories included.
-    crate::config::check_ancestors(path).map_err(|why| format!("{shown}: {why}"))?;
-    let mut text = Vec::new();
-    file.take(MAX_FILE + 1)
-        .read_to_end(&mut text)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
-    if text.len() as u64 > MAX_FILE {
-        return Err(format!("{shown} is larger than {} KiB", MAX_FILE >> 10));
-    }
-    Ok(text)
+            mode & 0o7777
+        ),
+        Untrusted::TooLarge => format!("{shown} is larger than {} KiB", MAX_FILE >> 10),
+        Untrusted::Directory(why) => format!("{shown}: {why}"),
+    })
 }
 
 #[cfg(test)]

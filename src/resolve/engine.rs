@@ -4,7 +4,8 @@
 #![forbid(unsafe_code)]
 
 use super::http::{self, HttpError};
-use super::{valid_pid, NameKind, RuntimeConfig};
+use super::{valid_pid, RuntimeConfig};
+use crate::config::NameKind;
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;

@@ -1,5 +1,6 @@
-//! Finding the target container's init process (§3.1) and pinning it with a
-//! pidfd (§5) so a reused pid is never entered.
+//! Finding the target container's init process (nsgate.conf(5), "Targets") and
+//! pinning it with a pidfd (nsgate(8), "Pinning the target") so a reused pid is
+//! never entered.
 //!
 //! Pinning: learn the pid from the runtime, read the process's start time,
 //! open a pidfd, read the start time again (same process all along), ask the
@@ -11,16 +12,16 @@
 mod engine;
 mod files;
 mod http;
-mod names;
+mod stat;
 
-pub use names::{InvalidName, NameKind};
+pub(crate) use stat::{gone_since, proc_stat, start_time};
 
 use crate::config::{Target, TargetKind};
 use crate::error::{Error, Result};
 use crate::system;
 use engine::Engine;
 use files::PidSource;
-use std::io::Read;
+use stat::StatError;
 use std::os::fd::{AsFd, OwnedFd};
 
 /// What the runtime says about the container, where it says it (Docker's
@@ -58,7 +59,7 @@ type Why<T> = std::result::Result<T, String>;
 /// The kernel's largest possible pid (`PID_MAX_LIMIT` on 64-bit).
 pub const PID_MAX: i32 = 4_194_304;
 
-/// Asks the target's runtime for its init process and pins it (§3.1, §5).
+/// Asks the target's runtime for its init process and pins it.
 /// Every failure is `Error::Target` with a message for the admin (exit 125).
 pub fn resolve_and_pin(target: &Target) -> Result<Pinned> {
     resolve(&target.kind).map_err(|why| Error::Target {
@@ -205,88 +206,6 @@ pub fn parse_pid(text: &[u8]) -> Option<i32> {
     valid_pid(pid).then_some(pid)
 }
 
-/// The start time (field 22) in `/proc/PID/stat` text of process `pid`:
-/// with the pid, it names one process for as long as the system is up.
-pub fn start_time(pid: i32, stat: &[u8]) -> Option<u64> {
-    parse_stat(pid, stat).map(|s| s.start_time)
-}
-
-/// Whether process `pid` is gone, or its pid now names a process that
-/// started at another time than `start_time`; false when /proc cannot say.
-pub fn gone_since(pid: i32, start_time: u64) -> bool {
-    match proc_stat(pid) {
-        Ok(stat) => stat.start_time != start_time,
-        Err(StatError::Gone) => true,
-        Err(StatError::Other(_)) => false,
-    }
-}
-
-/// The fields of `/proc/PID/stat` that tell one process from a successor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ProcStat {
-    /// Field 3: `R`, `S`, `D`, `Z`, ...
-    state: u8,
-    /// Field 22: clock ticks after boot; a reused pid has a later one.
-    start_time: u64,
-}
-
-enum StatError {
-    /// No such process.
-    Gone,
-    Other(String),
-}
-
-fn proc_stat(pid: i32) -> std::result::Result<ProcStat, StatError> {
-    let path = format!("/proc/{pid}/stat");
-    let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => StatError::Gone,
-        _ => StatError::Other(format!("cannot read {path}: {e}")),
-    })?;
-    let mut text = Vec::new();
-    // The line is a few hundred bytes; the bound only guards the parser.
-    match file.take(4096).read_to_end(&mut text) {
-        Ok(_) => {}
-        // The process was reaped between open and read.
-        Err(e) if system::is_no_such_process(&e) => return Err(StatError::Gone),
-        Err(e) => return Err(StatError::Other(format!("cannot read {path}: {e}"))),
-    }
-    parse_stat(pid, &text).ok_or_else(|| {
-        StatError::Other(format!(
-            "cannot parse {path}: {:?}",
-            String::from_utf8_lossy(&text)
-        ))
-    })
-}
-
-/// Parses `PID (COMM) STATE ...`; COMM may hold anything, blanks and
-/// parentheses included, so the fields start after the last `)`.
-fn parse_stat(pid: i32, text: &[u8]) -> Option<ProcStat> {
-    let prefix = format!("{pid} (");
-    if !text.starts_with(prefix.as_bytes()) {
-        return None;
-    }
-    let close = text.iter().rposition(|&b| b == b')')?;
-    if close < prefix.len() - 1 {
-        return None;
-    }
-    let rest = std::str::from_utf8(&text[close + 1..]).ok()?;
-    let rest = rest.strip_prefix(' ')?;
-    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
-    // fields[0] is field 3 of proc(5), so field 22 is fields[19].
-    let state = match fields.first()?.as_bytes() {
-        [s] => *s,
-        _ => return None,
-    };
-    let start_time = fields.get(19)?;
-    if !start_time.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(ProcStat {
-        state,
-        start_time: start_time.parse().ok()?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,38 +234,6 @@ mod tests {
         ] {
             assert_eq!(parse_pid(text), pid, "{text:?}");
         }
-    }
-
-    #[test]
-    fn stat_lines() {
-        let tail =
-            "S 1 1 1 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 98765 1000 10 18446744073709551615";
-        let line = |comm: &str| format!("42 ({comm}) {tail}\n");
-        let want = Some(ProcStat {
-            state: b'S',
-            start_time: 98765,
-        });
-        for comm in ["sleep", "a b", "x) S 1 2 3 (y", ")", "((", ""] {
-            assert_eq!(parse_stat(42, line(comm).as_bytes()), want, "{comm:?}");
-        }
-        assert_eq!(parse_stat(43, line("sleep").as_bytes()), None);
-        assert_eq!(parse_stat(42, b"42 (sleep) S 1 2"), None);
-        assert_eq!(parse_stat(42, b"42 (sleep"), None);
-        assert_eq!(
-            parse_stat(42, format!("42 (sleep)S {tail}").as_bytes()),
-            None
-        );
-        let bad = format!("42 (sleep) {}", tail.replace("98765", "9x"));
-        assert_eq!(parse_stat(42, bad.as_bytes()), None);
-    }
-
-    #[test]
-    fn own_stat_is_stable() {
-        let me = std::process::id() as i32;
-        let a = proc_stat(me).ok().unwrap();
-        let b = proc_stat(me).ok().unwrap();
-        assert_eq!(a, b);
-        assert!(matches!(a.state, b'R' | b'S'));
     }
 
     fn target(kind: TargetKind) -> Target {

@@ -1,6 +1,7 @@
-//! Glob words of command patterns (§3.3): `?`, `*` and `[...]` over one
-//! argument. They never match `/`, an option the pattern did not start as
-//! one, or a path with an empty, `.` or `..` component.
+//! Glob words of command patterns (nsgate.conf(5), "Command patterns"): `?`,
+//! `*` and `[...]` over one argument. They never match `/`, an option the
+//! pattern did not start as one, or a path with an empty, `.` or `..`
+//! component.
 #![forbid(unsafe_code)]
 
 /// True when `word`, written unquoted in a pattern, is a glob: it contains
