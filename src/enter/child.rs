@@ -14,7 +14,8 @@
 use super::confine::{self, Confinement, Real};
 use super::env;
 use super::facts::Facts;
-use super::message::{Message, Received};
+use super::message::Message;
+use super::seal;
 use super::stage;
 use super::users::{self, Credentials};
 use crate::config::{EnvVar, UserSpec};
@@ -46,8 +47,9 @@ pub struct Spec<'a> {
     pub channel: BorrowedFd<'a>,
     /// The read end of the supervisor's lifeline pipe.
     pub lifeline: BorrowedFd<'a>,
-    /// The sealed copy of nsgate the exec stage runs from.
-    pub exe: BorrowedFd<'a>,
+    /// The binary the exec stage runs from, seen so that no one can write
+    /// it; made first, while we are still on the host's side.
+    pub exec_stage: &'a std::path::Path,
     pub facts: &'a Facts,
     pub user: &'a UserSpec,
     pub group_add: &'a [String],
@@ -113,6 +115,11 @@ fn enter(spec: &Spec<'_>) -> Result<Infallible, Failure> {
     if system::getppid() != parent {
         system::exit_now(EXIT_FAILURE);
     }
+    // Still on the host's side, with its mounts and privileges.
+    let exe = step(
+        "sealing nsgate for the exec stage",
+        seal::exec_stage(spec.exec_stage),
+    )?;
     set_up_stdio(&spec.io)?;
     let facts = spec.facts;
     // Limits first: raising a hard limit needs the host's CAP_SYS_RESOURCE,
@@ -151,13 +158,9 @@ fn enter(spec: &Spec<'_>) -> Result<Infallible, Failure> {
     }
     system::set_umask(0o022);
 
-    // The supervisor moves us into the target's cgroups meanwhile (runc's
-    // order too); nothing of the container runs before that is done.
-    match Message::recv(spec.channel) {
-        Ok(Some(Received::Message(Message::Go))) => {}
-        _ => system::exit_now(EXIT_FAILURE),
-    }
-    // Before the target's seccomp filter, which could refuse these.
+    // Before the target's seccomp filter, which could refuse these. The
+    // supervisor moves us into the target's cgroups meanwhile; the exec
+    // stage waits for it to be done before the container sees anything.
     step("signal dispositions", system::reset_signals())?;
     step("closing descriptors", system::cloexec_from(3))?;
     let target = Confinement {
@@ -176,7 +179,7 @@ fn enter(spec: &Spec<'_>) -> Result<Infallible, Failure> {
         Some(argv) => argv.to_vec(),
         None => vec![creds.shell.clone().unwrap_or_else(|| "/bin/sh".to_string())],
     };
-    Err(exec_stage(spec, argv, env))
+    Err(exec_stage(spec, exe.as_fd(), argv, env))
 }
 
 /// The command's stdin, stdout and stderr: ours, the relay's pipes, or (for
@@ -232,7 +235,12 @@ fn resolve_user(
 
 /// Execs the exec stage from the sealed copy, with the command's argv and
 /// environment, the channel as descriptor 3 and the lifeline as 4.
-fn exec_stage(spec: &Spec<'_>, argv: Vec<String>, env: Vec<String>) -> Failure {
+fn exec_stage(
+    spec: &Spec<'_>,
+    exe: BorrowedFd<'_>,
+    argv: Vec<String>,
+    env: Vec<String>,
+) -> Failure {
     let mut words = vec![stage::ARGV0.to_string()];
     words.extend(argv);
     let (Ok(c_argv), Ok(c_env)) = (to_cstrings(&words), to_cstrings(&env)) else {
@@ -248,7 +256,7 @@ fn exec_stage(spec: &Spec<'_>, argv: Vec<String>, env: Vec<String>) -> Failure {
     if let Err(e) = moved {
         return Failure::enter(format!("passing the channel: {e}"));
     }
-    let e = system::execve_fd(spec.exe, &c_argv, &c_env);
+    let e = system::execve_fd(exe, &c_argv, &c_env);
     Failure::enter(format!("executing the exec stage: {e}"))
 }
 

@@ -12,7 +12,8 @@ const MAX_TEXT: usize = 2048;
 
 #[derive(Debug)]
 pub enum Message {
-    /// Supervisor to the entering process: the cgroups are joined, go on.
+    /// Supervisor to the exec stage: the cgroups are joined, make the
+    /// command's process.
     Go,
     /// Entering process to supervisor: the pty master, allocated in the
     /// container's devpts.

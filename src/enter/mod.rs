@@ -22,6 +22,7 @@ mod confine;
 mod env;
 mod facts;
 mod message;
+mod seal;
 pub mod stage;
 mod users;
 
@@ -210,16 +211,23 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome
         .as_deref()
         .or(runtime.working_dir.as_deref().filter(|d| !d.is_empty()));
 
-    let exe = exec_stage_copy(plan)?;
+    // Checked before anything is started; the sealing itself overlaps the
+    // entering process's work (see `go`).
+    if plan.exec_stage.is_none() && !cfg!(target_feature = "crt-static") {
+        return Err(cannot_enter(
+            "this nsgate is not a static build (see packaging/build-release)".into(),
+        ));
+    }
     let signals = Signals::block(&FORWARDED).map_err(io_failure("signals"))?;
     let (channel, child_channel) = system::channel_pair().map_err(io_failure("channel"))?;
     let (lifeline, lifeline_hold) = system::pipe().map_err(io_failure("lifeline"))?;
     let pipes = (mode == Mode::Pipes).then(relay_pipes).transpose()?;
+    let own = PathBuf::from("/proc/self/exe");
     let spec = child::Spec {
+        exec_stage: plan.exec_stage.as_deref().unwrap_or(&own),
         pidfd: pinned.pidfd.as_fd(),
         channel: child_channel.as_fd(),
         lifeline: lifeline.as_fd(),
-        exe: exe.as_fd(),
         facts: &facts,
         user: &user,
         group_add: &runtime.group_add,
@@ -234,7 +242,7 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome
 
     let started = Instant::now();
     let entering = fork_entering(&spec)?;
-    drop((child_channel, lifeline, exe));
+    drop((child_channel, lifeline));
     let master = match go(&entering, &channel, &facts, &session, mode) {
         Ok(master) => master,
         Err(why) => {
@@ -307,22 +315,6 @@ fn fork_entering(spec: &child::Spec<'_>) -> Result<supervise::Entering> {
     Ok(supervise::Entering { pid, pidfd })
 }
 
-/// The sealed copy of nsgate the exec stage runs from.
-fn exec_stage_copy(plan: &Plan) -> Result<OwnedFd> {
-    // The exec stage runs in the container's root, where our dynamic loader
-    // is not: only a static build can run there.
-    if plan.exec_stage.is_none() && !cfg!(target_feature = "crt-static") {
-        return Err(cannot_enter(
-            "this nsgate is not a static build (see packaging/build-release)".into(),
-        ));
-    }
-    match &plan.exec_stage {
-        None => system::sealed_copy_of_self(),
-        Some(path) => system::sealed_copy_of(path),
-    }
-    .map_err(io_failure("copying nsgate for the exec stage"))
-}
-
 /// (ours, the command's) for stdin, stdout, stderr.
 fn relay_pipes() -> Result<[(OwnedFd, OwnedFd); 3]> {
     let pipe = || system::pipe().map_err(io_failure("pipe"));
@@ -333,7 +325,7 @@ fn relay_pipes() -> Result<[(OwnedFd, OwnedFd); 3]> {
 }
 
 /// Moves the entering process into the cgroups, takes the pty master where
-/// there is one, and tells the process to go on.
+/// there is one, and tells the exec stage to go on.
 fn go(
     entering: &supervise::Entering,
     channel: &OwnedFd,

@@ -14,7 +14,7 @@
 #![forbid(unsafe_code)]
 
 use super::child::{exec, Failure};
-use super::message::Message;
+use super::message::{Message, Received};
 use crate::error::EXIT_FAILURE;
 use crate::system::{self, Cloned, Interest};
 use std::ffi::{CString, OsString};
@@ -70,12 +70,20 @@ fn report(channel: BorrowedFd<'_>, failure: Failure) -> ! {
 fn make_command_process(channel: BorrowedFd<'_>, lifeline: BorrowedFd<'_>) -> Result<i32, Failure> {
     let step = |what: &str, e: std::io::Error| Failure::enter(format!("{what}: {e}"));
     // The Rust runtime ignores SIGPIPE; the command must not inherit that.
-    system::reset_signals().map_err(|e| step("signal dispositions", e))?;
+    // Everything else the entering process reset before it executed us.
+    system::default_sigpipe().map_err(|e| step("SIGPIPE", e))?;
     // Only CAP_SYS_PTRACE in the container may look at the process the
     // container is about to see, until it execs the command.
     system::set_dumpable(false).map_err(|e| step("non-dumpable", e))?;
     // The channel and lifeline go no further than the command's exec.
     system::cloexec_from(3).map_err(|e| step("closing descriptors", e))?;
+    // The supervisor has moved us into the target's cgroups (runc's order):
+    // the command's process is born there, and nothing of the container's
+    // runs before.
+    match Message::recv(channel) {
+        Ok(Some(Received::Message(Message::Go))) => {}
+        _ => system::exit_now(EXIT_FAILURE),
+    }
     // The child only runs `command_process`, which execs or exits.
     match system::clone_parent() {
         Ok(Cloned::Parent(pid)) => Ok(pid),

@@ -1,13 +1,17 @@
-//! The process that is born inside the container runs from a sealed
-//! in-memory copy of nsgate, never from the host's file: a container process
-//! that holds CAP_SYS_PTRACE can open `/proc/PID/exe` of anything in its pid
-//! namespace and, were that the host's binary, write to it once the session
-//! has ended (CVE-2019-5736, against runc). It also makes that process with
-//! CLONE_PARENT, so the supervisor, not the process that made it, is its
-//! parent.
+//! The process that is born inside the container never runs from a
+//! writable host file: a container process that holds CAP_SYS_PTRACE can
+//! open `/proc/PID/exe` of anything in its pid namespace and, were that the
+//! host's binary, write to it once the session has ended (CVE-2019-5736,
+//! against runc). It runs from nsgate's binary seen through a private
+//! overlayfs mount that has only lower layers, which no one can write
+//! through or unwrap (runc's zero-copy seal), else from a sealed memfd copy.
+//! This module also makes that process with CLONE_PARENT, so the
+//! supervisor, not the process that made it, is its parent.
 
+use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::path::Path;
 
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 
@@ -15,6 +19,104 @@ use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 /// nor can the seals be undone.
 fn seals() -> SealFlag {
     SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE
+}
+
+/// An O_PATH descriptor of the executable at `path`, seen through a new
+/// detached overlayfs mount whose layers are `path`'s directory over the
+/// empty directory `empty`: with lower layers only, overlayfs refuses every
+/// write, and the mount is read-only, nosuid and nodev besides. Nothing is
+/// copied. Fails where overlayfs or the new mount API is missing.
+pub fn sealed_view_of(path: &Path, empty: &Path) -> io::Result<OwnedFd> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    };
+    // overlayfs separates layers with ':' and escapes with '\'.
+    let escape = |p: &Path| {
+        let text = p.to_str().unwrap_or_default();
+        text.replace('\\', "\\\\").replace(':', "\\:")
+    };
+    if dir.to_str().is_none() || empty.to_str().is_none() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let lower = CString::new(format!("{}:{}", escape(dir), escape(empty)))
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: fsopen takes a NUL-terminated file system name and flags.
+    let ctx =
+        check_fd(unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC) })?;
+    // SAFETY: key and value are NUL-terminated strings that outlive the
+    // call; the context descriptor is ours.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            c"lowerdir".as_ptr(),
+            lower.as_ptr(),
+            0,
+        )
+    })?;
+    // Optional: xino only produces kernel log noise across file systems.
+    // SAFETY: as above.
+    let _ = check(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            c"xino".as_ptr(),
+            c"off".as_ptr(),
+            0,
+        )
+    });
+    // SAFETY: FSCONFIG_CMD_CREATE takes no key or value.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    })?;
+    let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    // SAFETY: fsmount takes the context descriptor and flags by value.
+    let mount = check_fd(unsafe {
+        libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs)
+    })?;
+    let name = CString::new(name.as_encoded_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: openat with a NUL-terminated name relative to the mount's root.
+    check_fd(unsafe {
+        libc::openat(
+            mount.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        ) as libc::c_long
+    })
+}
+
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+const MOUNT_ATTR_RDONLY: libc::c_uint = 0x1;
+const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
+const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
+
+fn check(ret: libc::c_long) -> io::Result<()> {
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn check_fd(ret: libc::c_long) -> io::Result<OwnedFd> {
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = i32::try_from(ret).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    // SAFETY: the kernel just returned this descriptor to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// A close-on-exec memfd holding a copy of the running binary, sealed
@@ -173,6 +275,35 @@ mod tests {
         assert!(file.set_len(0).is_err());
         let null = std::fs::File::open("/dev/null").unwrap();
         assert!(!is_sealed(null.as_fd()).unwrap_or(false));
+    }
+
+    /// The overlay view reads as the file does, and not even root can open
+    /// it for writing, through the view itself or through /proc.
+    #[test]
+    fn the_overlay_view_cannot_be_written() {
+        if crate::test_support::skip_without_root("overlay view", "fsopen needs CAP_SYS_ADMIN") {
+            return;
+        }
+        let top = std::env::temp_dir().join(format!("nsgate-view-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&top);
+        std::fs::create_dir_all(top.join("bin")).unwrap();
+        std::fs::create_dir_all(top.join("empty")).unwrap();
+        let file = top.join("bin/prog");
+        std::fs::write(&file, b"#!/bin/sh\necho hi\n").unwrap();
+        let view = sealed_view_of(&file, &top.join("empty")).unwrap();
+        let through = format!("/proc/self/fd/{}", view.as_raw_fd());
+        assert_eq!(std::fs::read(&through).unwrap(), b"#!/bin/sh\necho hi\n");
+        for write in [true, false] {
+            let opened = std::fs::OpenOptions::new()
+                .write(true)
+                .append(!write)
+                .open(&through);
+            let e = opened.expect_err("the view opened for writing");
+            assert_eq!(e.raw_os_error(), Some(libc::EROFS), "{e}");
+        }
+        // The file itself is untouched and still the host's to change.
+        std::fs::write(&file, b"changed").unwrap();
+        std::fs::remove_dir_all(&top).unwrap();
     }
 
     #[test]

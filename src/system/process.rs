@@ -174,6 +174,16 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// SIGPIPE back to its default disposition: the Rust runtime ignores it at
+/// start, and an ignored signal stays ignored across exec.
+pub fn default_sigpipe() -> io::Result<()> {
+    // SAFETY: SIG_DFL installs no handler; the signal number is by value.
+    if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) } == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Every signal back to its default disposition, SIGPIPE included, and an
 /// empty signal mask: what a freshly exec'd program expects.
 pub fn reset_signals() -> io::Result<()> {
