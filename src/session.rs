@@ -9,7 +9,7 @@ use crate::error::{ClientView, Error, Result, EXIT_DENIED};
 use crate::identity::{self, Identity};
 use crate::policy::{self, Decision};
 use crate::request::{self, Request};
-use crate::{enter, resolve};
+use crate::{enter, resolve, supervise};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -144,7 +144,7 @@ fn session(
     record.event = Event::Allow;
     auditor.send(record)?;
     let started = Instant::now();
-    match enter::start(&pinned, &plan, prepared) {
+    match enter::start(&pinned, &plan, prepared).and_then(supervise::run) {
         Ok(outcome) => {
             let status = match outcome.status {
                 enter::Status::Exited(code) => audit::Outcome::Status(code),

@@ -11,12 +11,12 @@
 //! start the helper themselves (signals, disconnect, terminals). For those,
 //! the test binary runs itself with NSGATE_ENTER_HELPER set and only the
 //! `helper` test selected; that test forks (the test harness has threads,
-//! nsgate must not) and the child calls `enter::run` with the plan described
+//! nsgate must not) and the child calls `supervise::run_plan` with the plan described
 //! by NSGATE_T_* variables, after printing `--nsgate-begin PID--` on stdout.
 //! The outcome goes to the file named by NSGATE_T_RESULT.
 
 use nsgate::config::{EnvVar, NsSet, UserSpec};
-use nsgate::enter::{self, Plan};
+use nsgate::enter::Plan;
 use nsgate::resolve::{Pinned, RuntimeConfig};
 use nsgate::system::{self, Forked};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -129,7 +129,7 @@ fn supervisor() -> i32 {
     let mut out = std::io::stdout();
     write!(out, "\n{MARKER}{}--\n", system::getpid()).unwrap();
     out.flush().unwrap();
-    let (line, code) = match enter::run(&pinned, &plan) {
+    let (line, code) = match nsgate::supervise::run_plan(&pinned, &plan) {
         Ok(o) => (
             format!(
                 "ok {} {} {} {}",
@@ -274,7 +274,7 @@ fn cmd<'a>(argv: &'a [&'a str]) -> Req<'a> {
     }
 }
 
-/// What `enter::run` returned, as the helper wrote it.
+/// What `supervise::run_plan` returned, as the helper wrote it.
 #[derive(Debug, PartialEq, Eq)]
 enum Res {
     /// Exit code, signal name, who ended it.
@@ -384,7 +384,7 @@ fn run(c: &Container, req: &Req<'_>) -> Ran {
     }
 }
 
-/// `enter::run` in the helper: only for the runtime settings a pidfile
+/// `supervise::run_plan` in the helper: only for the runtime settings a pidfile
 /// target cannot have.
 fn run_library(c: &Container, req: &Req<'_>) -> Ran {
     let result = std::env::temp_dir().join(unique("nsgate-res"));

@@ -34,7 +34,6 @@ pub use message::{Message, Received};
 use crate::config::{EnvVar, NsSet, UserSpec};
 use crate::error::{Error, Result, EXIT_FAILURE};
 use crate::resolve::{Pinned, RuntimeConfig};
-use crate::supervise::{self, Relay};
 use crate::system::{self, Forked, Signals};
 use child::ChildIo;
 use std::os::fd::{AsFd, OwnedFd};
@@ -96,38 +95,43 @@ const FORWARDED: [i32; 7] = [
     system::SIGWINCH,
 ];
 
-/// How a command that was started ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome {
-    pub status: Status,
-    /// Set when nsgate ended the command: its timeout passed or the client
-    /// went away.
-    pub ended_by: Option<EndReason>,
-    /// From fork to the end of the command (and its session).
-    pub duration: Duration,
-    /// Processes of the session nsgate had to end (at the timeout, the
-    /// disconnect, or still running when the command exited).
-    pub ended: usize,
-    /// Processes a `detach` rule left running.
-    pub left: Option<usize>,
+/// The entering process (later the exec stage), our child in the host's
+/// pid namespace.
+pub struct Entering {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
 }
 
-impl Outcome {
-    /// nsgate's exit code (§7): the command's status, or 128+N for signal N.
-    pub fn exit_code(&self) -> i32 {
-        match self.status {
-            Status::Exited(code) => code,
-            Status::Signaled(signal) => 128 + signal,
-        }
-    }
+/// How the command's stdin, stdout and stderr reach the client.
+pub enum Relay {
+    /// The command has nsgate's own 0, 1, 2.
+    Direct,
+    /// Our ends of the command's stdin, stdout and stderr pipes.
+    Pipes {
+        stdin: OwnedFd,
+        stdout: OwnedFd,
+        stderr: OwnedFd,
+    },
+    /// The master of the command's pty.
+    Pty(OwnedFd),
+}
 
-    /// The signal's name without `SIG` when the command was killed by one.
-    pub fn signal_name(&self) -> Option<String> {
-        match self.status {
-            Status::Exited(_) => None,
-            Status::Signaled(signal) => Some(system::signal_name(signal)),
-        }
-    }
+/// A started session, for `supervise`: from the moment the exec stage was
+/// told to go on.
+pub struct Started {
+    pub entering: Entering,
+    pub channel: OwnedFd,
+    /// The write end of the lifeline: held, never written.
+    pub lifeline: OwnedFd,
+    pub cgroup: SessionCgroup,
+    pub relay: Relay,
+    /// The forwarded signals, blocked and read from a signalfd.
+    pub signals: Signals,
+    pub timeout: Option<Duration>,
+    pub detach: bool,
+    /// When the entering process was forked.
+    pub begun: Instant,
+    pub client: ClientTerminals,
 }
 
 /// The user the command runs as (for the audit record too): the plan's,
@@ -184,23 +188,16 @@ fn io_failure(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| cannot_enter(format!("{what}: {e}"))
 }
 
-/// `prepare`, then `start`.
-pub fn run(pinned: &Pinned, plan: &Plan) -> Result<Outcome> {
-    let prepared = prepare(pinned, plan)?;
-    start(pinned, plan, prepared)
-}
-
-/// Runs `plan` in the pinned target and supervises it to the end. `Err` is
-/// a failure before the command started (exit code 125, or 126/127 when
-/// the program cannot be executed or is not found, see `Error::exit_code`);
-/// `Ok` tells how the started command ended.
+/// Starts `plan` in the pinned target, for `supervise::run`. `Err` is a
+/// failure before the command's process was made (exit code 125).
 ///
 /// Call it from a single-threaded process: it forks, and the entering
 /// process joins namespaces that require a single thread.
-pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome> {
+pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Started> {
     let facts = prepared.0;
     let user = effective_user(plan, &pinned.runtime);
-    let mode = Mode::choose(plan.tty);
+    let client = ClientTerminals::now();
+    let mode = Mode::choose(client, plan.tty);
     // The client's TERM, checked, only for a terminal.
     let term = (mode == Mode::Pty)
         .then(|| std::env::var("TERM").ok().filter(|t| valid_term(t)))
@@ -261,28 +258,18 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Outcome
         (None, Some(master)) => Relay::Pty(master),
         (None, None) => Relay::Direct,
     };
-    let report = supervise::supervise(supervise::Session {
+    Ok(Started {
         entering,
         channel,
         lifeline: lifeline_hold,
         cgroup: session,
         relay,
-        signals: &signals,
+        signals,
         timeout: plan.timeout,
         detach: plan.detach,
+        begun: started,
+        client,
     })
-    .map_err(io_failure("supervising"))?;
-    let duration = started.elapsed();
-    match report.exit {
-        supervise::Ended::Failed { code, message } => Err(Error::Enter { code, message }),
-        supervise::Ended::Exited(status) => Ok(Outcome {
-            status,
-            ended_by: report.ended_by,
-            duration,
-            ended: report.ended,
-            left: report.left,
-        }),
-    }
 }
 
 /// How the entering process sets up the command's stdin, stdout, stderr.
@@ -301,7 +288,7 @@ fn child_io(pipes: Option<&[(OwnedFd, OwnedFd); 3]>, mode: Mode) -> ChildIo<'_> 
 }
 
 /// Forks the entering process, which runs `spec` and never returns here.
-fn fork_entering(spec: &child::Spec<'_>) -> Result<supervise::Entering> {
+fn fork_entering(spec: &child::Spec<'_>) -> Result<Entering> {
     // Nothing of ours is ever in the container's pid namespace, but the
     // entering process may join its user namespace.
     system::set_dumpable(false).map_err(io_failure("non-dumpable"))?;
@@ -312,7 +299,7 @@ fn fork_entering(spec: &child::Spec<'_>) -> Result<supervise::Entering> {
         Err(e) => return Err(io_failure("fork")(e)),
     };
     let pidfd = system::pidfd_open(pid).map_err(io_failure("pidfd"))?;
-    Ok(supervise::Entering { pid, pidfd })
+    Ok(Entering { pid, pidfd })
 }
 
 /// (ours, the command's) for stdin, stdout, stderr.
@@ -327,7 +314,7 @@ fn relay_pipes() -> Result<[(OwnedFd, OwnedFd); 3]> {
 /// Moves the entering process into the cgroups, takes the pty master where
 /// there is one, and tells the exec stage to go on.
 fn go(
-    entering: &supervise::Entering,
+    entering: &Entering,
     channel: &OwnedFd,
     facts: &facts::Facts,
     session: &SessionCgroup,
@@ -389,12 +376,32 @@ enum Mode {
 }
 
 impl Mode {
-    fn choose(rule_allows_tty: bool) -> Mode {
-        let tty = |n| system::is_tty(system::std_fd(n));
-        match (tty(0), rule_allows_tty, tty(1) || tty(2)) {
+    /// The one decision about terminals: which of nsgate's 0, 1, 2 are
+    /// terminals, and what the rule allows.
+    fn choose(client: ClientTerminals, rule_allows_tty: bool) -> Mode {
+        match (client.stdin, rule_allows_tty, client.output) {
             (true, true, _) => Mode::Pty,
             (true, false, _) | (false, _, true) => Mode::Pipes,
             (false, _, false) => Mode::Direct,
+        }
+    }
+}
+
+/// Which of nsgate's standard descriptors are terminals, looked at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientTerminals {
+    /// Standard input: the client's terminal, relayed in raw mode.
+    pub stdin: bool,
+    /// Standard output or error.
+    pub output: bool,
+}
+
+impl ClientTerminals {
+    fn now() -> ClientTerminals {
+        let tty = |n| system::is_tty(system::std_fd(n));
+        ClientTerminals {
+            stdin: tty(0),
+            output: tty(1) || tty(2),
         }
     }
 }
@@ -439,23 +446,6 @@ mod tests {
         assert_eq!(
             effective_user(&plan, &runtime_user(Some("app"))).user,
             "www"
-        );
-    }
-
-    #[test]
-    fn exit_codes() {
-        let o = |status| Outcome {
-            status,
-            ended_by: None,
-            duration: Duration::ZERO,
-            ended: 0,
-            left: None,
-        };
-        assert_eq!(o(Status::Exited(3)).exit_code(), 3);
-        assert_eq!(o(Status::Signaled(15)).exit_code(), 143);
-        assert_eq!(
-            o(Status::Signaled(9)).signal_name().as_deref(),
-            Some("KILL")
         );
     }
 }

@@ -11,7 +11,10 @@
 mod relay;
 mod tree;
 
-use crate::enter::{EndReason, Message, Received, SessionCgroup};
+use crate::enter::{self, Plan};
+use crate::enter::{EndReason, Entering, Message, Received, Relay, Started};
+use crate::error::{Error, Result, EXIT_FAILURE};
+use crate::resolve::Pinned;
 use crate::system::{self, Exit, Interest, Ready, Signals};
 use relay::{Filled, Handle, NonBlocking, Pump};
 use std::io;
@@ -27,55 +30,55 @@ const GIVE_UP: Duration = Duration::from_secs(10);
 /// How often a session being ended, or output left behind, is looked at.
 const TICK: Duration = Duration::from_millis(100);
 
-/// The entering process (later the exec stage), our child in the host's
-/// pid namespace.
-pub struct Entering {
-    pub pid: i32,
-    pub pidfd: OwnedFd,
+/// How a command that was started ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Exit,
+    /// Set when nsgate ended the command: its timeout passed or the client
+    /// went away.
+    pub ended_by: Option<EndReason>,
+    /// From fork to the end of the command (and its session).
+    pub duration: Duration,
+    /// Processes of the session nsgate had to end (at the timeout, the
+    /// disconnect, or still running when the command exited).
+    pub ended: usize,
+    /// Processes a `detach` rule left running.
+    pub left: Option<usize>,
 }
 
-/// How the command's stdin, stdout and stderr reach the client.
-pub enum Relay {
-    /// The command has nsgate's own 0, 1, 2.
-    Direct,
-    /// Our ends of the command's stdin, stdout and stderr pipes.
-    Pipes {
-        stdin: OwnedFd,
-        stdout: OwnedFd,
-        stderr: OwnedFd,
-    },
-    /// The master of the command's pty.
-    Pty(OwnedFd),
-}
+impl Outcome {
+    /// nsgate's exit code (nsgate(8) EXIT STATUS): the command's status, or
+    /// 128+N for signal N.
+    pub fn exit_code(&self) -> i32 {
+        match self.status {
+            Exit::Exited(code) => code,
+            Exit::Signaled(signal) => 128 + signal,
+        }
+    }
 
-/// A session to supervise, from the moment the entering process was told
-/// to go on.
-pub struct Session<'a> {
-    pub entering: Entering,
-    pub channel: OwnedFd,
-    /// The write end of the lifeline: held, never written.
-    pub lifeline: OwnedFd,
-    pub cgroup: SessionCgroup,
-    pub relay: Relay,
-    pub signals: &'a Signals,
-    pub timeout: Option<Duration>,
-    pub detach: bool,
+    /// The signal's name without `SIG` when the command was killed by one.
+    pub fn signal_name(&self) -> Option<String> {
+        match self.status {
+            Exit::Exited(_) => None,
+            Exit::Signaled(signal) => Some(system::signal_name(signal)),
+        }
+    }
 }
 
 /// How the command ended, or why it never started.
-pub enum Ended {
+enum Ended {
     Exited(Exit),
     Failed { code: i32, message: String },
 }
 
 /// What happened.
-pub struct Report {
-    pub exit: Ended,
-    pub ended_by: Option<EndReason>,
+struct Report {
+    exit: Ended,
+    ended_by: Option<EndReason>,
     /// Processes nsgate had to end.
-    pub ended: usize,
+    ended: usize,
     /// Processes a `detach` rule left running.
-    pub left: Option<usize>,
+    left: Option<usize>,
 }
 
 /// The command's process: the supervisor's child in the container.
@@ -84,8 +87,35 @@ struct Command {
     exit: Option<Exit>,
 }
 
+/// Supervises the started session until it has ended, and says how the
+/// command ended: `Err` for a failure before the command started (exit code
+/// 125, or 126/127 when the program cannot be executed or is not found).
+pub fn run(started: Started) -> Result<Outcome> {
+    let begun = started.begun;
+    let report = supervise(started).map_err(|e| Error::Enter {
+        code: EXIT_FAILURE,
+        message: format!("cannot enter the container: supervising: {e}"),
+    })?;
+    match report.exit {
+        Ended::Failed { code, message } => Err(Error::Enter { code, message }),
+        Ended::Exited(status) => Ok(Outcome {
+            status,
+            ended_by: report.ended_by,
+            duration: begun.elapsed(),
+            ended: report.ended,
+            left: report.left,
+        }),
+    }
+}
+
+/// Prepares, starts and supervises `plan` in the pinned target.
+pub fn run_plan(pinned: &Pinned, plan: &Plan) -> Result<Outcome> {
+    let prepared = enter::prepare(pinned, plan)?;
+    run(enter::start(pinned, plan, prepared)?)
+}
+
 /// Supervises `session` until it has ended, relaying as it says.
-pub fn supervise(session: Session<'_>) -> io::Result<Report> {
+fn supervise(session: Started) -> io::Result<Report> {
     let fd0 = system::std_fd(0);
     let is_pty = matches!(session.relay, Relay::Pty(_));
     // Restored (in reverse order, for descriptors sharing one open file)
@@ -98,7 +128,7 @@ pub fn supervise(session: Session<'_>) -> io::Result<Report> {
             system::std_fd(2),
         ])),
     };
-    let _raw = if is_pty && system::is_tty(fd0) {
+    let _raw = if is_pty && session.client.stdin {
         Some(system::RawMode::enter(fd0)?)
     } else {
         None
@@ -118,13 +148,13 @@ pub fn supervise(session: Session<'_>) -> io::Result<Report> {
         ending: None,
         deadline: session.timeout.map(|t| Instant::now() + t),
         master,
-        input_is_tty: system::is_tty(fd0),
+        input_is_tty: session.client.stdin,
         is_pty,
         detach: session.detach,
         tree: Tree::new(session.cgroup),
         settled: false,
     };
-    let signals = session.signals;
+    let signals = &session.signals;
     while !sup.finished(&pumps) {
         let (slots, fds) = sup.watched(&pumps, signals);
         let ready = system::poll(&fds, sup.wait_time(!pumps.is_empty()))?;
@@ -601,5 +631,24 @@ impl Supervisor {
                 self.begin_end(Some(EndReason::Disconnect));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        let o = |status| Outcome {
+            status,
+            ended_by: None,
+            duration: Duration::ZERO,
+            ended: 0,
+            left: None,
+        };
+        assert_eq!(o(Exit::Exited(3)).exit_code(), 3);
+        assert_eq!(o(Exit::Signaled(15)).exit_code(), 143);
+        assert_eq!(o(Exit::Signaled(9)).signal_name().as_deref(), Some("KILL"));
     }
 }
