@@ -122,70 +122,74 @@ struct UsageError {
 /// whatever they look like, so a request such as `--version` is explained,
 /// never obeyed. After an error the pass goes on, only to learn the mode.
 fn parse_args(raw: Vec<OsString>) -> Result<Args, UsageError> {
-    let mut args = Args {
-        mode: Mode::Gate,
-        config: PathBuf::from(DEFAULT_CONFIG),
-        key: None,
-        target: None,
-        command: None,
+    let mut scan = Scan {
+        args: Args {
+            mode: Mode::Gate,
+            config: PathBuf::from(DEFAULT_CONFIG),
+            key: None,
+            target: None,
+            command: None,
+        },
+        error: None,
+        config_seen: false,
+        positional: Vec::new(),
+        options_done: false,
     };
-    let mut error: Option<String> = None;
-    let mut fail = |message: String| {
-        error.get_or_insert(message);
-    };
-    let mut config_seen = false;
-    let mut positional: Vec<OsString> = Vec::new();
     let mut raw = raw.into_iter();
-    let mut options_done = false;
     while let Some(arg) = raw.next() {
-        if options_done || !arg.to_string_lossy().starts_with('-') {
-            positional.push(arg);
-            continue;
+        scan.word(arg, &mut raw);
+    }
+    scan.finish()
+}
+
+/// The words of the command line not read yet.
+type Words = std::vec::IntoIter<OsString>;
+
+/// What the pass of [`parse_args`] has learnt so far.
+struct Scan {
+    args: Args,
+    /// The first error; the pass goes on only to learn the mode.
+    error: Option<String>,
+    config_seen: bool,
+    positional: Vec<OsString>,
+    /// Whether `--` has been seen: every later word is positional.
+    options_done: bool,
+}
+
+impl Scan {
+    /// Keeps only the first error, the one reported.
+    fn fail(&mut self, message: String) {
+        self.error.get_or_insert(message);
+    }
+
+    /// One word: a positional, or an option that may take the next word too.
+    fn word(&mut self, arg: OsString, raw: &mut Words) {
+        if self.options_done || !arg.to_string_lossy().starts_with('-') {
+            self.positional.push(arg);
+            return;
         }
         let Some(text) = arg.to_str() else {
-            fail("an option is not valid UTF-8".into());
-            continue;
+            self.fail("an option is not valid UTF-8".into());
+            return;
         };
         let (flag, inline) = match text.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
             _ => (text, None),
         };
-        let mut value = |name: &str| -> Result<String, String> {
-            match inline.clone() {
-                Some(v) => Ok(v),
-                None => raw
-                    .next()
-                    .and_then(|v| v.into_string().ok())
-                    .ok_or_else(|| format!("{name} needs a value")),
-            }
-        };
         let mode = match flag {
             "--" => {
-                options_done = true;
-                continue;
+                self.options_done = true;
+                return;
             }
             "--config" => {
-                match value("--config") {
-                    Err(e) => fail(e),
-                    Ok(_) if config_seen => fail("--config given twice".into()),
-                    Ok(path) if path.is_empty() || path.len() > 1024 => {
-                        fail("--config needs a non-empty path of at most 1024 bytes".into())
-                    }
-                    Ok(path) => args.config = PathBuf::from(path),
-                }
-                config_seen = true;
-                continue;
+                let value = option_value("--config", inline, raw);
+                self.config(value);
+                return;
             }
             "--key" => {
-                match value("--key") {
-                    Err(e) => fail(e),
-                    Ok(_) if args.key.is_some() => fail("--key given twice".into()),
-                    Ok(key) if !identity::is_label(&key) => fail(format!(
-                        "invalid key label \"{key}\" (letters, digits, '.', '_', '-', '@', at most 64)"
-                    )),
-                    Ok(key) => args.key = Some(key),
-                }
-                continue;
+                let value = option_value("--key", inline, raw);
+                self.key(value);
+                return;
             }
             "--check" => Mode::Check,
             "--explain" => Mode::Explain,
@@ -193,63 +197,113 @@ fn parse_args(raw: Vec<OsString>) -> Result<Args, UsageError> {
             "--version" => Mode::Version,
             "--help" | "-h" => Mode::Help,
             _ => {
-                fail(format!("unknown option \"{text}\""));
-                continue;
+                self.fail(format!("unknown option \"{text}\""));
+                return;
             }
         };
-        if inline.is_some() {
-            fail(format!("{flag} takes no value"));
+        self.mode(flag, mode, inline.is_some(), raw);
+    }
+
+    /// `--config`: at most once, and a path of sane length.
+    fn config(&mut self, value: Result<String, String>) {
+        match value {
+            Err(e) => self.fail(e),
+            Ok(_) if self.config_seen => self.fail("--config given twice".into()),
+            Ok(path) if path.is_empty() || path.len() > 1024 => {
+                self.fail("--config needs a non-empty path of at most 1024 bytes".into())
+            }
+            Ok(path) => self.args.config = PathBuf::from(path),
         }
-        if args.mode != Mode::Gate {
-            fail("give only one of --check, --explain, --list, --version, --help".into());
+        self.config_seen = true;
+    }
+
+    /// `--key`: at most once, and a label the audit record can carry.
+    fn key(&mut self, value: Result<String, String>) {
+        match value {
+            Err(e) => self.fail(e),
+            Ok(_) if self.args.key.is_some() => self.fail("--key given twice".into()),
+            Ok(key) if !identity::is_label(&key) => self.fail(format!(
+                "invalid key label \"{key}\" (letters, digits, '.', '_', '-', '@', at most 64)"
+            )),
+            Ok(key) => self.args.key = Some(key),
+        }
+    }
+
+    /// A mode flag: only one is allowed, and `--explain` ends the options.
+    fn mode(&mut self, flag: &str, mode: Mode, inline: bool, raw: &mut Words) {
+        if inline {
+            self.fail(format!("{flag} takes no value"));
+        }
+        if self.args.mode != Mode::Gate {
+            self.fail("give only one of --check, --explain, --list, --version, --help".into());
         } else {
-            args.mode = mode;
+            self.args.mode = mode;
         }
-        if mode == Mode::Explain && inline.is_none() {
-            // TARGET, then COMMAND (after an optional `--`): the last words.
-            let mut rest: Vec<OsString> = raw.by_ref().collect();
-            if rest.len() == 3 && rest[1] == "--" {
-                rest.remove(1);
-            }
-            let mut rest = rest.into_iter();
-            match rest.next() {
-                Some(target) => positional.push(target),
-                None => fail("missing TARGET".into()),
-            }
-            args.command = rest.next();
-            if rest.next().is_some() {
-                fail("too many arguments".into());
-            }
+        if mode == Mode::Explain && !inline {
+            self.explain_words(raw);
         }
     }
-    let admin = args.mode != Mode::Gate;
-    if let Some(message) = error {
-        return Err(UsageError { message, admin });
+
+    /// TARGET, then COMMAND (after an optional `--`): the last words.
+    fn explain_words(&mut self, raw: &mut Words) {
+        let mut rest: Vec<OsString> = raw.by_ref().collect();
+        if rest.len() == 3 && rest[1] == "--" {
+            rest.remove(1);
+        }
+        let mut rest = rest.into_iter();
+        match rest.next() {
+            Some(target) => self.positional.push(target),
+            None => self.fail("missing TARGET".into()),
+        }
+        self.args.command = rest.next();
+        if rest.next().is_some() {
+            self.fail("too many arguments".into());
+        }
     }
-    let refuse = |message: &str| UsageError {
-        message: message.to_string(),
-        admin,
-    };
-    let mut positional = positional.into_iter();
-    let (min, max) = match args.mode {
-        Mode::Gate | Mode::List | Mode::Explain => (1, 1),
-        Mode::Check | Mode::Version | Mode::Help => (0, 0),
-    };
-    let count = positional.len();
-    if count < min {
-        return Err(refuse("missing TARGET"));
+
+    /// The first error, else the positionals checked against what the mode takes.
+    fn finish(self) -> Result<Args, UsageError> {
+        let mut args = self.args;
+        let admin = args.mode != Mode::Gate;
+        if let Some(message) = self.error {
+            return Err(UsageError { message, admin });
+        }
+        let refuse = |message: &str| UsageError {
+            message: message.to_string(),
+            admin,
+        };
+        let mut positional = self.positional.into_iter();
+        let (min, max) = match args.mode {
+            Mode::Gate | Mode::List | Mode::Explain => (1, 1),
+            Mode::Check | Mode::Version | Mode::Help => (0, 0),
+        };
+        let count = positional.len();
+        if count < min {
+            return Err(refuse("missing TARGET"));
+        }
+        if count > max {
+            return Err(refuse("too many arguments"));
+        }
+        if let Some(target) = positional.next() {
+            args.target = Some(
+                target
+                    .into_string()
+                    .map_err(|_| refuse("TARGET is not valid UTF-8"))?,
+            );
+        }
+        Ok(args)
     }
-    if count > max {
-        return Err(refuse("too many arguments"));
+}
+
+/// An option's value: after `=`, else the next word, which must be UTF-8.
+fn option_value(name: &str, inline: Option<String>, raw: &mut Words) -> Result<String, String> {
+    match inline {
+        Some(v) => Ok(v),
+        None => raw
+            .next()
+            .and_then(|v| v.into_string().ok())
+            .ok_or_else(|| format!("{name} needs a value")),
     }
-    if let Some(target) = positional.next() {
-        args.target = Some(
-            target
-                .into_string()
-                .map_err(|_| refuse("TARGET is not valid UTF-8"))?,
-        );
-    }
-    Ok(args)
 }
 
 /// `--check`: every error as `FILE:LINE: message`, exit 1; warnings alone exit 0.

@@ -4,12 +4,14 @@
 #![forbid(unsafe_code)]
 
 use crate::audit::{self, Auditor, Event, Record, SessionId};
-use crate::config::{self, Config};
+use crate::config::{self, Config, Rule, Target};
+use crate::enter;
 use crate::error::{ClientView, Error, Result, EXIT_DENIED};
 use crate::identity::{self, Identity};
 use crate::policy::{self, Decision};
 use crate::request::{self, Request};
-use crate::{enter, resolve, supervise};
+use crate::resolve::{self, Pinned};
+use crate::supervise;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -96,18 +98,7 @@ fn session(
     };
     let rule = match policy::decide(config, &who, target_name, &request) {
         Decision::Deny(rule) => {
-            let message = match &request {
-                Request::Interactive => {
-                    format!("an interactive session is not permitted on {target_name}")
-                }
-                // What the client sent, escaped as in the audit record.
-                Request::Command { raw, .. } => {
-                    format!(
-                        "\"{}\" is not permitted on {target_name}",
-                        audit::escape(raw)
-                    )
-                }
-            };
+            let message = denied(&request, target_name);
             return deny(auditor, record, rule.map(|r| r.origin.clone()), message);
         }
         Decision::Permit(rule) => rule,
@@ -116,22 +107,7 @@ fn session(
     if let Request::Command { argv, .. } = &request {
         *program = argv.words().first().cloned();
     }
-    let effective = rule.effective(target);
-    let plan = enter::Plan {
-        argv: match &request {
-            Request::Interactive => None,
-            Request::Command { argv, .. } => Some(argv.words().to_vec()),
-        },
-        user: effective.user.cloned(),
-        ns: effective.ns,
-        cwd: effective.cwd.map(str::to_string),
-        env: effective.env,
-        tty: effective.tty,
-        timeout: rule.timeout,
-        detach: rule.detach,
-        session: record.sid.to_string(),
-        exec_stage: None,
-    };
+    let plan = plan(rule, target, &request, record.sid.to_string());
     let pinned = resolve::resolve_and_pin(target)?;
     record.container = pinned.runtime.container_id.clone();
     record.pid = Some(pinned.pid);
@@ -143,8 +119,55 @@ fn session(
     // was accepted.
     record.event = Event::Allow;
     auditor.send(record)?;
+    enter_and_wait(auditor, record, &pinned, &plan, prepared)
+}
+
+/// What the client reads when no rule permits the request.
+fn denied(request: &Request, target_name: &str) -> String {
+    match request {
+        Request::Interactive => {
+            format!("an interactive session is not permitted on {target_name}")
+        }
+        // What the client sent, escaped as in the audit record.
+        Request::Command { raw, .. } => {
+            format!(
+                "\"{}\" is not permitted on {target_name}",
+                audit::escape(raw)
+            )
+        }
+    }
+}
+
+/// What enter runs: the request under the permitting rule and the target's defaults.
+fn plan(rule: &Rule, target: &Target, request: &Request, session: String) -> enter::Plan {
+    let effective = rule.effective(target);
+    enter::Plan {
+        argv: match request {
+            Request::Interactive => None,
+            Request::Command { argv, .. } => Some(argv.words().to_vec()),
+        },
+        user: effective.user.cloned(),
+        ns: effective.ns,
+        cwd: effective.cwd.map(str::to_string),
+        env: effective.env,
+        tty: effective.tty,
+        timeout: rule.timeout,
+        detach: rule.detach,
+        session,
+        exec_stage: None,
+    }
+}
+
+/// Runs the allowed command and writes its exit record, whether it ran or failed.
+fn enter_and_wait(
+    auditor: &mut Auditor,
+    record: &Record,
+    pinned: &Pinned,
+    plan: &enter::Plan,
+    prepared: enter::Prepared,
+) -> Result<i32> {
     let started = Instant::now();
-    match enter::start(&pinned, &plan, prepared).and_then(supervise::run) {
+    match enter::start(pinned, plan, prepared).and_then(supervise::run) {
         Ok(outcome) => {
             let status = match outcome.status {
                 enter::Status::Exited(code) => audit::Outcome::Status(code),

@@ -80,11 +80,6 @@ fn ends_with_backslash(physical: &str) -> bool {
 
 /// Lexes one physical line; returns its words and whether it continues.
 fn lex_physical(line: &str, number: u32) -> Result<(Vec<Word>, bool), LexError> {
-    let err = |col: usize, message: String| LexError {
-        line: number,
-        col: u32::try_from(col).unwrap_or(u32::MAX),
-        message,
-    };
     let chars: Vec<char> = line.chars().collect();
     let mut words = Vec::new();
     let mut i = 0;
@@ -99,81 +94,105 @@ fn lex_physical(line: &str, number: u32) -> Result<(Vec<Word>, bool), LexError> 
             break;
         }
         if c.is_control() || is_bidi_control(c) {
-            return Err(err(col, control_message(c)));
+            return Err(lex_error(number, col, control_message(c)));
         }
-        if c == '"' {
-            let mut text = String::new();
-            i += 1;
-            loop {
-                let Some(&q) = chars.get(i) else {
-                    return Err(err(col, "unterminated quoted word".to_string()));
-                };
-                match q {
-                    '"' => break,
-                    '\\' => match chars.get(i + 1) {
-                        Some(&e @ ('"' | '\\')) => {
-                            text.push(e);
-                            i += 1;
-                        }
-                        Some(&e) => {
-                            return Err(err(
-                                i + 1,
-                                format!(
-                                "unknown escape \"\\{e}\" in a quoted word (only \\\" and \\\\)"
-                            ),
-                            ))
-                        }
-                        None => return Err(err(col, "unterminated quoted word".to_string())),
-                    },
-                    q if q.is_control() || is_bidi_control(q) => {
-                        return Err(err(i + 1, control_message(q)))
-                    }
-                    q => text.push(q),
-                }
-                i += 1;
-            }
-            i += 1;
-            if let Some(&next) = chars.get(i) {
-                if next != ' ' && next != '\t' && next != '#' {
-                    return Err(err(
-                        i + 1,
-                        "a quoted word must be followed by a blank".to_string(),
-                    ));
-                }
-            }
-            words.push(Word {
-                text,
-                quoted: true,
-                line: number,
-                col: u32::try_from(col).unwrap_or(u32::MAX),
-            });
-            continue;
-        }
-        let mut text = String::new();
-        while let Some(&w) = chars.get(i) {
-            if w == ' ' || w == '\t' || w == '#' {
-                break;
-            }
-            if w == '"' {
-                return Err(err(
-                    i + 1,
-                    "a quote in the middle of a word (quote the whole word)".to_string(),
-                ));
-            }
-            if w.is_control() || is_bidi_control(w) {
-                return Err(err(i + 1, control_message(w)));
-            }
-            text.push(w);
-            i += 1;
-        }
+        let quoted = c == '"';
+        let (text, next) = if quoted {
+            quoted_word(&chars, i, number)?
+        } else {
+            bare_word(&chars, i, number)?
+        };
         words.push(Word {
             text,
-            quoted: false,
+            quoted,
             line: number,
             col: u32::try_from(col).unwrap_or(u32::MAX),
         });
+        i = next;
     }
-    // A `\` as the last unquoted character joins the next line, as a blank.
+    let continues = join_continuation(&mut words);
+    Ok((words, continues))
+}
+
+/// An error at 1-based column `col` of physical line `number`.
+fn lex_error(number: u32, col: usize, message: String) -> LexError {
+    LexError {
+        line: number,
+        col: u32::try_from(col).unwrap_or(u32::MAX),
+        message,
+    }
+}
+
+/// The double-quoted word whose `"` is at `start`, and the index after it.
+fn quoted_word(chars: &[char], start: usize, number: u32) -> Result<(String, usize), LexError> {
+    let err = |col: usize, message: String| lex_error(number, col, message);
+    let col = start + 1;
+    let mut text = String::new();
+    let mut i = start + 1;
+    loop {
+        let Some(&q) = chars.get(i) else {
+            return Err(err(col, "unterminated quoted word".to_string()));
+        };
+        match q {
+            '"' => break,
+            '\\' => match chars.get(i + 1) {
+                Some(&e @ ('"' | '\\')) => {
+                    text.push(e);
+                    i += 1;
+                }
+                Some(&e) => {
+                    return Err(err(
+                        i + 1,
+                        format!("unknown escape \"\\{e}\" in a quoted word (only \\\" and \\\\)"),
+                    ))
+                }
+                None => return Err(err(col, "unterminated quoted word".to_string())),
+            },
+            q if q.is_control() || is_bidi_control(q) => {
+                return Err(err(i + 1, control_message(q)))
+            }
+            q => text.push(q),
+        }
+        i += 1;
+    }
+    i += 1;
+    if let Some(&next) = chars.get(i) {
+        if next != ' ' && next != '\t' && next != '#' {
+            return Err(err(
+                i + 1,
+                "a quoted word must be followed by a blank".to_string(),
+            ));
+        }
+    }
+    Ok((text, i))
+}
+
+/// The unquoted word that starts at `start`, and the index after it.
+fn bare_word(chars: &[char], start: usize, number: u32) -> Result<(String, usize), LexError> {
+    let mut text = String::new();
+    let mut i = start;
+    while let Some(&w) = chars.get(i) {
+        if w == ' ' || w == '\t' || w == '#' {
+            break;
+        }
+        if w == '"' {
+            return Err(lex_error(
+                number,
+                i + 1,
+                "a quote in the middle of a word (quote the whole word)".to_string(),
+            ));
+        }
+        if w.is_control() || is_bidi_control(w) {
+            return Err(lex_error(number, i + 1, control_message(w)));
+        }
+        text.push(w);
+        i += 1;
+    }
+    Ok((text, i))
+}
+
+/// A `\` as the last unquoted character joins the next line, as a blank.
+fn join_continuation(words: &mut Vec<Word>) -> bool {
     let mut continues = false;
     if let Some(last) = words.last_mut() {
         if !last.quoted && last.text.ends_with('\\') {
@@ -184,7 +203,7 @@ fn lex_physical(line: &str, number: u32) -> Result<(Vec<Word>, bool), LexError> 
             }
         }
     }
-    Ok((words, continues))
+    continues
 }
 
 fn is_bidi_control(c: char) -> bool {

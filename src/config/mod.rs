@@ -203,12 +203,25 @@ pub struct EnvVar {
     pub value: String,
 }
 
-/// A set of namespace types (nsgate.conf(5), "Namespace lists").
+/// A set of namespace types (nsgate.conf(5), "Namespace lists"): bit `i`
+/// is the type in row `i` of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct NsSet(u8);
 
-/// Namespace types in the order nsgate names them.
-pub const NS_NAMES: [&str; 8] = ["mnt", "uts", "ipc", "net", "pid", "cgroup", "time", "user"];
+/// Namespace types in the order nsgate names them: the names of the one
+/// table, [`crate::system::NAMESPACES`], which holds their flags too.
+pub const NS_NAMES: [&str; crate::system::NAMESPACES.len()] = {
+    let mut names = [""; crate::system::NAMESPACES.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = crate::system::NAMESPACES[i].name;
+        i += 1;
+    }
+    names
+};
+
+// An `NsSet` has one bit per namespace type.
+const _: () = assert!(NS_NAMES.len() <= u8::BITS as usize);
 
 impl NsSet {
     pub const ALL: NsSet = NsSet(0xff);

@@ -170,7 +170,26 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// `target NAME KIND ARGS [OPTION...]`.
     fn target(&mut self, keyword: &Word, words: &mut Words) -> Parsed<()> {
+        let name = self.target_name(words)?;
+        let kind = target_kind(words)?;
+        let mut target = Target {
+            name: name.text.clone(),
+            origin: self.origin(keyword),
+            kind,
+            user: None,
+            cwd: None,
+            env: Vec::new(),
+            ns: None,
+        };
+        target_options(&mut target, words)?;
+        self.config.targets.push(target);
+        Ok(())
+    }
+
+    /// A target's name: valid, and not defined before.
+    fn target_name<'a>(&self, words: &mut Words<'a>) -> Parsed<&'a Word> {
         let name = words.expect("target name")?;
         if !is_name(&name.text) {
             return Err(at(
@@ -184,118 +203,10 @@ impl Parser<'_> {
         if self.config.target(&name.text).is_some() {
             return Err(at(name, format!("target {} is defined twice", name.text)));
         }
-        let kind_word =
-            words.expect("target kind (docker, podman, containerd, pidfile or nspawn)")?;
-        let mut kind = match kind_word.text.as_str() {
-            "docker" | "podman" => {
-                let container = words.expect("container name or id")?;
-                let docker = kind_word.text == "docker";
-                let kind = if docker {
-                    NameKind::DockerContainer
-                } else {
-                    NameKind::PodmanContainer
-                };
-                runtime_name(container, kind, &container.text)?;
-                let container = container.text.clone();
-                if docker {
-                    TargetKind::Docker {
-                        container,
-                        socket: "/var/run/docker.sock".into(),
-                    }
-                } else {
-                    TargetKind::Podman {
-                        container,
-                        socket: "/run/podman/podman.sock".into(),
-                    }
-                }
-            }
-            "containerd" => {
-                let spec = words.expect("NAMESPACE/ID")?;
-                let (namespace, id) = spec.text.split_once('/').ok_or_else(|| {
-                    at(
-                        spec,
-                        format!("invalid containerd NAMESPACE/ID \"{}\"", spec.text),
-                    )
-                })?;
-                runtime_name(spec, NameKind::ContainerdNamespace, namespace)?;
-                runtime_name(spec, NameKind::ContainerdId, id)?;
-                TargetKind::Containerd {
-                    namespace: namespace.to_string(),
-                    id: id.to_string(),
-                    state: "/run/containerd".into(),
-                }
-            }
-            "pidfile" => TargetKind::Pidfile {
-                path: absolute_path(words.expect("pid file path")?)?.into(),
-            },
-            "nspawn" => {
-                let machine = words.expect("machine name")?;
-                runtime_name(machine, NameKind::Machine, &machine.text)?;
-                TargetKind::Nspawn {
-                    machine: machine.text.clone(),
-                }
-            }
-            _ => {
-                return Err(at(
-                    kind_word,
-                    format!(
-                        "unknown target kind \"{}\" (expected docker, podman, containerd, pidfile or nspawn)",
-                        kind_word.text
-                    ),
-                ))
-            }
-        };
-        let mut target = Target {
-            name: name.text.clone(),
-            origin: self.origin(keyword),
-            kind: TargetKind::Nspawn {
-                machine: String::new(),
-            },
-            user: None,
-            cwd: None,
-            env: Vec::new(),
-            ns: None,
-        };
-        let mut seen = Seen::default();
-        while let Some(option) = words.take() {
-            let keyword = Words::keyword(option).unwrap_or("");
-            if keyword != "env" {
-                seen.once(option)?;
-            }
-            match (keyword, &mut kind) {
-                (
-                    "socket",
-                    TargetKind::Docker { socket, .. } | TargetKind::Podman { socket, .. },
-                ) => *socket = absolute_path(words.expect("socket path")?)?.into(),
-                ("state", TargetKind::Containerd { state, .. }) => {
-                    *state = absolute_path(words.expect("state directory")?)?.into()
-                }
-                ("user", _) => target.user = Some(user_spec(words.expect("USER[:GROUP]")?)?),
-                ("cwd", _) => target.cwd = Some(absolute_path(words.expect("directory")?)?),
-                ("env", _) => target.env.push(env_var(words.expect("NAME=VALUE")?)?),
-                ("ns", _) => target.ns = Some(ns_list(words.expect("namespace list")?)?),
-                _ => {
-                    return Err(at(
-                        option,
-                        format!(
-                        "unknown option \"{}\" for a {} target (expected {}user, cwd, env or ns)",
-                        option.text,
-                        kind.name(),
-                        match kind {
-                            TargetKind::Docker { .. } | TargetKind::Podman { .. } => "socket, ",
-                            TargetKind::Containerd { .. } => "state, ",
-                            _ => "",
-                        }
-                    ),
-                    ))
-                }
-            }
-        }
-        target.kind = kind;
-        self.config.targets.push(target);
-        Ok(())
+        Ok(name)
     }
 
+    /// `permit|deny WHO on TARGETS [OPTION...] cmd WORD...|shell`.
     fn rule(&mut self, keyword: &Word, action: Action, words: &mut Words) -> Parsed<()> {
         let who = who(words.expect("who the rule is for (key label, SHA256 fingerprint or *)")?)?;
         let on = words.expect("\"on\"")?;
@@ -319,72 +230,7 @@ impl Parser<'_> {
             env: Vec::new(),
             what: RuleCommand::Everything,
         };
-        let mut seen = Seen::default();
-        let mut options: Vec<&Word> = Vec::new();
-        loop {
-            let Some(word) = words.take() else {
-                if action == Action::Permit {
-                    let last = options.last().copied().unwrap_or(on);
-                    return Err(at(
-                        last,
-                        "a permit rule must end with \"cmd WORD...\" or \"shell\"",
-                    ));
-                }
-                break;
-            };
-            let keyword = Words::keyword(word).unwrap_or("");
-            match keyword {
-                "cmd" => {
-                    rule.what = RuleCommand::Cmd(pattern(word, words)?);
-                    break;
-                }
-                "shell" if action == Action::Permit => {
-                    if let Some(extra) = words.take() {
-                        return Err(at(extra, "unexpected word after \"shell\""));
-                    }
-                    if let Some(option) = options
-                        .iter()
-                        .find(|o| !matches!(o.text.as_str(), "as" | "timeout"))
-                    {
-                        return Err(at(
-                            option,
-                            format!("option \"{}\" is not allowed in a shell rule (only as and timeout)", option.text),
-                        ));
-                    }
-                    rule.what = RuleCommand::Shell;
-                    break;
-                }
-                _ if action == Action::Deny => {
-                    return Err(at(
-                        word,
-                        format!("unexpected \"{}\": a deny rule takes only \"cmd WORD...\" after the targets", word.text),
-                    ))
-                }
-                "as" | "ns" | "timeout" | "tty" | "detach" | "env" => {
-                    if keyword != "env" {
-                        seen.once(word)?;
-                    }
-                    options.push(word);
-                    match keyword {
-                        "as" => rule.as_user = Some(user_spec(words.expect("USER[:GROUP]")?)?),
-                        "ns" => rule.ns = Some(ns_list(words.expect("namespace list")?)?),
-                        "timeout" => rule.timeout = Some(duration(words.expect("DURATION")?)?),
-                        "tty" => rule.tty = true,
-                        "detach" => rule.detach = true,
-                        _ => rule.env.push(env_var(words.expect("NAME=VALUE")?)?),
-                    }
-                }
-                _ => {
-                    return Err(at(
-                        word,
-                        format!(
-                            "unknown option \"{}\" (expected as, ns, timeout, tty, detach, env, then cmd or shell)",
-                            word.text
-                        ),
-                    ))
-                }
-            }
-        }
+        rule_tail(&mut rule, on, words)?;
         self.config.rules.push(rule);
         Ok(())
     }
@@ -426,6 +272,200 @@ impl Seen {
         self.0.push(word.text.clone());
         Ok(())
     }
+}
+
+/// A target's KIND and the container, machine or pid file it names.
+fn target_kind(words: &mut Words) -> Parsed<TargetKind> {
+    let kind_word = words.expect("target kind (docker, podman, containerd, pidfile or nspawn)")?;
+    Ok(match kind_word.text.as_str() {
+        "docker" | "podman" => container_kind(kind_word.text == "docker", words)?,
+        "containerd" => containerd_kind(words)?,
+        "pidfile" => TargetKind::Pidfile {
+            path: absolute_path(words.expect("pid file path")?)?.into(),
+        },
+        "nspawn" => {
+            let machine = words.expect("machine name")?;
+            runtime_name(machine, NameKind::Machine, &machine.text)?;
+            TargetKind::Nspawn {
+                machine: machine.text.clone(),
+            }
+        }
+        _ => {
+            return Err(at(
+                kind_word,
+                format!(
+                    "unknown target kind \"{}\" (expected docker, podman, containerd, pidfile or nspawn)",
+                    kind_word.text
+                ),
+            ))
+        }
+    })
+}
+
+/// `docker CONTAINER` or `podman CONTAINER`, at the runtime's default socket.
+fn container_kind(docker: bool, words: &mut Words) -> Parsed<TargetKind> {
+    let container = words.expect("container name or id")?;
+    let kind = if docker {
+        NameKind::DockerContainer
+    } else {
+        NameKind::PodmanContainer
+    };
+    runtime_name(container, kind, &container.text)?;
+    let container = container.text.clone();
+    Ok(if docker {
+        TargetKind::Docker {
+            container,
+            socket: "/var/run/docker.sock".into(),
+        }
+    } else {
+        TargetKind::Podman {
+            container,
+            socket: "/run/podman/podman.sock".into(),
+        }
+    })
+}
+
+/// `containerd NAMESPACE/ID`, at containerd's default state directory.
+fn containerd_kind(words: &mut Words) -> Parsed<TargetKind> {
+    let spec = words.expect("NAMESPACE/ID")?;
+    let (namespace, id) = spec.text.split_once('/').ok_or_else(|| {
+        at(
+            spec,
+            format!("invalid containerd NAMESPACE/ID \"{}\"", spec.text),
+        )
+    })?;
+    runtime_name(spec, NameKind::ContainerdNamespace, namespace)?;
+    runtime_name(spec, NameKind::ContainerdId, id)?;
+    Ok(TargetKind::Containerd {
+        namespace: namespace.to_string(),
+        id: id.to_string(),
+        state: "/run/containerd".into(),
+    })
+}
+
+/// A target's options, some of them only for its kind; each once but `env`.
+fn target_options(target: &mut Target, words: &mut Words) -> Parsed<()> {
+    let mut seen = Seen::default();
+    while let Some(option) = words.take() {
+        let keyword = Words::keyword(option).unwrap_or("");
+        if keyword != "env" {
+            seen.once(option)?;
+        }
+        match (keyword, &mut target.kind) {
+            ("socket", TargetKind::Docker { socket, .. } | TargetKind::Podman { socket, .. }) => {
+                *socket = absolute_path(words.expect("socket path")?)?.into()
+            }
+            ("state", TargetKind::Containerd { state, .. }) => {
+                *state = absolute_path(words.expect("state directory")?)?.into()
+            }
+            ("user", _) => target.user = Some(user_spec(words.expect("USER[:GROUP]")?)?),
+            ("cwd", _) => target.cwd = Some(absolute_path(words.expect("directory")?)?),
+            ("env", _) => target.env.push(env_var(words.expect("NAME=VALUE")?)?),
+            ("ns", _) => target.ns = Some(ns_list(words.expect("namespace list")?)?),
+            _ => {
+                return Err(at(
+                    option,
+                    format!(
+                        "unknown option \"{}\" for a {} target (expected {}user, cwd, env or ns)",
+                        option.text,
+                        target.kind.name(),
+                        match target.kind {
+                            TargetKind::Docker { .. } | TargetKind::Podman { .. } => "socket, ",
+                            TargetKind::Containerd { .. } => "state, ",
+                            _ => "",
+                        }
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A rule's options, then what it runs: a permit rule must say what.
+fn rule_tail<'a>(rule: &mut Rule, on: &'a Word, words: &mut Words<'a>) -> Parsed<()> {
+    let action = rule.action;
+    let mut seen = Seen::default();
+    let mut options: Vec<&Word> = Vec::new();
+    loop {
+        let Some(word) = words.take() else {
+            if action == Action::Permit {
+                let last = options.last().copied().unwrap_or(on);
+                return Err(at(
+                    last,
+                    "a permit rule must end with \"cmd WORD...\" or \"shell\"",
+                ));
+            }
+            return Ok(());
+        };
+        let keyword = Words::keyword(word).unwrap_or("");
+        match keyword {
+            "cmd" => {
+                rule.what = RuleCommand::Cmd(pattern(word, words)?);
+                return Ok(());
+            }
+            "shell" if action == Action::Permit => {
+                shell_alone(words, &options)?;
+                rule.what = RuleCommand::Shell;
+                return Ok(());
+            }
+            _ if action == Action::Deny => {
+                return Err(at(
+                    word,
+                    format!("unexpected \"{}\": a deny rule takes only \"cmd WORD...\" after the targets", word.text),
+                ))
+            }
+            "as" | "ns" | "timeout" | "tty" | "detach" | "env" => {
+                if keyword != "env" {
+                    seen.once(word)?;
+                }
+                options.push(word);
+                rule_option(rule, keyword, words)?;
+            }
+            _ => {
+                return Err(at(
+                    word,
+                    format!(
+                        "unknown option \"{}\" (expected as, ns, timeout, tty, detach, env, then cmd or shell)",
+                        word.text
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// One rule option and its value, if it takes one.
+fn rule_option(rule: &mut Rule, keyword: &str, words: &mut Words) -> Parsed<()> {
+    match keyword {
+        "as" => rule.as_user = Some(user_spec(words.expect("USER[:GROUP]")?)?),
+        "ns" => rule.ns = Some(ns_list(words.expect("namespace list")?)?),
+        "timeout" => rule.timeout = Some(duration(words.expect("DURATION")?)?),
+        "tty" => rule.tty = true,
+        "detach" => rule.detach = true,
+        _ => rule.env.push(env_var(words.expect("NAME=VALUE")?)?),
+    }
+    Ok(())
+}
+
+/// `shell` ends the rule, and a shell rule takes only `as` and `timeout`.
+fn shell_alone(words: &mut Words, options: &[&Word]) -> Parsed<()> {
+    if let Some(extra) = words.take() {
+        return Err(at(extra, "unexpected word after \"shell\""));
+    }
+    if let Some(option) = options
+        .iter()
+        .find(|o| !matches!(o.text.as_str(), "as" | "timeout"))
+    {
+        return Err(at(
+            option,
+            format!(
+                "option \"{}\" is not allowed in a shell rule (only as and timeout)",
+                option.text
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn pattern(cmd: &Word, words: &mut Words) -> Parsed<Pattern> {

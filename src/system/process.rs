@@ -35,20 +35,57 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// A namespace type: its name in nsgate.conf(5) and `/proc/PID/ns`, and the
+/// `CLONE_NEW*` flag that joins it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NsKind {
+    pub name: &'static str,
+    pub flag: i32,
+}
+
+/// Every namespace type nsgate knows, in the order it names them (config
+/// errors, `--explain`, the audit record). The order is not the order of
+/// joining: one setns(2) call joins them all, and the kernel takes the user
+/// namespace first.
+pub const NAMESPACES: [NsKind; 8] = [
+    NsKind {
+        name: "mnt",
+        flag: libc::CLONE_NEWNS,
+    },
+    NsKind {
+        name: "uts",
+        flag: libc::CLONE_NEWUTS,
+    },
+    NsKind {
+        name: "ipc",
+        flag: libc::CLONE_NEWIPC,
+    },
+    NsKind {
+        name: "net",
+        flag: libc::CLONE_NEWNET,
+    },
+    NsKind {
+        name: "pid",
+        flag: libc::CLONE_NEWPID,
+    },
+    NsKind {
+        name: "cgroup",
+        flag: libc::CLONE_NEWCGROUP,
+    },
+    NsKind {
+        name: "time",
+        flag: libc::CLONE_NEWTIME,
+    },
+    NsKind {
+        name: "user",
+        flag: libc::CLONE_NEWUSER,
+    },
+];
+
 /// The `CLONE_NEW*` flag of a namespace type named as in nsgate.conf(5),
 /// "Namespace lists".
 pub fn ns_flag(name: &str) -> Option<i32> {
-    Some(match name {
-        "mnt" => libc::CLONE_NEWNS,
-        "uts" => libc::CLONE_NEWUTS,
-        "ipc" => libc::CLONE_NEWIPC,
-        "net" => libc::CLONE_NEWNET,
-        "pid" => libc::CLONE_NEWPID,
-        "cgroup" => libc::CLONE_NEWCGROUP,
-        "time" => libc::CLONE_NEWTIME,
-        "user" => libc::CLONE_NEWUSER,
-        _ => return None,
-    })
+    NAMESPACES.iter().find(|k| k.name == name).map(|k| k.flag)
 }
 
 /// `setns(2)`: with a pidfd and several flags, joins all those namespaces of
@@ -270,6 +307,33 @@ mod tests {
             assert!(ns_flag(name).is_some(), "{name}");
         }
         assert_eq!(ns_flag("bogus"), None);
+    }
+
+    #[test]
+    fn namespace_table_has_one_row_per_name_and_flag() {
+        for (i, kind) in NAMESPACES.iter().enumerate() {
+            assert_eq!(kind.flag.count_ones(), 1, "{}", kind.name);
+            for other in &NAMESPACES[..i] {
+                assert_ne!(kind.name, other.name);
+                assert_ne!(kind.flag, other.flag, "{} and {}", kind.name, other.name);
+            }
+        }
+        let mut all = 0;
+        for kind in NAMESPACES {
+            all |= kind.flag;
+        }
+        let every = libc::CLONE_NEWNS
+            | libc::CLONE_NEWUTS
+            | libc::CLONE_NEWIPC
+            | libc::CLONE_NEWNET
+            | libc::CLONE_NEWPID
+            | libc::CLONE_NEWCGROUP
+            | libc::CLONE_NEWTIME
+            | libc::CLONE_NEWUSER;
+        assert_eq!(all, every);
+        assert_eq!(ns_flag("mnt"), Some(libc::CLONE_NEWNS));
+        let names: Vec<&str> = NAMESPACES.iter().map(|k| k.name).collect();
+        assert_eq!(names, crate::config::NS_NAMES);
     }
 
     #[test]
