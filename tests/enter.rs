@@ -19,7 +19,7 @@ use nsgate::config::{EnvVar, NsSet, UserSpec};
 use nsgate::enter::Plan;
 use nsgate::resolve::{Pinned, RuntimeConfig};
 use nsgate::system::{self, Forked};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,6 +30,8 @@ use common::{
     is_root, private_dir, s, skip_or_fail, support, syslog_setting, unique, wait_limited,
     write_trusted, Line, NSGATE,
 };
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use std::os::unix::net::UnixDatagram;
 
 const HELPER: &str = "NSGATE_ENTER_HELPER";
@@ -363,6 +365,15 @@ fn after_marker(stdout: &str) -> String {
             rest[rest.find('\n').map_or(rest.len(), |n| n + 1)..].to_string()
         }
         None => panic!("no marker in the helper's output: {stdout:?}"),
+    }
+}
+
+/// Waits until `done`, failing the test (not hanging it) after `limit`.
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -1009,27 +1020,24 @@ fn sigterm_to_nsgate_reaches_the_command() {
         return;
     }
     let c = Container::start("pivot", &[]);
-    let result = std::env::temp_dir().join(unique("nsgate-res"));
     let script = "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done";
-    let mut child = helper_command(&c, &cmd(&["sh", "-c", script]), &result)
+    let (mut command, dir, syslog) = gate_setup(&c, &cmd(&["sh", "-c", script]));
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let supervisor: i32 = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.strip_prefix(MARKER) {
-            break rest.trim_end_matches("--").parse().unwrap();
-        }
-    };
     assert_eq!(lines.next().unwrap().unwrap(), "ready");
-    let pidfd = system::pidfd_open(supervisor).unwrap();
-    system::pidfd_send_signal(pidfd.as_fd(), system::SIGTERM).unwrap();
+    // The nsgate just started is the supervising process.
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     assert_eq!(lines.next().unwrap().unwrap(), "got-term");
     wait(&mut child);
-    assert_eq!(read_result(&result), Res::Ok(7, "-".into(), "-".into()));
-    let _ = std::fs::remove_file(&result);
+    assert_eq!(
+        outcome(&records_of(&syslog)),
+        Res::Ok(7, "-".into(), "-".into())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -1097,29 +1105,25 @@ fn client_disconnect_ends_it_but_eof_on_stdin_does_not() {
     // The command closing its own stdout: still an ordinary session.
     assert_eq!(ok(&c, &cmd(&["sh", "-c", "exec >&-; sleep 0.3"])), "");
     // The reader of stdout gone: the session ends.
-    let result = std::env::temp_dir().join(unique("nsgate-res"));
-    let mut child = helper_command(&c, &cmd(&["sh", "-c", "sleep 1000 & sleep 1001"]), &result)
+    let (mut command, dir, syslog) = gate_setup(&c, &cmd(&["sh", "-c", "sleep 1000 & sleep 1001"]));
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 256];
-    while !String::from_utf8_lossy(&seen).contains(MARKER) {
-        let n = out.read(&mut buf).unwrap();
-        assert!(n > 0);
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let out = child.stdout.take().unwrap();
+    wait_until("the command", Duration::from_secs(10), || {
+        c.others().len() >= 2
+    });
     std::thread::sleep(Duration::from_millis(300));
     drop(out);
     let status = wait(&mut child);
     assert_eq!(status.code(), Some(143));
     assert_eq!(
-        read_result(&result),
+        outcome(&records_of(&syslog)),
         Res::Ok(143, "TERM".into(), "Disconnect".into())
     );
-    let _ = std::fs::remove_file(&result);
+    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(c.others(), Vec::<String>::new());
 }
 
