@@ -473,7 +473,8 @@ fn gate_setup(c: &Container, req: &Req<'_>) -> (Command, PathBuf, UnixDatagram) 
         assert_eq!(ms % 1000, 0, "timeouts are whole seconds");
         rule += &format!(" timeout {}s", ms / 1000);
     }
-    if req.tty {
+    // A shell rule always gives one, and takes no `tty`.
+    if req.tty && req.argv.is_some() {
         rule += " tty";
     }
     for var in req.env {
@@ -1506,10 +1507,39 @@ fn enters_a_user_namespace() {
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 101000);
 }
 
-/// Runs the helper under `script`, so that nsgate has a terminal as under
-/// `ssh -t`: `before` and `after` are shell commands run on that terminal
-/// around it (`&` after it runs them while it runs). Returns everything the
-/// terminal showed, with `\r\n` as `\n`, and the result.
+/// `script` running `line` on a new terminal, with the environment of the
+/// gate-mode `nsgate` it runs and `TERM` as a client's.
+fn under_script(nsgate: &Command, line: &str) -> Command {
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", line, "/dev/null"])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("TERM", "xterm-nsgate");
+    for (name, value) in nsgate.get_envs() {
+        if let Some(v) = value {
+            script.env(name, v);
+        }
+    }
+    script
+}
+
+/// The gate-mode command line of `nsgate`, for a shell.
+fn command_line(nsgate: &Command) -> String {
+    let mut line = shell_quote(nsgate.get_program().to_str().unwrap());
+    for arg in nsgate.get_args() {
+        line.push(' ');
+        line.push_str(&shell_quote(arg.to_str().unwrap()));
+    }
+    line
+}
+
+/// Runs nsgate in gate mode under `script`, so that it has a terminal as
+/// under `ssh -t`: `before` and `after` are shell commands run on that
+/// terminal around it (`&` after it runs them while it runs). `input` is
+/// typed once the terminal shows something, so its echo comes after what
+/// the command wrote first. Returns everything the terminal showed, with
+/// `\r\n` as `\n`, and the result.
 fn run_in_pty(
     c: &Container,
     req: &Req<'_>,
@@ -1517,28 +1547,10 @@ fn run_in_pty(
     after: &str,
     input: &str,
 ) -> (String, Res) {
-    let result = std::env::temp_dir().join(unique("nsgate-res"));
-    let helper = helper_command(c, req, &result);
-    let mut line = format!(
-        "{before} {}",
-        shell_quote(helper.get_program().to_str().unwrap())
-    );
-    for arg in helper.get_args() {
-        line.push(' ');
-        line.push_str(&shell_quote(arg.to_str().unwrap()));
-    }
-    line.push_str(after);
-    let mut script = Command::new("script");
-    script.args(["-qec", &line, "/dev/null"]);
-    for (name, value) in helper.get_envs() {
-        match value {
-            Some(v) => script.env(name, v),
-            None => script.env_remove(name),
-        };
-    }
-    let out_path = result.with_extension("out");
-    let mut child = script
-        .env("TERM", "xterm-nsgate")
+    let (nsgate, dir, syslog) = gate_setup(c, req);
+    let line = format!("{before} {}{after}", command_line(&nsgate));
+    let out_path = dir.join("out");
+    let mut child = under_script(&nsgate, &line)
         .stdin(Stdio::piped())
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(Stdio::null())
@@ -1546,15 +1558,19 @@ fn run_in_pty(
         .unwrap();
     // Like a client, stdin stays open until the session ends.
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
+    if !input.is_empty() {
+        wait_until("output on the terminal", Duration::from_secs(10), || {
+            std::fs::metadata(&out_path).is_ok_and(|m| m.len() > 0)
+        });
+        stdin.write_all(input.as_bytes()).unwrap();
+    }
     wait(&mut child);
     drop(stdin);
-    let res = read_result(&result);
+    let res = outcome(&records_of(&syslog));
     let out = std::fs::read_to_string(&out_path)
         .unwrap()
         .replace("\r\n", "\n");
-    let _ = std::fs::remove_file(&result);
-    let _ = std::fs::remove_file(&out_path);
+    let _ = std::fs::remove_dir_all(&dir);
     (out, res)
 }
 
@@ -1582,7 +1598,6 @@ fn a_terminal_inside_the_container() {
         "",
     );
     assert_eq!(res, exited, "{out}");
-    let out = after_marker(&out);
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("/dev/pts/"), "{out}");
     let perms: Vec<&str> = lines[1].split_whitespace().collect();
@@ -1600,7 +1615,7 @@ fn a_terminal_inside_the_container() {
         "",
     );
     assert_eq!(res, exited, "{out}");
-    let stat = after_marker(&out);
+    let stat = out;
     let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
     // state ppid pgrp session tty_nr tpgid
     assert_ne!(f[4], "0", "{stat}");
@@ -1664,7 +1679,6 @@ fn no_terminal_for_a_rule_without_tty() {
         "hello\n",
     );
     assert_eq!(res, Res::Ok(0, "-".into(), "-".into()), "{out}");
-    let out = after_marker(&out);
     assert!(out.starts_with("not a tty\n"), "{out}");
     assert!(out.contains("got hello\n"), "{out}");
     assert!(out.contains("err\n"), "{out}");
@@ -1679,28 +1693,14 @@ fn terminal_hangup_ends_the_session() {
         return;
     }
     let c = Container::start("pivot", &[]);
-    let result = std::env::temp_dir().join(unique("nsgate-res"));
-    let helper = helper_command(
+    let (nsgate, dir, syslog) = gate_setup(
         &c,
         &Req {
             tty: true,
             ..cmd(&["sh", "-c", "trap '' HUP; sleep 1000 & sleep 1001"])
         },
-        &result,
     );
-    let mut line = shell_quote(helper.get_program().to_str().unwrap());
-    for arg in helper.get_args() {
-        line.push(' ');
-        line.push_str(&shell_quote(arg.to_str().unwrap()));
-    }
-    let mut script = Command::new("script");
-    script.args(["-qec", &line, "/dev/null"]);
-    for (name, value) in helper.get_envs() {
-        if let Some(v) = value {
-            script.env(name, v);
-        }
-    }
-    let mut child = script
+    let mut child = under_script(&nsgate, &command_line(&nsgate))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -1711,13 +1711,15 @@ fn terminal_hangup_ends_the_session() {
     // The client's terminal goes away.
     child.kill().unwrap();
     child.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !result.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // nsgate is not our child: its last record says it has ended.
+    let mut records = Vec::new();
+    wait_until("the session's last record", Duration::from_secs(10), || {
+        records.extend(records_of(&syslog));
+        records.last().is_some_and(|r| r.text("event") != "allow")
+    });
     std::thread::sleep(Duration::from_millis(100));
-    let res = read_result(&result);
-    let _ = std::fs::remove_file(&result);
+    let res = outcome(&records);
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         matches!(&res, Res::Ok(_, _, by) if by == "Disconnect"),
         "{res:?}"
