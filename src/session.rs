@@ -130,7 +130,6 @@ fn session(
         timeout: rule.timeout,
         detach: rule.detach,
         session: record.sid.to_string(),
-        exec_stage: None,
     };
     let pinned = resolve::resolve_and_pin(target)?;
     record.container = pinned.runtime.container_id.clone();
