@@ -3,20 +3,30 @@
 //!
 //! The modules follow the flow of a session:
 //! request → policy → resolve → audit → enter → supervise.
-//! `system` is the only module with `unsafe`.
+//! `system` is the only module with `unsafe`. The modules are crate-private:
+//! the binary is the product, so the compiler reports what nothing uses.
 
-pub mod audit;
-pub mod cli;
-pub mod config;
-pub mod enter;
-pub mod error;
-pub mod identity;
-pub mod output;
-pub mod policy;
-pub mod request;
-pub mod resolve;
-pub mod session;
-pub mod supervise;
-pub mod system;
+pub(crate) mod audit;
+pub(crate) mod cli;
+pub(crate) mod config;
+pub(crate) mod enter;
+pub(crate) mod error;
+pub(crate) mod identity;
+pub(crate) mod output;
+pub(crate) mod policy;
+pub(crate) mod request;
+pub(crate) mod resolve;
+pub(crate) mod session;
+pub(crate) mod supervise;
+pub(crate) mod system;
 #[cfg(test)]
 mod test_support;
+
+/// The whole program; its exit status. In nsgate's sealed copy inside a
+/// container, the last step of entering it, which never returns.
+pub fn main() -> i32 {
+    if enter::stage::is_exec_stage() {
+        enter::stage::main();
+    }
+    cli::main()
+}

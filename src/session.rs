@@ -154,7 +154,6 @@ fn plan(rule: &Rule, target: &Target, request: &Request, session: String) -> ent
         timeout: rule.timeout,
         detach: rule.detach,
         session,
-        exec_stage: None,
     }
 }
 

@@ -1,8 +1,10 @@
 //! The built binary in gate mode against real Docker and Podman containers
 //! (§3.1, §5, §7 and issue 4), compared with `docker exec` (or
 //! `podman exec`) in the same container: what the command sees, its exit
-//! codes, signals, `timeout`, refusals that run nothing, and the user and
-//! confinement it runs with.
+//! codes, signals, `timeout`, refusals that run nothing, the user and
+//! confinement it runs with, and the runtime's settings (environment,
+//! hostname, working directory, user, added groups) against what the
+//! configuration puts over them.
 //!
 //! These need root, Docker, Podman and rsyslogd;
 //! `tests/support/containers.sh setup` makes them ready. With
@@ -723,6 +725,119 @@ fn as_user_names_numbers_and_groups() {
     env.assert_refused(&out, "web1", NOT_ENTERED, "user \"nosuch\" not found");
     let (code, out) = engine_exec("docker", &name, &[], &["ls", "/tmp"]);
     assert_eq!((code, out.as_str()), (0, ""), "the refused command ran");
+}
+
+// ------------------------------ runtime settings and what replaces them
+
+/// The runtime's environment (`-e`) under the rule's `env`, and HOSTNAME as
+/// uname(2) gives it in the container, never the runtime's word for it
+/// (nsgate(8), "Environment").
+#[test]
+fn rule_env_over_the_runtimes_and_hostname_from_uname() {
+    if !e2e("rule_env_over_the_runtimes_and_hostname_from_uname") {
+        return;
+    }
+    let mut env = Env::new("rt-env");
+    let (name, _) = env.docker(
+        "rt-env",
+        &[
+            "--hostname",
+            "web1",
+            "-e",
+            "FOO=runtime",
+            "-e",
+            "BAR=runtime",
+            "-e",
+            "PAGER=less",
+        ],
+    );
+    env.config(&format!(
+        "target web1 docker {name}\npermit * on * env FOO=rule env PAGER=more cmd env\n"
+    ));
+    let named = |env: &str, name: &str| -> Vec<String> {
+        env.lines()
+            .filter(|l| l.starts_with(&format!("{name}=")))
+            .map(str::to_owned)
+            .collect()
+    };
+    let theirs = dexec(&name, &["env"]);
+    let ours = env.gate("alice", "web1", "env").ok().to_owned();
+    for (var, docker_exec, nsgate) in [
+        ("FOO", "FOO=runtime", "FOO=rule"),
+        ("BAR", "BAR=runtime", "BAR=runtime"),
+        ("PAGER", "PAGER=less", "PAGER=more"),
+        ("HOSTNAME", "HOSTNAME=web1", "HOSTNAME=web1"),
+    ] {
+        assert_eq!(named(&theirs, var), [docker_exec], "docker exec: {theirs}");
+        assert_eq!(named(&ours, var), [nsgate], "nsgate: {ours}");
+    }
+    // The container's host name changes; the runtime still says web1.
+    let pid = engine_pid("docker", &name).to_string();
+    must(
+        "nsenter",
+        &["--target", &pid, "--uts", "hostname", "renamed"],
+    );
+    let said = must("docker", &["inspect", "-f", "{{.Config.Hostname}}", &name]);
+    assert_eq!(said.trim(), "web1");
+    assert_eq!(dexec(&name, &["uname", "-n"]), "renamed\n");
+    let ours = env.gate("alice", "web1", "env").ok().to_owned();
+    assert_eq!(named(&ours, "HOSTNAME"), ["HOSTNAME=renamed"], "{ours}");
+}
+
+/// The target's `cwd` over the runtime's working directory (`-w`).
+#[test]
+fn target_cwd_over_the_runtimes_working_dir() {
+    if !e2e("target_cwd_over_the_runtimes_working_dir") {
+        return;
+    }
+    let mut env = Env::new("rt-cwd");
+    let (name, _) = env.docker("rt-cwd", &["-w", "/srv"]);
+    env.config(&format!(
+        "target web1 docker {name}\n\
+         target web2 docker {name} cwd /tmp\n\
+         permit * on * cmd pwd\n"
+    ));
+    assert_eq!(dexec(&name, &["pwd"]), "/srv\n");
+    assert_eq!(env.gate("alice", "web1", "pwd").ok(), "/srv\n");
+    assert_eq!(env.gate("alice", "web2", "pwd").ok(), "/tmp\n");
+}
+
+/// The runtime's user (`--user`) with a group added by number
+/// (`--group-add`), and a rule's `as root` over that user: as `docker exec`
+/// and `docker exec -u root`.
+#[test]
+fn as_root_over_the_runtimes_user_and_a_group_added_by_number() {
+    if !e2e("as_root_over_the_runtimes_user_and_a_group_added_by_number") {
+        return;
+    }
+    let mut env = Env::new("rt-user");
+    let (name, _) = env.docker("rt-user", &["--user", "app", "--group-add", "77"]);
+    env.config(&format!(
+        "target web1 docker {name}\n\
+         permit runtime-user on web1 cmd id ...\n\
+         permit as-root on web1 as root cmd id ...\n"
+    ));
+    for (key, exec_opts, uid, gid) in [
+        ("runtime-user", &[][..], "1000", "1000"),
+        ("as-root", &["-u", "root"][..], "0", "0"),
+    ] {
+        let mut ours = |flag: &str| {
+            env.gate(key, "web1", &format!("id {flag}"))
+                .ok()
+                .trim()
+                .to_owned()
+        };
+        let (u, g, groups) = (ours("-u"), ours("-g"), ours("-G"));
+        let theirs = |flag: &str| {
+            let (code, out) = engine_exec("docker", &name, exec_opts, &["id", flag]);
+            assert_eq!(code, 0, "docker exec {exec_opts:?} id {flag}");
+            out.trim().to_owned()
+        };
+        assert_eq!((u.as_str(), g.as_str()), (uid, gid), "{key}");
+        assert_eq!((u, g), (theirs("-u"), theirs("-g")), "{key}");
+        assert!(words(&groups).contains("77"), "{key}: {groups}");
+        assert_eq!(words(&groups), words(&theirs("-G")), "{key}");
+    }
 }
 
 /// The filter docker gave the container is the one the command gets: the

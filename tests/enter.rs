@@ -4,23 +4,15 @@
 //! init (`gate`), with the records read from a socket the test binds.
 //!
 //! These tests need root and unshare. Without them they say so and pass,
-//! unless NSGATE_E2E=1, where they fail.
-//!
-//! Not converted yet (they still call the library): requests with runtime
-//! settings (`rt_*`, which a pidfile target has not) and the tests that
-//! start the helper themselves (signals, disconnect, terminals). For those,
-//! the test binary runs itself with NSGATE_ENTER_HELPER set and only the
-//! `helper` test selected; that test forks (the test harness has threads,
-//! nsgate must not) and the child calls `supervise::run_plan` with the plan described
-//! by NSGATE_T_* variables, after printing `--nsgate-begin PID--` on stdout.
-//! The outcome goes to the file named by NSGATE_T_RESULT.
+//! unless NSGATE_E2E=1, where they fail. The runtime's settings (Docker's
+//! Config.User, Env, WorkingDir, Hostname, GroupAdd), which a pidfile target
+//! has not, are tested in tests/target.rs and tests/docker.rs.
+#![forbid(unsafe_code)]
 
-use nsgate::config::{EnvVar, NsSet, UserSpec};
-use nsgate::enter::Plan;
-use nsgate::resolve::{Pinned, RuntimeConfig};
-use nsgate::system::{self, Forked};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::AsFd;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,123 +22,9 @@ use common::{
     is_root, private_dir, s, skip_or_fail, support, syslog_setting, unique, wait_limited,
     write_trusted, Line, NSGATE,
 };
-use std::os::unix::net::UnixDatagram;
 
-const HELPER: &str = "NSGATE_ENTER_HELPER";
-const MARKER: &str = "--nsgate-begin ";
-/// Set in the test process: must never reach a command.
+/// Set on nsgate: must never reach a command.
 const HOST_MARKER: (&str, &str) = ("NSGATE_HOST_SECRET", "leaked-from-host");
-const SEP: char = '\u{1f}';
-
-// ---------------------------------------------------------------- helper
-
-#[test]
-fn helper() {
-    if std::env::var_os(HELPER).is_none() {
-        return;
-    }
-    match system::fork().expect("fork") {
-        Forked::Child => {
-            let code = supervisor();
-            system::exit_now(code)
-        }
-        Forked::Parent(pid) => {
-            let pidfd = system::pidfd_open(pid).expect("pidfd");
-            let code = match system::wait(pidfd.as_fd()).expect("wait") {
-                system::Exit::Exited(c) => c,
-                system::Exit::Signaled(s) => 128 + s,
-            };
-            std::process::exit(code)
-        }
-    }
-}
-
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
-fn list(name: &str) -> Vec<String> {
-    var(name)
-        .map(|v| v.split(SEP).map(str::to_string).collect())
-        .unwrap_or_default()
-}
-
-fn user_spec(s: &str) -> UserSpec {
-    match s.split_once(':') {
-        Some((u, g)) => UserSpec {
-            user: u.to_string(),
-            group: Some(g.to_string()),
-        },
-        None => UserSpec {
-            user: s.to_string(),
-            group: None,
-        },
-    }
-}
-
-/// The single-threaded supervisor: runs the plan, writes the outcome.
-fn supervisor() -> i32 {
-    let pid: i32 = var("NSGATE_T_PID").unwrap().parse().unwrap();
-    let pinned = Pinned {
-        pidfd: system::pidfd_open(pid).expect("pidfd of the target"),
-        pid,
-        runtime: RuntimeConfig {
-            container_id: None,
-            user: var("NSGATE_T_RT_USER"),
-            env: list("NSGATE_T_RT_ENV"),
-            working_dir: var("NSGATE_T_RT_WORKDIR"),
-            hostname: var("NSGATE_T_RT_HOSTNAME"),
-            group_add: list("NSGATE_T_RT_GROUPADD"),
-        },
-    };
-    let plan = Plan {
-        argv: var("NSGATE_T_ARGV").map(|_| list("NSGATE_T_ARGV")),
-        user: var("NSGATE_T_USER").map(|u| user_spec(&u)),
-        ns: var("NSGATE_T_NS").map(|l| {
-            l.split(',')
-                .map(|n| NsSet::from_name(n).unwrap())
-                .fold(NsSet::EMPTY, NsSet::union)
-        }),
-        cwd: var("NSGATE_T_CWD"),
-        env: list("NSGATE_T_ENV")
-            .into_iter()
-            .map(|e| {
-                let (n, v) = e.split_once('=').unwrap();
-                EnvVar {
-                    name: n.to_string(),
-                    value: v.to_string(),
-                }
-            })
-            .collect(),
-        tty: var("NSGATE_T_TTY").is_some(),
-        timeout: var("NSGATE_T_TIMEOUT_MS").map(|t| Duration::from_millis(t.parse().unwrap())),
-        detach: false,
-        // One session at a time per target in these tests.
-        session: format!("test-{pid}"),
-        // This process is the test harness: the exec stage is nsgate's own.
-        exec_stage: Some(env!("CARGO_BIN_EXE_nsgate").into()),
-    };
-    let mut out = std::io::stdout();
-    write!(out, "\n{MARKER}{}--\n", system::getpid()).unwrap();
-    out.flush().unwrap();
-    let (line, code) = match nsgate::supervise::run_plan(&pinned, &plan) {
-        Ok(o) => (
-            format!(
-                "ok {} {} {} {}",
-                o.exit_code(),
-                o.signal_name().unwrap_or_else(|| "-".into()),
-                o.ended_by
-                    .map(|e| format!("{e:?}"))
-                    .unwrap_or_else(|| "-".into()),
-                o.duration.as_millis()
-            ),
-            o.exit_code(),
-        ),
-        Err(e) => (format!("err {} {e}", e.exit_code()), e.exit_code()),
-    };
-    std::fs::write(var("NSGATE_T_RESULT").unwrap(), line).unwrap();
-    code
-}
 
 // ---------------------------------------------------------------- harness
 
@@ -236,10 +114,12 @@ impl Container {
 
 impl Drop for Container {
     fn drop(&mut self) {
-        if let Ok(fd) = system::pidfd_open(self.pid) {
-            let _ = system::pidfd_send_signal(fd.as_fd(), system::SIGKILL);
+        // By pid, not pidfd: the init lives a few seconds and the test runs
+        // no other process that could take its pid meanwhile.
+        let pid = Pid::from_raw(self.pid);
+        if kill(pid, Signal::SIGKILL).is_ok() {
             let deadline = Instant::now() + Duration::from_secs(5);
-            while system::pidfd_send_signal(fd.as_fd(), 0).is_ok() && Instant::now() < deadline {
+            while kill(pid, None).is_ok() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -258,11 +138,6 @@ struct Req<'a> {
     env: &'a [&'a str],
     tty: bool,
     timeout_ms: Option<u64>,
-    rt_user: Option<&'a str>,
-    rt_env: &'a [&'a str],
-    rt_workdir: Option<&'a str>,
-    rt_hostname: Option<&'a str>,
-    rt_groupadd: &'a [&'a str],
     /// What the command reads on stdin (default: nothing, /dev/null).
     stdin: Option<&'a str>,
 }
@@ -274,7 +149,7 @@ fn cmd<'a>(argv: &'a [&'a str]) -> Req<'a> {
     }
 }
 
-/// What `supervise::run_plan` returned, as the helper wrote it.
+/// How a session ended, as its records say.
 #[derive(Debug, PartialEq, Eq)]
 enum Res {
     /// Exit code, signal name, who ended it.
@@ -289,158 +164,35 @@ struct Ran {
     #[allow(dead_code)] // shown by Debug when an assertion fails
     stderr: String,
     res: Res,
-    /// The helper's own exit code.
+    /// nsgate's exit code.
     code: i32,
-    /// The namespaces the allow record names (gate mode only).
+    /// The namespaces the allow record names.
     ns: Option<String>,
 }
 
-fn helper_command(c: &Container, req: &Req<'_>, result: &Path) -> Command {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args(["--exact", "helper", "--nocapture", "--test-threads=1", "-q"])
-        .env(HELPER, "1")
-        .env(HOST_MARKER.0, HOST_MARKER.1)
-        .env("NSGATE_T_PID", c.pid.to_string())
-        .env("NSGATE_T_RESULT", result);
-    let join = |v: &[&str]| v.join(&SEP.to_string());
-    let mut set = |name: &str, value: Option<String>| {
-        match value {
-            Some(v) => command.env(name, v),
-            None => command.env_remove(name),
-        };
-    };
-    set("NSGATE_T_ARGV", req.argv.map(join));
-    set("NSGATE_T_USER", req.user.map(str::to_string));
-    set("NSGATE_T_NS", req.ns.map(str::to_string));
-    set("NSGATE_T_CWD", req.cwd.map(str::to_string));
-    set(
-        "NSGATE_T_ENV",
-        Some(join(req.env)).filter(|s| !s.is_empty()),
-    );
-    set("NSGATE_T_TTY", req.tty.then(|| "1".to_string()));
-    set("NSGATE_T_TIMEOUT_MS", req.timeout_ms.map(|t| t.to_string()));
-    set("NSGATE_T_RT_USER", req.rt_user.map(str::to_string));
-    set(
-        "NSGATE_T_RT_ENV",
-        Some(join(req.rt_env)).filter(|s| !s.is_empty()),
-    );
-    set("NSGATE_T_RT_WORKDIR", req.rt_workdir.map(str::to_string));
-    set("NSGATE_T_RT_HOSTNAME", req.rt_hostname.map(str::to_string));
-    set(
-        "NSGATE_T_RT_GROUPADD",
-        Some(join(req.rt_groupadd)).filter(|s| !s.is_empty()),
-    );
-    command
-}
-
-fn read_result(path: &Path) -> Res {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|_| "missing".into());
-    let mut w = text.splitn(3, ' ');
-    match w.next() {
-        Some("ok") => {
-            let code = w.next().unwrap().parse().unwrap();
-            let mut rest = w.next().unwrap().split(' ');
-            Res::Ok(
-                code,
-                rest.next().unwrap().to_string(),
-                rest.next().unwrap().to_string(),
-            )
-        }
-        Some("err") => Res::Err(
-            w.next().unwrap().parse().unwrap(),
-            w.next().unwrap().to_string(),
-        ),
-        _ => panic!("no result from the helper: {text:?}"),
+/// Waits until `done`, failing the test (not hanging it) after `limit`.
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-/// The part of the helper's stdout after the marker: the command's.
-fn after_marker(stdout: &str) -> String {
-    match stdout.find(MARKER) {
-        Some(i) => {
-            let rest = &stdout[i..];
-            rest[rest.find('\n').map_or(rest.len(), |n| n + 1)..].to_string()
-        }
-        None => panic!("no marker in the helper's output: {stdout:?}"),
-    }
-}
-
-/// Waits for the helper, failing the test (not hanging it) after a minute.
+/// Waits for nsgate (or `script`), failing the test (not hanging it) after
+/// a minute.
 fn wait(child: &mut std::process::Child) -> std::process::ExitStatus {
-    wait_limited(child, Duration::from_secs(60), "the helper")
-}
-
-fn run(c: &Container, req: &Req<'_>) -> Ran {
-    let runtime = req.rt_user.is_some()
-        || !req.rt_env.is_empty()
-        || req.rt_workdir.is_some()
-        || req.rt_hostname.is_some()
-        || !req.rt_groupadd.is_empty();
-    if runtime {
-        run_library(c, req)
-    } else {
-        gate(c, req)
-    }
-}
-
-/// `supervise::run_plan` in the helper: only for the runtime settings a pidfile
-/// target cannot have.
-fn run_library(c: &Container, req: &Req<'_>) -> Ran {
-    let result = std::env::temp_dir().join(unique("nsgate-res"));
-    // Files, not pipes: a process left behind holding them cannot hang the
-    // test, only fail it.
-    let out_path = result.with_extension("out");
-    let err_path = result.with_extension("err");
-    let in_path = result.with_extension("in");
-    let stdin = match req.stdin {
-        Some(text) => {
-            std::fs::write(&in_path, text).unwrap();
-            Stdio::from(std::fs::File::open(&in_path).unwrap())
-        }
-        None => Stdio::null(),
-    };
-    let mut child = helper_command(c, req, &result)
-        .stdin(stdin)
-        .stdout(std::fs::File::create(&out_path).unwrap())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
-    let status = wait(&mut child);
-    let res = read_result(&result);
-    let stdout = std::fs::read(&out_path).unwrap();
-    let stderr = std::fs::read(&err_path).unwrap();
-    for f in [&result, &out_path, &err_path, &in_path] {
-        let _ = std::fs::remove_file(f);
-    }
-    Ran {
-        stdout: after_marker(&String::from_utf8_lossy(&stdout)),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        res,
-        code: status.code().unwrap_or(-1),
-        ns: None,
-    }
+    wait_limited(child, Duration::from_secs(60), "nsgate")
 }
 
 // ------------------------------------------------------- gate mode
 
-/// A request run by the real binary in gate mode, as sshd starts it, on a
-/// `pidfile` target naming the container's init: the rule and target lines
-/// say what `Req` asks for (rules: `as`, `ns`, `env`, `tty`, `timeout`;
-/// the target: `cwd`), and the records go to a socket the test binds.
-/// The runtime settings (`rt_*`) have no pidfile counterpart; they are
-/// tested against Docker in tests/target.rs and tests/docker.rs.
-/// nsgate in gate mode for `req` on `c`, its directory and the socket its
-/// records reach; stdin, stdout and stderr are the caller's to set.
+/// nsgate in gate mode, as sshd starts it, for `req` on a `pidfile` target
+/// naming `c`'s init: the rule and target lines say what `Req` asks for
+/// (rules: `as`, `ns`, `env`, `tty`, `timeout`; the target: `cwd`), and
+/// the records go to a socket the test binds. Returns the command, its
+/// directory and that socket; stdin, stdout and stderr are the caller's.
 fn gate_setup(c: &Container, req: &Req<'_>) -> (Command, PathBuf, UnixDatagram) {
-    assert!(
-        req.rt_user.is_none()
-            && req.rt_env.is_empty()
-            && req.rt_workdir.is_none()
-            && req.rt_hostname.is_none()
-            && req.rt_groupadd.is_empty(),
-        "a pidfile target has no runtime settings"
-    );
     let dir = private_dir("nsgate-enter", &unique("gate"));
     let pidfile = dir.join("init.pid");
     write_trusted(&pidfile, &format!("{}\n", c.pid));
@@ -462,7 +214,8 @@ fn gate_setup(c: &Container, req: &Req<'_>) -> (Command, PathBuf, UnixDatagram) 
         assert_eq!(ms % 1000, 0, "timeouts are whole seconds");
         rule += &format!(" timeout {}s", ms / 1000);
     }
-    if req.tty {
+    // A shell rule always gives one, and takes no `tty`.
+    if req.tty && req.argv.is_some() {
         rule += " tty";
     }
     for var in req.env {
@@ -498,7 +251,8 @@ fn records_of(syslog: &UnixDatagram) -> Vec<Line> {
     records
 }
 
-fn gate(c: &Container, req: &Req<'_>) -> Ran {
+/// Runs `req` on `c` to the end.
+fn run(c: &Container, req: &Req<'_>) -> Ran {
     let (mut command, dir, syslog) = gate_setup(c, req);
     let stdin = match req.stdin {
         Some(text) => {
@@ -799,7 +553,7 @@ impl Drop for TestCgroup {
 
 /// A container the cgroup freezer holds, through the v1 freezer hierarchy
 /// or the v2 (unified) one, is refused at once, nothing run (a command
-/// joining its cgroup would freeze too, and the helper hang); thawed, it is
+/// joining its cgroup would freeze too, and nsgate hang); thawed, it is
 /// entered again.
 #[test]
 fn a_frozen_container_is_refused_at_once() {
@@ -833,7 +587,7 @@ fn a_frozen_container_is_refused_at_once() {
             ),
             _ => panic!("{}: {ran:?}", file.display()),
         }
-        // The helper is a new test-binary process: most of this is its start.
+        // At once, not after waiting on the frozen cgroup.
         assert!(
             took < Duration::from_secs(1),
             "{}: {took:?}",
@@ -859,8 +613,6 @@ fn only_fds_0_1_2_and_no_host_environment() {
         &c,
         &Req {
             env: &["FOO=rule", "PAGER=more"],
-            rt_env: &["FOO=runtime", "BAR=runtime", "PAGER=less"],
-            rt_hostname: Some("web1"),
             ..cmd(&["env"])
         },
     );
@@ -869,11 +621,10 @@ fn only_fds_0_1_2_and_no_host_environment() {
     assert_eq!(
         vars,
         [
-            "BAR=runtime",
             "FOO=rule",
             "GIT_PAGER=cat",
             "HOME=/root",
-            // uname(2)'s, never the runtime's word or a file (nsgate(8)).
+            // uname(2)'s, never a file (nsgate(8)).
             "HOSTNAME=nsgate-test",
             "LESSSECURE=1",
             "LOGNAME=root",
@@ -886,8 +637,7 @@ fn only_fds_0_1_2_and_no_host_environment() {
         "{env}"
     );
     assert!(!env.contains(HOST_MARKER.1), "{env}");
-    assert!(!env.contains("NSGATE_T_"), "{env}");
-    // Without a runtime hostname, the container's own.
+    // Without the rule's env: no TERM without a terminal.
     let env = ok(&c, &cmd(&["env"]));
     assert!(env.contains("HOSTNAME=nsgate-test\n"), "{env}");
     assert!(!env.contains("TERM="), "{env}");
@@ -961,14 +711,6 @@ fn working_directory() {
     assert_eq!(pwd(cmd(&["pwd"])), "/\n");
     assert_eq!(
         pwd(Req {
-            rt_workdir: Some("/srv"),
-            ..cmd(&["pwd"])
-        }),
-        "/srv\n"
-    );
-    assert_eq!(
-        pwd(Req {
-            rt_workdir: Some("/srv"),
             cwd: Some("/srv/data"),
             ..cmd(&["pwd"])
         }),
@@ -1009,27 +751,24 @@ fn sigterm_to_nsgate_reaches_the_command() {
         return;
     }
     let c = Container::start("pivot", &[]);
-    let result = std::env::temp_dir().join(unique("nsgate-res"));
     let script = "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done";
-    let mut child = helper_command(&c, &cmd(&["sh", "-c", script]), &result)
+    let (mut command, dir, syslog) = gate_setup(&c, &cmd(&["sh", "-c", script]));
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let supervisor: i32 = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(rest) = line.strip_prefix(MARKER) {
-            break rest.trim_end_matches("--").parse().unwrap();
-        }
-    };
     assert_eq!(lines.next().unwrap().unwrap(), "ready");
-    let pidfd = system::pidfd_open(supervisor).unwrap();
-    system::pidfd_send_signal(pidfd.as_fd(), system::SIGTERM).unwrap();
+    // The nsgate just started is the supervising process.
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     assert_eq!(lines.next().unwrap().unwrap(), "got-term");
     wait(&mut child);
-    assert_eq!(read_result(&result), Res::Ok(7, "-".into(), "-".into()));
-    let _ = std::fs::remove_file(&result);
+    assert_eq!(
+        outcome(&records_of(&syslog)),
+        Res::Ok(7, "-".into(), "-".into())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -1097,29 +836,25 @@ fn client_disconnect_ends_it_but_eof_on_stdin_does_not() {
     // The command closing its own stdout: still an ordinary session.
     assert_eq!(ok(&c, &cmd(&["sh", "-c", "exec >&-; sleep 0.3"])), "");
     // The reader of stdout gone: the session ends.
-    let result = std::env::temp_dir().join(unique("nsgate-res"));
-    let mut child = helper_command(&c, &cmd(&["sh", "-c", "sleep 1000 & sleep 1001"]), &result)
+    let (mut command, dir, syslog) = gate_setup(&c, &cmd(&["sh", "-c", "sleep 1000 & sleep 1001"]));
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 256];
-    while !String::from_utf8_lossy(&seen).contains(MARKER) {
-        let n = out.read(&mut buf).unwrap();
-        assert!(n > 0);
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let out = child.stdout.take().unwrap();
+    wait_until("the command", Duration::from_secs(10), || {
+        c.others().len() >= 2
+    });
     std::thread::sleep(Duration::from_millis(300));
     drop(out);
     let status = wait(&mut child);
     assert_eq!(status.code(), Some(143));
     assert_eq!(
-        read_result(&result),
+        outcome(&records_of(&syslog)),
         Res::Ok(143, "TERM".into(), "Disconnect".into())
     );
-    let _ = std::fs::remove_file(&result);
+    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(c.others(), Vec::<String>::new());
 }
 
@@ -1204,45 +939,9 @@ fn runs_as_the_container_user() {
             },
             "1234 0 [0]",
         ),
-        (
-            Req {
-                rt_user: Some("app"),
-                ..Req::default()
-            },
-            "1000 1000 [10 29 1000]",
-        ),
-        (
-            Req {
-                rt_user: Some("1000:1000"),
-                ..Req::default()
-            },
-            "1000 1000 [1000]",
-        ),
-        (
-            Req {
-                rt_user: Some("app"),
-                rt_groupadd: &["audio", "77"],
-                ..Req::default()
-            },
-            "1000 1000 [10 29 77 1000]",
-        ),
-        (
-            Req {
-                user: Some("root"),
-                rt_user: Some("app"),
-                ..Req::default()
-            },
-            "0 0 [0 10]",
-        ),
     ];
     for (req, want) in cases {
-        assert_eq!(
-            ids(&c, req.clone()),
-            *want,
-            "user {:?} runtime {:?}",
-            req.user,
-            req.rt_user
-        );
+        assert_eq!(ids(&c, req.clone()), *want, "user {:?}", req.user);
     }
     let env = ok(
         &c,
@@ -1502,10 +1201,39 @@ fn enters_a_user_namespace() {
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 101000);
 }
 
-/// Runs the helper under `script`, so that nsgate has a terminal as under
-/// `ssh -t`: `before` and `after` are shell commands run on that terminal
-/// around it (`&` after it runs them while it runs). Returns everything the
-/// terminal showed, with `\r\n` as `\n`, and the result.
+/// `script` running `line` on a new terminal, with the environment of the
+/// gate-mode `nsgate` it runs and `TERM` as a client's.
+fn under_script(nsgate: &Command, line: &str) -> Command {
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", line, "/dev/null"])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("TERM", "xterm-nsgate");
+    for (name, value) in nsgate.get_envs() {
+        if let Some(v) = value {
+            script.env(name, v);
+        }
+    }
+    script
+}
+
+/// The gate-mode command line of `nsgate`, for a shell.
+fn command_line(nsgate: &Command) -> String {
+    let mut line = shell_quote(nsgate.get_program().to_str().unwrap());
+    for arg in nsgate.get_args() {
+        line.push(' ');
+        line.push_str(&shell_quote(arg.to_str().unwrap()));
+    }
+    line
+}
+
+/// Runs nsgate in gate mode under `script`, so that it has a terminal as
+/// under `ssh -t`: `before` and `after` are shell commands run on that
+/// terminal around it (`&` after it runs them while it runs). `input` is
+/// typed once the terminal shows something, so its echo comes after what
+/// the command wrote first. Returns everything the terminal showed, with
+/// `\r\n` as `\n`, and the result.
 fn run_in_pty(
     c: &Container,
     req: &Req<'_>,
@@ -1513,28 +1241,10 @@ fn run_in_pty(
     after: &str,
     input: &str,
 ) -> (String, Res) {
-    let result = std::env::temp_dir().join(unique("nsgate-res"));
-    let helper = helper_command(c, req, &result);
-    let mut line = format!(
-        "{before} {}",
-        shell_quote(helper.get_program().to_str().unwrap())
-    );
-    for arg in helper.get_args() {
-        line.push(' ');
-        line.push_str(&shell_quote(arg.to_str().unwrap()));
-    }
-    line.push_str(after);
-    let mut script = Command::new("script");
-    script.args(["-qec", &line, "/dev/null"]);
-    for (name, value) in helper.get_envs() {
-        match value {
-            Some(v) => script.env(name, v),
-            None => script.env_remove(name),
-        };
-    }
-    let out_path = result.with_extension("out");
-    let mut child = script
-        .env("TERM", "xterm-nsgate")
+    let (nsgate, dir, syslog) = gate_setup(c, req);
+    let line = format!("{before} {}{after}", command_line(&nsgate));
+    let out_path = dir.join("out");
+    let mut child = under_script(&nsgate, &line)
         .stdin(Stdio::piped())
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(Stdio::null())
@@ -1542,15 +1252,19 @@ fn run_in_pty(
         .unwrap();
     // Like a client, stdin stays open until the session ends.
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
+    if !input.is_empty() {
+        wait_until("output on the terminal", Duration::from_secs(10), || {
+            std::fs::metadata(&out_path).is_ok_and(|m| m.len() > 0)
+        });
+        stdin.write_all(input.as_bytes()).unwrap();
+    }
     wait(&mut child);
     drop(stdin);
-    let res = read_result(&result);
+    let res = outcome(&records_of(&syslog));
     let out = std::fs::read_to_string(&out_path)
         .unwrap()
         .replace("\r\n", "\n");
-    let _ = std::fs::remove_file(&result);
-    let _ = std::fs::remove_file(&out_path);
+    let _ = std::fs::remove_dir_all(&dir);
     (out, res)
 }
 
@@ -1578,7 +1292,6 @@ fn a_terminal_inside_the_container() {
         "",
     );
     assert_eq!(res, exited, "{out}");
-    let out = after_marker(&out);
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines[0].starts_with("/dev/pts/"), "{out}");
     let perms: Vec<&str> = lines[1].split_whitespace().collect();
@@ -1596,7 +1309,7 @@ fn a_terminal_inside_the_container() {
         "",
     );
     assert_eq!(res, exited, "{out}");
-    let stat = after_marker(&out);
+    let stat = out;
     let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
     // state ppid pgrp session tty_nr tpgid
     assert_ne!(f[4], "0", "{stat}");
@@ -1660,7 +1373,6 @@ fn no_terminal_for_a_rule_without_tty() {
         "hello\n",
     );
     assert_eq!(res, Res::Ok(0, "-".into(), "-".into()), "{out}");
-    let out = after_marker(&out);
     assert!(out.starts_with("not a tty\n"), "{out}");
     assert!(out.contains("got hello\n"), "{out}");
     assert!(out.contains("err\n"), "{out}");
@@ -1675,28 +1387,14 @@ fn terminal_hangup_ends_the_session() {
         return;
     }
     let c = Container::start("pivot", &[]);
-    let result = std::env::temp_dir().join(unique("nsgate-res"));
-    let helper = helper_command(
+    let (nsgate, dir, syslog) = gate_setup(
         &c,
         &Req {
             tty: true,
             ..cmd(&["sh", "-c", "trap '' HUP; sleep 1000 & sleep 1001"])
         },
-        &result,
     );
-    let mut line = shell_quote(helper.get_program().to_str().unwrap());
-    for arg in helper.get_args() {
-        line.push(' ');
-        line.push_str(&shell_quote(arg.to_str().unwrap()));
-    }
-    let mut script = Command::new("script");
-    script.args(["-qec", &line, "/dev/null"]);
-    for (name, value) in helper.get_envs() {
-        if let Some(v) = value {
-            script.env(name, v);
-        }
-    }
-    let mut child = script
+    let mut child = under_script(&nsgate, &command_line(&nsgate))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -1707,13 +1405,15 @@ fn terminal_hangup_ends_the_session() {
     // The client's terminal goes away.
     child.kill().unwrap();
     child.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !result.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // nsgate is not our child: its last record says it has ended.
+    let mut records = Vec::new();
+    wait_until("the session's last record", Duration::from_secs(10), || {
+        records.extend(records_of(&syslog));
+        records.last().is_some_and(|r| r.text("event") != "allow")
+    });
     std::thread::sleep(Duration::from_millis(100));
-    let res = read_result(&result);
-    let _ = std::fs::remove_file(&result);
+    let res = outcome(&records);
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         matches!(&res, Res::Ok(_, _, by) if by == "Disconnect"),
         "{res:?}"

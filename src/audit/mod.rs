@@ -3,7 +3,7 @@
 //!
 //! `record` builds the message (`v=1 sid=... event=...`), `syslog` frames it
 //! as a `/dev/log` datagram and sends it, `decode` reads a record back (for
-//! tests and for anyone who must prove what a key asked for).
+//! the unit tests).
 //!
 //! Choices where the interface contract is silent:
 //! - A missing value is a bare `-` (`key=-` without `--key`, `container=-`
@@ -24,15 +24,19 @@
 //!   holds the whole request.
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
 mod decode;
 mod record;
 #[cfg(test)]
 mod socket_tests;
 mod syslog;
 
-pub use decode::{parse_message, unescape, DecodeError, Value};
+#[cfg(test)]
+use decode::{parse_message, unescape, Value};
 pub use record::{client_address, Event, Outcome, Record, SessionId};
-pub use syslog::{parse_frame, Auditor, Frame, MAX_RECORD_BYTES};
+pub use syslog::Auditor;
+#[cfg(test)]
+use syslog::{parse_frame, MAX_RECORD_BYTES};
 
 /// Escapes a value for a double-quoted audit field (nsgate(8) AUDIT): `\` and
 /// `"` get a backslash, every byte outside 0x20–0x7E becomes `\xHH`.

@@ -206,7 +206,8 @@ fn reconnectable(e: &io::Error) -> bool {
     )
 }
 
-/// The parts of a datagram as nsgate writes it, for tests and tools.
+/// The parts of a datagram as nsgate writes it, for the tests.
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Frame<'a> {
     pub pri: u16,
@@ -217,6 +218,7 @@ pub struct Frame<'a> {
 
 /// Splits `<PRI>Mmm dd hh:mm:ss nsgate[PID]: MESSAGE`; `None` if it is not
 /// in that shape.
+#[cfg(test)]
 pub fn parse_frame(datagram: &str) -> Option<Frame<'_>> {
     let rest = datagram.strip_prefix('<')?;
     let (pri, rest) = rest.split_once('>')?;

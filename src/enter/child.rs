@@ -47,9 +47,6 @@ pub struct Spec<'a> {
     pub channel: BorrowedFd<'a>,
     /// The read end of the supervisor's lifeline pipe.
     pub lifeline: BorrowedFd<'a>,
-    /// The binary the exec stage runs from, seen so that no one can write
-    /// it; made first, while we are still on the host's side.
-    pub exec_stage: &'a std::path::Path,
     pub facts: &'a Facts,
     pub user: &'a UserSpec,
     pub group_add: &'a [String],
@@ -116,10 +113,7 @@ fn enter(spec: &Spec<'_>) -> Result<Infallible, Failure> {
         system::exit_now(EXIT_FAILURE);
     }
     // Still on the host's side, with its mounts and privileges.
-    let exe = step(
-        "sealing nsgate for the exec stage",
-        seal::exec_stage(spec.exec_stage),
-    )?;
+    let exe = step("sealing nsgate for the exec stage", seal::exec_stage())?;
     set_up_stdio(&spec.io)?;
     let facts = spec.facts;
     // Limits first: raising a hard limit needs the host's CAP_SYS_RESOURCE,

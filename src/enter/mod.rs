@@ -37,7 +37,6 @@ use crate::resolve::{Pinned, RuntimeConfig};
 use crate::system::{self, Forked, Signals};
 use child::ChildIo;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// What to run in the target, and how; the caller has merged target and
@@ -64,8 +63,6 @@ pub struct Plan {
     pub detach: bool,
     /// Names the session's cgroup (`nsgate-NAME`): the session id.
     pub session: String,
-    /// The nsgate binary the exec stage is copied from; None: our own.
-    pub exec_stage: Option<PathBuf>,
 }
 
 /// Why nsgate ended the command rather than the command ending by itself.
@@ -210,7 +207,7 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Started
 
     // Checked before anything is started; the sealing itself overlaps the
     // entering process's work (see `go`).
-    if plan.exec_stage.is_none() && !cfg!(target_feature = "crt-static") {
+    if !cfg!(target_feature = "crt-static") {
         return Err(cannot_enter(
             "this nsgate is not a static build (see packaging/build-release)".into(),
         ));
@@ -219,9 +216,7 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Started
     let (channel, child_channel) = system::channel_pair().map_err(io_failure("channel"))?;
     let (lifeline, lifeline_hold) = system::pipe().map_err(io_failure("lifeline"))?;
     let pipes = (mode == Mode::Pipes).then(relay_pipes).transpose()?;
-    let own = PathBuf::from("/proc/self/exe");
     let spec = child::Spec {
-        exec_stage: plan.exec_stage.as_deref().unwrap_or(&own),
         pidfd: pinned.pidfd.as_fd(),
         channel: child_channel.as_fd(),
         lifeline: lifeline.as_fd(),

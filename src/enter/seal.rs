@@ -9,8 +9,9 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::Path;
 
-/// The binary at `source`, sealed one way or the other.
-pub fn exec_stage(source: &Path) -> std::io::Result<OwnedFd> {
+/// The running nsgate's binary, sealed one way or the other.
+pub fn exec_stage() -> std::io::Result<OwnedFd> {
+    let source = Path::new("/proc/self/exe");
     if let Some(view) = overlay_view(source) {
         return Ok(view);
     }

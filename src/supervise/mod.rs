@@ -11,10 +11,8 @@
 mod relay;
 mod tree;
 
-use crate::enter::{self, Plan};
 use crate::enter::{EndReason, Entering, Message, Received, Relay, Started};
 use crate::error::{Error, Result, EXIT_FAILURE};
-use crate::resolve::Pinned;
 use crate::system::{self, Exit, Interest, Ready, Signals};
 use relay::{Filled, Handle, NonBlocking, Pump};
 use std::io;
@@ -53,14 +51,6 @@ impl Outcome {
         match self.status {
             Exit::Exited(code) => code,
             Exit::Signaled(signal) => 128 + signal,
-        }
-    }
-
-    /// The signal's name without `SIG` when the command was killed by one.
-    pub fn signal_name(&self) -> Option<String> {
-        match self.status {
-            Exit::Exited(_) => None,
-            Exit::Signaled(signal) => Some(system::signal_name(signal)),
         }
     }
 }
@@ -106,12 +96,6 @@ pub fn run(started: Started) -> Result<Outcome> {
             left: report.left,
         }),
     }
-}
-
-/// Prepares, starts and supervises `plan` in the pinned target.
-pub fn run_plan(pinned: &Pinned, plan: &Plan) -> Result<Outcome> {
-    let prepared = enter::prepare(pinned, plan)?;
-    run(enter::start(pinned, plan, prepared)?)
 }
 
 /// Supervises `session` until it has ended, relaying as it says.
@@ -649,6 +633,5 @@ mod tests {
         };
         assert_eq!(o(Exit::Exited(3)).exit_code(), 3);
         assert_eq!(o(Exit::Signaled(15)).exit_code(), 143);
-        assert_eq!(o(Exit::Signaled(9)).signal_name().as_deref(), Some("KILL"));
     }
 }

@@ -119,14 +119,8 @@ fn check_fd(ret: libc::c_long) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// A close-on-exec memfd holding a copy of the running binary, sealed
-/// against every change; checked after sealing.
-pub fn sealed_copy_of_self() -> io::Result<OwnedFd> {
-    sealed_copy_of(std::path::Path::new("/proc/self/exe"))
-}
-
-/// A sealed copy of the executable at `path` (tests give nsgate's own
-/// binary here: their process is the test harness).
+/// A close-on-exec memfd holding a copy of the executable at `path`,
+/// sealed against every change; checked after sealing.
 pub fn sealed_copy_of(path: &std::path::Path) -> io::Result<OwnedFd> {
     let mut exe = std::fs::File::open(path)?;
     // MFD_EXEC (Linux 6.3) states that the copy is to be executed, where
@@ -160,7 +154,7 @@ fn memfd(flags: libc::c_uint) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Whether `fd` carries every seal of [`sealed_copy_of_self`].
+/// Whether `fd` carries every seal of [`sealed_copy_of`].
 pub fn is_sealed(fd: BorrowedFd<'_>) -> io::Result<bool> {
     let have = fcntl(fd, FcntlArg::F_GET_SEALS)?;
     Ok(SealFlag::from_bits_truncate(have).contains(seals()))
@@ -262,7 +256,7 @@ mod tests {
 
     #[test]
     fn the_copy_is_sealed_and_equal() {
-        let copy = sealed_copy_of_self().unwrap();
+        let copy = sealed_copy_of(Path::new("/proc/self/exe")).unwrap();
         assert!(is_sealed(copy.as_fd()).unwrap());
         let ours = std::fs::read("/proc/self/exe").unwrap();
         let mut file = std::fs::File::from(copy);

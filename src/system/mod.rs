@@ -35,8 +35,8 @@ pub use creds::{
     CapSets, Rlimit, RLIMIT_ROWS,
 };
 pub use exe::{
-    clone_parent, dup_above, dup_to, inherited_fd, node_name, sealed_copy_of, sealed_copy_of_self,
-    sealed_view_of, Cloned,
+    clone_parent, dup_above, dup_to, inherited_fd, node_name, sealed_copy_of, sealed_view_of,
+    Cloned,
 };
 pub use files::{
     chdir_to, chown_chmod, chroot_to, create_file_at, dup_onto, file_info, identity_at,

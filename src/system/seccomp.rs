@@ -25,10 +25,6 @@ impl BpfProgram {
         self.0.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The instructions as bytes, little-endian whatever the machine: code
     /// (2 bytes), jt, jf (1 each), k (4), as struct sock_filter lays them out.
     pub fn to_bytes(&self) -> Vec<u8> {
