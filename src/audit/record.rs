@@ -125,7 +125,7 @@ pub struct Record {
     /// The runtime's full container id.
     pub container: Option<String>,
     /// The target's init process, as the host sees it.
-    pub pid: Option<i32>,
+    pub pid: Option<crate::system::Pid>,
     pub user: Option<String>,
     pub ns: Option<NsSet>,
     /// The rule that decided.
@@ -363,7 +363,7 @@ mod tests {
             from: Some("192.0.2.7:50022".parse().unwrap()),
             target: Some("web1".into()),
             container: Some("3f4e".into()),
-            pid: Some(4242),
+            pid: crate::system::Pid::new(4242),
             user: Some("www-data".into()),
             ns: Some(
                 NsSet::from_name("mnt")

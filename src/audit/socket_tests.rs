@@ -175,7 +175,7 @@ fn allow(cmd: &[u8]) -> Record {
         from: Some("192.0.2.7:50022".parse().unwrap()),
         target: Some("web1".into()),
         container: Some("0123456789ab".into()),
-        pid: Some(4242),
+        pid: crate::system::Pid::new(4242),
         user: Some("www-data".into()),
         ns: Some(NsSet::ALL),
         rule: Some(Origin {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::record::{Event, Record};
 use crate::config::{Facility, Settings};
 use crate::error::{Error, Result};
+use crate::system::{self, Pid};
 
 /// No datagram, header included, is ever longer (nsgate(8) AUDIT). rsyslogd's
 /// default message size limit is 8096.
@@ -53,14 +54,14 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// `<PRI>Mmm dd hh:mm:ss nsgate[PID]: ` for this event.
-fn header(facility: Facility, event: Event, unix_secs: i64, pid: u32) -> String {
+fn header(facility: Facility, event: Event, unix_secs: i64, pid: Pid) -> String {
     let pri = u16::from(facility.code()) * 8 + u16::from(event.severity());
     format!("<{pri}>{} {TAG}[{pid}]: ", timestamp(unix_secs))
 }
 
 /// A whole datagram for `message`, without any size check.
 #[cfg(test)]
-fn frame(facility: Facility, event: Event, unix_secs: i64, pid: u32, message: &str) -> String {
+fn frame(facility: Facility, event: Event, unix_secs: i64, pid: Pid, message: &str) -> String {
     header(facility, event, unix_secs, pid) + message
 }
 
@@ -97,7 +98,7 @@ impl Auditor {
         let secs = now
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        let header = header(self.facility, record.event, secs, std::process::id());
+        let header = header(self.facility, record.event, secs, system::getpid());
         match record.fit(MAX_RECORD_BYTES.saturating_sub(header.len())) {
             Ok(message) => Ok(header + &message),
             Err(len) => Err(Error::Audit(format!(
@@ -281,11 +282,18 @@ mod tests {
 
     #[test]
     fn header_has_pri_tag_and_pid() {
-        let d = frame(Facility::Authpriv, Event::Deny, 1_700_000_000, 77, "v=1");
+        let pid = |raw| Pid::new(raw).unwrap();
+        let d = frame(
+            Facility::Authpriv,
+            Event::Deny,
+            1_700_000_000,
+            pid(77),
+            "v=1",
+        );
         assert_eq!(d, "<84>Nov 14 22:13:20 nsgate[77]: v=1");
-        let d = frame(Facility::Local(7), Event::Error, 0, 1, "");
+        let d = frame(Facility::Local(7), Event::Error, 0, pid(1), "");
         assert!(d.starts_with("<187>"));
-        let d = frame(Facility::Kern, Event::Allow, 0, 1, "m");
+        let d = frame(Facility::Kern, Event::Allow, 0, pid(1), "m");
         assert!(d.starts_with("<6>"));
         let f = parse_frame("<86>Nov  9 00:00:00 nsgate[123]: v=1 x=y").unwrap();
         assert_eq!(

@@ -12,6 +12,7 @@
 //! session").
 #![forbid(unsafe_code)]
 
+use crate::system::Pid;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -192,9 +193,12 @@ impl SessionCgroup {
 
     /// The pids in the session (as the host sees them), from the kernel's
     /// own list; zombies are not in it.
-    pub fn members(&self) -> std::io::Result<Vec<i32>> {
+    pub fn members(&self) -> std::io::Result<Vec<Pid>> {
         let text = std::fs::read_to_string(self.dir.join("cgroup.procs"))?;
-        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        Ok(text
+            .lines()
+            .filter_map(|l| Pid::new(l.trim().parse().ok()?))
+            .collect())
     }
 
     /// Whether any process is in the session, or in a cgroup below it
@@ -209,7 +213,7 @@ impl SessionCgroup {
     /// Whether process `pid` is in the session now. With a pidfd opened
     /// before asking, a yes means the pidfd's process is a member, or has
     /// ended and its pid was taken by a new member.
-    pub fn holds(&self, pid: i32) -> bool {
+    pub fn holds(&self, pid: Pid) -> bool {
         std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
             .is_ok_and(|text| text.lines().any(|l| l == self.line))
     }
@@ -277,7 +281,7 @@ impl Drop for SessionCgroup {
 
 /// Moves process `pid` into the target's cgroups, and into the session's in
 /// the tracking hierarchy; every write checked.
-pub fn join(hierarchies: &[Hierarchy], session: &SessionCgroup, pid: i32) -> Result<(), String> {
+pub fn join(hierarchies: &[Hierarchy], session: &SessionCgroup, pid: Pid) -> Result<(), String> {
     for h in hierarchies {
         let file = if h.dir.join("cgroup.procs") == session.parent_procs {
             session.dir.join("cgroup.procs")
@@ -289,7 +293,7 @@ pub fn join(hierarchies: &[Hierarchy], session: &SessionCgroup, pid: i32) -> Res
     Ok(())
 }
 
-fn write_pid(file: &std::path::Path, pid: i32) -> std::io::Result<()> {
+fn write_pid(file: &std::path::Path, pid: Pid) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new().write(true).open(file)?;
     f.write_all(pid.to_string().as_bytes())
 }

@@ -154,7 +154,7 @@ fn seccomp_filters(
 /// descriptor on its /proc directory, so from this very process; `gather`
 /// checks the pidfd afterwards) and its `Seccomp_filters:` count. None when
 /// the kernel does not say (before Linux 5.9): then they are always copied.
-fn cache_key(pid: i32, dir: BorrowedFd<'_>, status: &str) -> Option<seccomp_cache::Key> {
+fn cache_key(pid: system::Pid, dir: BorrowedFd<'_>, status: &str) -> Option<seccomp_cache::Key> {
     let filters = status
         .lines()
         .find_map(|l| l.strip_prefix("Seccomp_filters:"))?

@@ -20,7 +20,7 @@ pub enum Message {
     Master(OwnedFd),
     /// Exec stage to supervisor: the command's process was made, with this
     /// pid in the host's pid namespace.
-    Started(i32),
+    Started(system::Pid),
     /// Why the command could not be started, and the exit code for it.
     Failed { code: i32, text: String },
 }
@@ -65,7 +65,10 @@ impl Message {
             ([GO], _) => Received::Message(Message::Go),
             ([MASTER], Some(fd)) => Received::Message(Message::Master(fd)),
             ([STARTED, pid @ ..], _) => match <[u8; 4]>::try_from(pid) {
-                Ok(pid) => Received::Message(Message::Started(i32::from_le_bytes(pid))),
+                Ok(pid) => match system::Pid::from_le_bytes(pid) {
+                    Some(pid) => Received::Message(Message::Started(pid)),
+                    None => Received::Junk,
+                },
                 Err(_) => Received::Junk,
             },
             ([FAILED, code, text @ ..], _) => Received::Message(Message::Failed {
@@ -93,7 +96,9 @@ mod tests {
         let (a, b) = system::channel_pair().unwrap();
         let null = system::open_null().unwrap();
         Message::Go.send(a.as_fd()).unwrap();
-        Message::Started(4242).send(a.as_fd()).unwrap();
+        Message::Started(system::Pid::new(4242).unwrap())
+            .send(a.as_fd())
+            .unwrap();
         Message::Failed {
             code: 127,
             text: "ls: not found".into(),

@@ -95,7 +95,7 @@ const FORWARDED: [i32; 7] = [
 /// The entering process (later the exec stage), our child in the host's
 /// pid namespace.
 pub struct Entering {
-    pub pid: i32,
+    pub pid: system::Pid,
     pub pidfd: OwnedFd,
 }
 

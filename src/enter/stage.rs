@@ -67,7 +67,10 @@ fn report(channel: BorrowedFd<'_>, failure: Failure) -> ! {
     system::exit_now(code)
 }
 
-fn make_command_process(channel: BorrowedFd<'_>, lifeline: BorrowedFd<'_>) -> Result<i32, Failure> {
+fn make_command_process(
+    channel: BorrowedFd<'_>,
+    lifeline: BorrowedFd<'_>,
+) -> Result<system::Pid, Failure> {
     let step = |what: &str, e: std::io::Error| Failure::enter(format!("{what}: {e}"));
     // The Rust runtime ignores SIGPIPE; the command must not inherit that.
     // Everything else the entering process reset before it executed us.

@@ -4,8 +4,9 @@
 #![forbid(unsafe_code)]
 
 use super::http::{self, HttpError};
-use super::{valid_pid, RuntimeConfig};
+use super::RuntimeConfig;
 use crate::config::NameKind;
+use crate::system::Pid;
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -45,7 +46,7 @@ impl Engine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inspect {
     pub id: String,
-    pub pid: i32,
+    pub pid: Pid,
     pub runtime: RuntimeConfig,
 }
 
@@ -149,7 +150,7 @@ fn interpret(engine: Engine, container: &str, json: &Value) -> Result<Inspect, W
         .ok_or_else(|| response("no State.Pid".into()))?;
     let pid = i32::try_from(pid)
         .ok()
-        .filter(|p| valid_pid(*p))
+        .and_then(Pid::new)
         .ok_or_else(|| response(format!("State.Pid {pid} is not a valid pid")))?;
 
     let config = json.get("Config");
@@ -254,7 +255,7 @@ mod tests {
     fn running_container_by_name_and_id_prefix() {
         let expected = Inspect {
             id: ID.into(),
-            pid: 12478,
+            pid: Pid::new(12478).unwrap(),
             runtime: RuntimeConfig {
                 container_id: Some(ID.into()),
                 user: Some("app".into()),

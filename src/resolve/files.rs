@@ -7,6 +7,7 @@
 
 use super::parse_pid;
 use crate::config::{read_trusted, Link, NameKind, Untrusted};
+use crate::system::Pid;
 use std::path::{Path, PathBuf};
 
 /// Larger than any pid file or machine record; more is refused, not read.
@@ -32,7 +33,7 @@ impl PidSource {
     }
 
     /// Reads the pid now; called once to resolve and once more to verify.
-    pub fn read_pid(&self) -> Result<i32, String> {
+    pub fn read_pid(&self) -> Result<Pid, String> {
         let path = self.path();
         let text = read_root_file(path)?;
         match self {
@@ -75,7 +76,7 @@ pub fn machine_file(machine: &str) -> Result<PathBuf, String> {
 
 /// The `LEADER=` pid of a machine record; refuses a VM's (its leader is the
 /// hypervisor, not a container init) and a record with none or several.
-pub fn machine_leader(text: &[u8]) -> Result<i32, String> {
+pub fn machine_leader(text: &[u8]) -> Result<Pid, String> {
     let text = std::str::from_utf8(text).map_err(|_| "record is not UTF-8".to_string())?;
     let mut leader = None;
     for line in text.lines() {
@@ -122,8 +123,8 @@ mod tests {
     fn machine_records() {
         let record = b"# This is private data. Do not parse.\nNAME=web\nSCOPE=machine-web.scope\n\
                        SERVICE=systemd-nspawn\nROOT=/var/lib/machines/web\nLEADER=4242\nCLASS=container\n";
-        assert_eq!(machine_leader(record), Ok(4242));
-        assert_eq!(machine_leader(b"LEADER=7"), Ok(7));
+        assert_eq!(machine_leader(record), Ok(Pid::new(4242).unwrap()));
+        assert_eq!(machine_leader(b"LEADER=7"), Ok(Pid::new(7).unwrap()));
         for (bad, why) in [
             (&b"NAME=web\n"[..], "no LEADER"),
             (b"LEADER=1\nLEADER=2\n", "more than one"),
@@ -180,7 +181,10 @@ mod tests {
             path
         };
         let good = write("good.pid", b"1234\n", 0o644);
-        assert_eq!(PidSource::Plain(good.clone()).read_pid(), Ok(1234));
+        assert_eq!(
+            PidSource::Plain(good.clone()).read_pid(),
+            Ok(Pid::new(1234).unwrap())
+        );
         let open = write("open.pid", b"1234\n", 0o664);
         assert!(read_root_file(&open)
             .unwrap_err()

@@ -18,7 +18,7 @@ pub(crate) use stat::{gone_since, proc_stat, start_time};
 
 use crate::config::{Target, TargetKind};
 use crate::error::{Error, Result};
-use crate::system;
+use crate::system::{self, Pid};
 use engine::Engine;
 use files::PidSource;
 use stat::StatError;
@@ -49,15 +49,12 @@ pub struct RuntimeConfig {
 pub struct Pinned {
     pub pidfd: OwnedFd,
     /// The pid in nsgate's (the host's) pid namespace.
-    pub pid: i32,
+    pub pid: Pid,
     pub runtime: RuntimeConfig,
 }
 
 /// A step of resolution; the error is the reason shown to the admin.
 type Why<T> = std::result::Result<T, String>;
-
-/// The kernel's largest possible pid (`PID_MAX_LIMIT` on 64-bit).
-pub const PID_MAX: i32 = 4_194_304;
 
 /// Asks the target's runtime for its init process and pins it.
 /// Every failure is `Error::Target` with a message for the admin (exit 125).
@@ -155,7 +152,7 @@ fn pin_file(source: &PidSource) -> Why<Pinned> {
 
 /// Opens a pidfd for `pid` and proves it is the process `recheck` (which
 /// asks the runtime again) still names; `what` names the pid in messages.
-fn pin(pid: i32, what: &str, recheck: impl FnOnce() -> Why<()>) -> Why<OwnedFd> {
+fn pin(pid: Pid, what: &str, recheck: impl FnOnce() -> Why<()>) -> Why<OwnedFd> {
     let not_running = || format!("{what} is not running");
     let before = proc_stat(pid).map_err(|e| match e {
         StatError::Gone => not_running(),
@@ -186,14 +183,9 @@ fn pin(pid: i32, what: &str, recheck: impl FnOnce() -> Why<()>) -> Why<OwnedFd> 
     Ok(pidfd)
 }
 
-/// A pid in the kernel's range.
-pub fn valid_pid(pid: i32) -> bool {
-    (1..=PID_MAX).contains(&pid)
-}
-
 /// A pid as runtimes write it: decimal digits without sign, blanks or
 /// leading zeros, then at most one newline.
-pub fn parse_pid(text: &[u8]) -> Option<i32> {
+pub fn parse_pid(text: &[u8]) -> Option<Pid> {
     let digits = text.strip_suffix(b"\n").unwrap_or(text);
     if digits.is_empty()
         || digits.len() > 7
@@ -202,8 +194,7 @@ pub fn parse_pid(text: &[u8]) -> Option<i32> {
     {
         return None;
     }
-    let pid: i32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    valid_pid(pid).then_some(pid)
+    Pid::new(std::str::from_utf8(digits).ok()?.parse().ok()?)
 }
 
 #[cfg(test)]
@@ -232,7 +223,7 @@ mod tests {
             (b"12a", None),
             (b"\xd9\xa1", None),
         ] {
-            assert_eq!(parse_pid(text), pid, "{text:?}");
+            assert_eq!(parse_pid(text), pid.and_then(Pid::new), "{text:?}");
         }
     }
 
@@ -280,7 +271,7 @@ mod tests {
         std::fs::write(&path, format!("{}\n", child.id())).unwrap();
         let kind = TargetKind::Pidfile { path: path.clone() };
         let pinned = resolve_and_pin(&target(kind.clone())).unwrap();
-        assert_eq!(pinned.pid, child.id() as i32);
+        assert_eq!(Some(pinned.pid), Pid::new(child.id() as i32));
         assert_eq!(pinned.runtime, RuntimeConfig::default());
         child.kill().unwrap();
         child.wait().unwrap();
@@ -299,7 +290,7 @@ mod tests {
             .arg("100")
             .spawn()
             .unwrap();
-        let pid = child.id() as i32;
+        let pid = Pid::new(child.id() as i32).unwrap();
         // The runtime no longer names this pid on the second look.
         let err = pin(pid, "pid X", || Err("runtime changed its mind".into())).unwrap_err();
         assert_eq!(err, "runtime changed its mind");
@@ -317,8 +308,8 @@ mod tests {
             .arg("100")
             .spawn()
             .unwrap();
-        let pid = child.id() as i32;
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+        let pid = Pid::new(child.id() as i32).unwrap();
+        child.kill().unwrap();
         while proc_stat(pid).ok().is_some_and(|s| s.state != b'Z') {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }

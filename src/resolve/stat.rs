@@ -2,18 +2,18 @@
 //! time, as the host's pid namespace sees them.
 #![forbid(unsafe_code)]
 
-use crate::system;
+use crate::system::{self, Pid};
 use std::io::Read;
 
 /// The start time (field 22) in `/proc/PID/stat` text of process `pid`:
 /// with the pid, it names one process for as long as the system is up.
-pub(crate) fn start_time(pid: i32, stat: &[u8]) -> Option<u64> {
+pub(crate) fn start_time(pid: Pid, stat: &[u8]) -> Option<u64> {
     parse_stat(pid, stat).map(|s| s.start_time)
 }
 
 /// Whether process `pid` is gone, or its pid now names a process that
 /// started at another time than `start_time`; false when /proc cannot say.
-pub(crate) fn gone_since(pid: i32, start_time: u64) -> bool {
+pub(crate) fn gone_since(pid: Pid, start_time: u64) -> bool {
     match proc_stat(pid) {
         Ok(stat) => stat.start_time != start_time,
         Err(StatError::Gone) => true,
@@ -27,8 +27,9 @@ pub(crate) fn gone_since(pid: i32, start_time: u64) -> bool {
 pub(crate) struct ProcStat {
     /// Field 3: `R`, `S`, `D`, `Z`, ...
     pub state: u8,
-    /// Field 4.
-    pub ppid: i32,
+    /// Field 4; `None` (0) for a process whose parent is outside the host's
+    /// pid namespace, or that has none.
+    pub ppid: Option<Pid>,
     /// Field 22: clock ticks after boot; a reused pid has a later one.
     pub start_time: u64,
 }
@@ -39,7 +40,7 @@ pub(crate) enum StatError {
     Other(String),
 }
 
-pub(crate) fn proc_stat(pid: i32) -> std::result::Result<ProcStat, StatError> {
+pub(crate) fn proc_stat(pid: Pid) -> std::result::Result<ProcStat, StatError> {
     let path = format!("/proc/{pid}/stat");
     let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => StatError::Gone,
@@ -63,7 +64,7 @@ pub(crate) fn proc_stat(pid: i32) -> std::result::Result<ProcStat, StatError> {
 
 /// Parses `PID (COMM) STATE ...`; COMM may hold anything, blanks and
 /// parentheses included, so the fields start after the last `)`.
-fn parse_stat(pid: i32, text: &[u8]) -> Option<ProcStat> {
+fn parse_stat(pid: Pid, text: &[u8]) -> Option<ProcStat> {
     let prefix = format!("{pid} (");
     if !text.starts_with(prefix.as_bytes()) {
         return None;
@@ -80,7 +81,7 @@ fn parse_stat(pid: i32, text: &[u8]) -> Option<ProcStat> {
         [s] => *s,
         _ => return None,
     };
-    let ppid = fields.get(1)?.parse().ok()?;
+    let ppid = Pid::new(fields.get(1)?.parse().ok()?);
     let start_time = fields.get(19)?;
     if !start_time.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -96,6 +97,10 @@ fn parse_stat(pid: i32, text: &[u8]) -> Option<ProcStat> {
 mod tests {
     use super::*;
 
+    fn pid(raw: i32) -> Pid {
+        Pid::new(raw).unwrap()
+    }
+
     #[test]
     fn stat_lines() {
         let tail =
@@ -103,31 +108,30 @@ mod tests {
         let line = |comm: &str| format!("42 ({comm}) {tail}\n");
         let want = Some(ProcStat {
             state: b'S',
-            ppid: 1,
+            ppid: Pid::new(1),
             start_time: 98765,
         });
         for comm in ["sleep", "a b", "x) S 1 2 3 (y", ")", "((", ""] {
-            assert_eq!(parse_stat(42, line(comm).as_bytes()), want, "{comm:?}");
+            assert_eq!(parse_stat(pid(42), line(comm).as_bytes()), want, "{comm:?}");
         }
-        assert_eq!(parse_stat(43, line("sleep").as_bytes()), None);
-        assert_eq!(parse_stat(42, b"42 (sleep) S 1 2"), None);
-        assert_eq!(parse_stat(42, b"42 (sleep"), None);
+        assert_eq!(parse_stat(pid(43), line("sleep").as_bytes()), None);
+        assert_eq!(parse_stat(pid(42), b"42 (sleep) S 1 2"), None);
+        assert_eq!(parse_stat(pid(42), b"42 (sleep"), None);
         assert_eq!(
-            parse_stat(42, format!("42 (sleep)S {tail}").as_bytes()),
+            parse_stat(pid(42), format!("42 (sleep)S {tail}").as_bytes()),
             None
         );
         let bad = format!("42 (sleep) {}", tail.replace("98765", "9x"));
-        assert_eq!(parse_stat(42, bad.as_bytes()), None);
+        assert_eq!(parse_stat(pid(42), bad.as_bytes()), None);
     }
 
     #[test]
     fn own_stat_is_stable() {
-        let me = std::process::id() as i32;
+        let me = system::getpid();
         let a = proc_stat(me).ok().unwrap();
         let b = proc_stat(me).ok().unwrap();
         assert_eq!(a, b);
         assert!(matches!(a.state, b'R' | b'S'));
         assert_eq!(a.ppid, system::getppid());
-        assert!(proc_stat(-1).is_err());
     }
 }

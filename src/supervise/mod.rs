@@ -220,7 +220,7 @@ struct Ending {
 
 struct Supervisor {
     entering: Option<Entering>,
-    entering_pid: i32,
+    entering_pid: system::Pid,
     entering_exit: Option<Exit>,
     command: Option<Command>,
     channel: OwnedFd,

@@ -10,7 +10,7 @@
 #![forbid(unsafe_code)]
 
 use crate::enter::SessionCgroup;
-use crate::system;
+use crate::system::{self, Pid};
 use std::collections::HashSet;
 use std::os::fd::{AsFd, OwnedFd};
 
@@ -20,7 +20,7 @@ const MAX_ROUNDS: usize = 50;
 pub struct Tree {
     cgroup: SessionCgroup,
     /// Every process nsgate signalled to end it, by pid.
-    ended: HashSet<i32>,
+    ended: HashSet<Pid>,
 }
 
 impl Tree {
@@ -34,11 +34,11 @@ impl Tree {
     /// A pidfd for `pid` if it is our own child: the command's process the
     /// exec stage reports. We have no other child but the entering process
     /// (`not`), so nothing else can pass.
-    pub fn own_child(pid: i32, not: i32) -> Option<OwnedFd> {
+    pub fn own_child(pid: Pid, not: Pid) -> Option<OwnedFd> {
         let pidfd = system::pidfd_open(pid).ok()?;
         // Checked after pinning: a child of ours cannot be reaped by anyone
         // else, so the pid is still the pidfd's process.
-        let ours = crate::resolve::proc_stat(pid).is_ok_and(|s| s.ppid == system::getpid());
+        let ours = crate::resolve::proc_stat(pid).is_ok_and(|s| s.ppid == Some(system::getpid()));
         (ours && pid != not).then_some(pidfd)
     }
 
@@ -135,6 +135,6 @@ impl Tree {
 }
 
 struct Member {
-    pid: i32,
+    pid: Pid,
     pidfd: OwnedFd,
 }

@@ -203,7 +203,7 @@ pub fn inherited_fd(n: i32) -> io::Result<BorrowedFd<'static>> {
 pub enum Cloned {
     Child,
     /// The new process's pid in our pid namespace.
-    Parent(i32),
+    Parent(super::Pid),
 }
 
 /// Like fork, but the new process is a child of our parent (CLONE_PARENT),
@@ -225,9 +225,9 @@ pub fn clone_parent() -> io::Result<Cloned> {
     match ret {
         n if n < 0 => Err(io::Error::last_os_error()),
         0 => Ok(Cloned::Child),
-        n => Ok(Cloned::Parent(
+        n => Ok(Cloned::Parent(super::Pid::from_kernel(
             i32::try_from(n).map_err(|_| io::Error::from_raw_os_error(libc::ECHILD))?,
-        )),
+        ))),
     }
 }
 

@@ -10,7 +10,7 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::Mode;
 
 /// Opens `/proc/PID` as a directory descriptor.
-pub fn open_proc_dir(pid: i32) -> io::Result<OwnedFd> {
+pub fn open_proc_dir(pid: super::Pid) -> io::Result<OwnedFd> {
     let path = format!("/proc/{pid}");
     Ok(nix::fcntl::open(
         path.as_str(),

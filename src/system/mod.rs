@@ -1,9 +1,11 @@
 //! All unsafe code and libc calls of nsgate, wrapped into safe functions that
 //! return `io::Result`. Nothing outside this module uses `unsafe`.
 
+mod ids;
 mod pidfd;
 mod random;
 
+pub use ids::Pid;
 pub use pidfd::pidfd_open;
 pub use random::getrandom;
 

@@ -42,7 +42,7 @@ mod tests {
             .arg("100")
             .spawn()
             .unwrap();
-        let pidfd = pidfd_open(child.id() as i32).unwrap();
+        let pidfd = pidfd_open(crate::system::Pid::new(child.id() as i32).unwrap()).unwrap();
         pidfd_send_signal(pidfd.as_fd(), 0).unwrap();
         child.kill().unwrap();
         child.wait().unwrap();

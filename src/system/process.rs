@@ -6,13 +6,14 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
+use super::Pid;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus};
 
 /// Which side of a fork we are on.
 pub enum Forked {
     Child,
     /// The child's pid in our (the host's) pid namespace.
-    Parent(i32),
+    Parent(Pid),
 }
 
 /// Forks. The child must end in [`execve`] or [`exit_now`] and never return
@@ -24,7 +25,9 @@ pub fn fork() -> io::Result<Forked> {
     // only runs nsgate code until exec or _exit.
     match unsafe { nix::unistd::fork() }? {
         nix::unistd::ForkResult::Child => Ok(Forked::Child),
-        nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent(child.as_raw())),
+        nix::unistd::ForkResult::Parent { child } => {
+            Ok(Forked::Parent(Pid::from_kernel(child.as_raw())))
+        }
     }
 }
 
@@ -173,12 +176,13 @@ pub fn set_no_new_privs() -> io::Result<()> {
     Ok(nix::sys::prctl::set_no_new_privs()?)
 }
 
-pub fn getppid() -> i32 {
-    nix::unistd::getppid().as_raw()
+/// Our parent's pid; `None` if the parent is not in our pid namespace.
+pub fn getppid() -> Option<Pid> {
+    Pid::new(nix::unistd::getppid().as_raw())
 }
 
-pub fn getpid() -> i32 {
-    nix::unistd::getpid().as_raw()
+pub fn getpid() -> Pid {
+    Pid::from_kernel(nix::unistd::getpid().as_raw())
 }
 
 /// Makes us the leader of a new session and process group.

@@ -92,7 +92,7 @@ impl std::fmt::Debug for BpfProgram {
 /// released when nsgate exits, which the caller must do promptly. An
 /// error says what it means here, for a sysadmin.
 pub fn copy_filters(
-    pid: i32,
+    pid: super::Pid,
     pidfd: BorrowedFd<'_>,
     limit: Duration,
 ) -> io::Result<Vec<BpfProgram>> {
@@ -116,10 +116,8 @@ pub fn copy_filters(
     })
 }
 
-fn copy(pid: i32, pidfd: BorrowedFd<'_>, limit: Duration) -> io::Result<Vec<BpfProgram>> {
-    if pid <= 0 {
-        return Err(io::Error::from_raw_os_error(libc::ESRCH));
-    }
+fn copy(pid: super::Pid, pidfd: BorrowedFd<'_>, limit: Duration) -> io::Result<Vec<BpfProgram>> {
+    let pid = pid.as_raw();
     let deadline = Instant::now() + limit;
     let mut backoff = Backoff::new();
     // EPERM while another process traces it, which only lasts a moment when
@@ -375,7 +373,7 @@ mod tests {
         let Ok(Forked::Parent(pid)) = fork() else {
             let ok = crate::system::set_no_new_privs().is_ok()
                 && install_filter(&copied[0]).is_ok()
-                && crate::system::getppid() == -1;
+                && crate::system::getppid().is_none();
             crate::system::exit_now(if ok { 0 } else { 1 });
         };
         let pidfd = pidfd_open(pid).unwrap();

@@ -12,7 +12,7 @@
 //! again), never an error: the cache only ever saves time.
 #![forbid(unsafe_code)]
 
-use crate::system::{self, BpfProgram, INSN_BYTES, MAX_FILTERS, MAX_INSNS};
+use crate::system::{self, BpfProgram, Pid, INSN_BYTES, MAX_FILTERS, MAX_INSNS};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -34,7 +34,7 @@ const MAX_ENTRY: u64 = (MAX_HEADER + MAX_FILTERS * (4 + MAX_INSNS * INSN_BYTES))
 pub struct Key {
     /// /proc/sys/kernel/random/boot_id.
     pub boot_id: String,
-    pub pid: i32,
+    pub pid: Pid,
     /// Field 22 of /proc/PID/stat.
     pub start_time: u64,
     /// `Seccomp_filters:` of /proc/PID/status.
@@ -229,13 +229,17 @@ impl Cache {
             };
             let stale = if let Some(writer) = name.strip_prefix(TEMP_PREFIX) {
                 writer.parse::<i32>().is_ok_and(|pid| {
-                    pid != system::getpid() && !Path::new(&format!("/proc/{pid}")).exists()
+                    Pid::new(pid) != Some(system::getpid())
+                        && !Path::new(&format!("/proc/{pid}")).exists()
                 })
             } else if let Some((pid, start, count)) = parse_name(&name) {
-                if (pid, start) == (kept.pid, kept.start_time) {
-                    count < kept.filters
-                } else {
-                    crate::resolve::gone_since(pid, start)
+                match Pid::new(pid) {
+                    // No process ever had that pid.
+                    None => true,
+                    Some(pid) if (pid, start) == (kept.pid, kept.start_time) => {
+                        count < kept.filters
+                    }
+                    Some(pid) => crate::resolve::gone_since(pid, start),
                 }
             } else {
                 false
@@ -271,7 +275,7 @@ mod tests {
     fn key(filters: usize) -> Key {
         Key {
             boot_id: "0b5c2d55-5e2a-4d8e-9a7a-1f0e3c4b5a69".into(),
-            pid: 4242,
+            pid: Pid::new(4242).unwrap(),
             start_time: 98765,
             filters,
         }
@@ -308,7 +312,7 @@ mod tests {
             decode(&k, &entry).unwrap_err()
         };
         for why in [
-            other(|k| k.pid = 4243),
+            other(|k| k.pid = Pid::new(4243).unwrap()),
             other(|k| k.start_time = 98766),
             other(|k| k.boot_id = k.boot_id.replace('0', "1")),
             decode(&key(3), &entry).unwrap_err(),
