@@ -206,7 +206,7 @@ fn set_up_stdio(io: &ChildIo<'_>) -> Result<(), Failure> {
 fn resolve_user(
     root: BorrowedFd<'_>,
     spec: &Spec<'_>,
-) -> Result<(Credentials, Option<u32>), Failure> {
+) -> Result<(Credentials, Option<system::Gid>), Failure> {
     let passwd = users::read_file(root, "/etc/passwd").map_err(fail)?;
     let passwd = passwd
         .map(|p| users::parse_passwd(&p))
@@ -284,7 +284,7 @@ fn open_terminal(
     root: BorrowedFd<'_>,
     channel: BorrowedFd<'_>,
     creds: &Credentials,
-    tty_gid: Option<u32>,
+    tty_gid: Option<system::Gid>,
     size: Option<WindowSize>,
 ) -> Result<OwnedFd, Failure> {
     let master = step(
@@ -297,11 +297,7 @@ fn open_terminal(
     )?;
     let gid = match tty_gid {
         Some(gid) => gid,
-        None => {
-            let file = std::fs::File::from(step("terminal", peer.try_clone())?);
-            let meta = step("terminal", file.metadata())?;
-            std::os::unix::fs::MetadataExt::gid(&meta)
-        }
+        None => step("terminal", system::file_info(peer.as_fd()))?.gid,
     };
     step(
         "terminal ownership",

@@ -5,7 +5,7 @@
 
 use super::facts::TargetCaps;
 use super::users::Credentials;
-use crate::system::{self, BpfProgram, CapSets};
+use crate::system::{self, BpfProgram, CapSets, Gid, Uid};
 use std::io;
 use std::os::fd::BorrowedFd;
 
@@ -23,11 +23,11 @@ pub enum Call<'a> {
     DropBounding(u32),
     NoNewPrivs,
     Seccomp(&'a BpfProgram),
-    SetGroups(&'a [u32]),
+    SetGroups(&'a [Gid]),
     /// Real, effective and saved gid.
-    SetGids(u32),
+    SetGids(Gid),
     /// Real, effective and saved uid.
-    SetUids(u32),
+    SetUids(Uid),
     SetCaps(CapSets),
     ClearAmbient,
 }
@@ -122,7 +122,7 @@ pub fn become_user(
     creds: &Credentials,
 ) -> Result<(), Failed> {
     let caps = target.caps;
-    let is_root = creds.uid == 0;
+    let is_root = creds.uid.is_root();
     // Root keeps no more than the target's init has (nsgate(8),
     // Confinement); anyone else gets only the bounding set, as under
     // docker exec.
@@ -199,10 +199,11 @@ mod tests {
     }
 
     fn creds(uid: u32) -> Credentials {
+        let gid = |raw| Gid::new(raw).unwrap();
         Credentials {
-            uid,
-            gid: uid + 1,
-            groups: vec![uid + 1, 5],
+            uid: Uid::new(uid).unwrap(),
+            gid: gid(uid + 1),
+            groups: vec![gid(uid + 1), gid(5)],
             name: None,
             home: "/".into(),
             shell: None,

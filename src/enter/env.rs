@@ -100,8 +100,8 @@ mod tests {
 
     fn creds(name: Option<&str>) -> Credentials {
         Credentials {
-            uid: 1000,
-            gid: 1000,
+            uid: crate::system::Uid::new(1000).unwrap(),
+            gid: crate::system::Gid::new(1000).unwrap(),
             groups: vec![],
             name: name.map(str::to_string),
             home: "/home/app".to_string(),

@@ -6,7 +6,7 @@
 #![forbid(unsafe_code)]
 
 use crate::config::UserSpec;
-use crate::system::{self, Access};
+use crate::system::{self, Access, Gid, Uid};
 use std::io::Read;
 use std::os::fd::BorrowedFd;
 
@@ -17,8 +17,8 @@ pub const MAX_FILE_BYTES: u64 = 4 << 20;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Passwd {
     pub name: String,
-    pub uid: u32,
-    pub gid: u32,
+    pub uid: Uid,
+    pub gid: Gid,
     pub home: String,
     pub shell: String,
 }
@@ -27,17 +27,17 @@ pub struct Passwd {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
     pub name: String,
-    pub gid: u32,
+    pub gid: Gid,
     pub members: Vec<String>,
 }
 
 /// Who the command runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
-    pub uid: u32,
-    pub gid: u32,
+    pub uid: Uid,
+    pub gid: Gid,
     /// Supplementary groups, in the order docker exec sets them.
-    pub groups: Vec<u32>,
+    pub groups: Vec<Gid>,
     /// The passwd entry's name, home and shell, where there is an entry.
     pub name: Option<String>,
     pub home: String,
@@ -121,12 +121,13 @@ fn valid_name(name: &str) -> bool {
         && !name.contains([' ', ',', '\t'])
 }
 
-/// A decimal id; `u32::MAX` is (uid_t)-1 and never a real id.
+/// A decimal id; (uid_t)-1 is never a real one, which `Uid::new` and
+/// `Gid::new` refuse.
 fn parse_id(s: &str) -> Option<u32> {
     if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    s.parse::<u32>().ok().filter(|id| *id != u32::MAX)
+    s.parse::<u32>().ok()
 }
 
 pub fn parse_passwd(text: &[u8]) -> Result<Vec<Passwd>, String> {
@@ -137,8 +138,12 @@ pub fn parse_passwd(text: &[u8]) -> Result<Vec<Passwd>, String> {
             let bad = |what: &str| format!("{file}: {what} of user {} is not a number", f[0]);
             Ok(Passwd {
                 name: f[0].to_string(),
-                uid: parse_id(f[2]).ok_or_else(|| bad("uid"))?,
-                gid: parse_id(f[3]).ok_or_else(|| bad("gid"))?,
+                uid: parse_id(f[2])
+                    .and_then(Uid::new)
+                    .ok_or_else(|| bad("uid"))?,
+                gid: parse_id(f[3])
+                    .and_then(Gid::new)
+                    .ok_or_else(|| bad("gid"))?,
                 home: f[5].to_string(),
                 shell: f[6].to_string(),
             })
@@ -152,6 +157,7 @@ pub fn parse_group(text: &[u8]) -> Result<Vec<Group>, String> {
         .into_iter()
         .map(|f| {
             let gid = parse_id(f[2])
+                .and_then(Gid::new)
                 .ok_or_else(|| format!("{file}: gid of group {} is not a number", f[0]))?;
             let members = f[3]
                 .split(',')
@@ -178,7 +184,7 @@ pub fn resolve(
     passwd: Option<&[Passwd]>,
     groups: Option<&[Group]>,
 ) -> Result<Credentials, String> {
-    let uid_arg = parse_id(&spec.user);
+    let uid_arg = parse_id(&spec.user).and_then(Uid::new);
     let entry = passwd.unwrap_or(&[]).iter().find(|p| match uid_arg {
         // A number is always a uid, as under docker exec.
         Some(uid) => p.uid == uid,
@@ -199,7 +205,7 @@ pub fn resolve(
         },
         (None, Some(uid)) => Credentials {
             uid,
-            gid: 0,
+            gid: Gid::ROOT,
             groups: Vec::new(),
             name: None,
             home: "/".to_string(),
@@ -244,8 +250,8 @@ pub fn resolve(
 }
 
 /// A group by name (first entry wins) or number (entry optional).
-fn find_group(arg: &str, groups: &[Group], have_file: bool) -> Result<u32, String> {
-    let gid_arg = parse_id(arg);
+fn find_group(arg: &str, groups: &[Group], have_file: bool) -> Result<Gid, String> {
+    let gid_arg = parse_id(arg).and_then(Gid::new);
     if let Some(g) = groups.iter().find(|g| match gid_arg {
         Some(gid) => g.gid == gid,
         None => g.name == arg,
@@ -262,7 +268,7 @@ fn find_group(arg: &str, groups: &[Group], have_file: bool) -> Result<u32, Strin
 }
 
 /// The gid of group `tty`, which owns a relayed terminal (as under docker exec).
-pub fn tty_gid(groups: Option<&[Group]>) -> Option<u32> {
+pub fn tty_gid(groups: Option<&[Group]>) -> Option<Gid> {
     groups?.iter().find(|g| g.name == "tty").map(|g| g.gid)
 }
 
@@ -333,9 +339,10 @@ staff:x:50:\n";
         ];
         for (user, group, add, uid, gid, groups, home) in table {
             let c = resolve_with(user, *group, add).unwrap();
+            let groups: Vec<Gid> = groups.iter().map(|g| Gid::new(*g).unwrap()).collect();
             assert_eq!(
-                (c.uid, c.gid, c.groups.as_slice(), c.home.as_str()),
-                (*uid, *gid, *groups, *home),
+                (Some(c.uid), Some(c.gid), c.groups, c.home.as_str()),
+                (Uid::new(*uid), Gid::new(*gid), groups, *home),
                 "{user}:{group:?} +{add:?}"
             );
         }
@@ -361,7 +368,12 @@ staff:x:50:\n";
         let c = resolve(&spec("1000", Some("1000")), &["20".to_string()], None, None).unwrap();
         assert_eq!(
             (c.uid, c.gid, c.groups, c.home),
-            (1000, 1000, vec![1000, 20], "/".to_string())
+            (
+                Uid::new(1000).unwrap(),
+                Gid::new(1000).unwrap(),
+                vec![Gid::new(1000).unwrap(), Gid::new(20).unwrap()],
+                "/".to_string()
+            )
         );
     }
 
@@ -387,7 +399,7 @@ staff:x:50:\n";
     #[test]
     fn finds_the_tty_group() {
         let g = parse_group(GROUP).unwrap();
-        assert_eq!(tty_gid(Some(&g)), Some(5));
+        assert_eq!(tty_gid(Some(&g)), Gid::new(5));
         assert_eq!(tty_gid(None), None);
     }
 }

@@ -1,26 +1,27 @@
 //! Credentials and confinement of the command: groups, uids and gids,
 //! capability sets, resource limits.
 
+use super::{Gid, Uid};
 use std::io;
 
 /// Replaces the supplementary groups.
-pub fn set_groups(groups: &[u32]) -> io::Result<()> {
+pub fn set_groups(groups: &[Gid]) -> io::Result<()> {
     let groups: Vec<nix::unistd::Gid> = groups
         .iter()
-        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .map(|g| nix::unistd::Gid::from_raw(g.as_raw()))
         .collect();
     Ok(nix::unistd::setgroups(&groups)?)
 }
 
 /// Sets real, effective and saved gid.
-pub fn set_gids(gid: u32) -> io::Result<()> {
-    let gid = nix::unistd::Gid::from_raw(gid);
+pub fn set_gids(gid: Gid) -> io::Result<()> {
+    let gid = nix::unistd::Gid::from_raw(gid.as_raw());
     Ok(nix::unistd::setresgid(gid, gid, gid)?)
 }
 
 /// Sets real, effective and saved uid.
-pub fn set_uids(uid: u32) -> io::Result<()> {
-    let uid = nix::unistd::Uid::from_raw(uid);
+pub fn set_uids(uid: Uid) -> io::Result<()> {
+    let uid = nix::unistd::Uid::from_raw(uid.as_raw());
     Ok(nix::unistd::setresuid(uid, uid, uid)?)
 }
 

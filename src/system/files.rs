@@ -50,10 +50,11 @@ pub fn open_dir_path_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> 
     )?)
 }
 
-/// Owner, type and permission bits and size of an open file (fstat).
+/// Owner, group, type and permission bits and size of an open file (fstat).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileInfo {
-    pub uid: u32,
+    pub uid: super::Uid,
+    pub gid: super::Gid,
     /// `st_mode`: the file type and permission bits.
     pub mode: u32,
     pub size: u64,
@@ -79,7 +80,8 @@ impl FileInfo {
 pub fn file_info(fd: BorrowedFd<'_>) -> io::Result<FileInfo> {
     let st = nix::sys::stat::fstat(fd)?;
     Ok(FileInfo {
-        uid: st.st_uid,
+        uid: super::Uid::from_kernel(st.st_uid),
+        gid: super::Gid::from_kernel(st.st_gid),
         mode: st.st_mode,
         size: u64::try_from(st.st_size).unwrap_or(0),
     })
@@ -212,11 +214,11 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &str, access: Access) -> io::Res
 }
 
 /// Gives `fd` to `uid`:`gid` with permission bits `mode`.
-pub fn chown_chmod(fd: impl AsFd, uid: u32, gid: u32, mode: u32) -> io::Result<()> {
+pub fn chown_chmod(fd: impl AsFd, uid: super::Uid, gid: super::Gid, mode: u32) -> io::Result<()> {
     nix::unistd::fchown(
         fd.as_fd(),
-        Some(nix::unistd::Uid::from_raw(uid)),
-        Some(nix::unistd::Gid::from_raw(gid)),
+        Some(nix::unistd::Uid::from_raw(uid.as_raw())),
+        Some(nix::unistd::Gid::from_raw(gid.as_raw())),
     )?;
     nix::sys::stat::fchmod(fd.as_fd(), Mode::from_bits_truncate(mode))?;
     Ok(())

@@ -1,6 +1,6 @@
-//! Process ids as a type of their own, so a pid is never mistaken for a
-//! signal, a count or a descriptor. Only `system` turns one back into the
-//! raw integer, at the system call.
+//! Process, user and group ids as types of their own, so that one is never
+//! mistaken for another, or for a signal, a count or a descriptor. Only
+//! `system` turns one back into the raw integer, at the system call.
 #![forbid(unsafe_code)]
 
 use std::fmt;
@@ -40,19 +40,75 @@ impl Pid {
     }
 }
 
-/// The decimal number, as in `/proc/PID` and audit records.
-impl fmt::Display for Pid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+/// A user id. Never `(uid_t)-1`, which setresuid(2) and chown(2) read as
+/// "leave unchanged".
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Uid(u32);
+
+impl Uid {
+    pub const ROOT: Uid = Uid(0);
+
+    /// `raw` as a uid, if it can be one.
+    pub fn new(raw: u32) -> Option<Uid> {
+        (raw != u32::MAX).then_some(Uid(raw))
+    }
+
+    /// A uid the kernel returned (fstat), which is never -1.
+    pub(in crate::system) fn from_kernel(raw: u32) -> Uid {
+        Uid(raw)
+    }
+
+    pub(in crate::system) fn as_raw(self) -> u32 {
+        self.0
+    }
+
+    pub fn is_root(self) -> bool {
+        self == Uid::ROOT
     }
 }
 
-/// The bare number too, so debug output reads as it did with raw pids.
-impl fmt::Debug for Pid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+/// A group id. Never `(gid_t)-1`, which setresgid(2) and chown(2) read as
+/// "leave unchanged".
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Gid(u32);
+
+impl Gid {
+    pub const ROOT: Gid = Gid(0);
+
+    /// `raw` as a gid, if it can be one.
+    pub fn new(raw: u32) -> Option<Gid> {
+        (raw != u32::MAX).then_some(Gid(raw))
+    }
+
+    /// A gid the kernel returned (fstat), which is never -1.
+    pub(in crate::system) fn from_kernel(raw: u32) -> Gid {
+        Gid(raw)
+    }
+
+    pub(in crate::system) fn as_raw(self) -> u32 {
+        self.0
     }
 }
+
+/// The decimal number, as in `/proc/PID`, audit records and messages, and
+/// in debug output too, which reads as it did with raw integers.
+macro_rules! as_number {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )*};
+}
+
+as_number!(Pid, Uid, Gid);
 
 #[cfg(test)]
 mod tests {
@@ -72,5 +128,23 @@ mod tests {
         }
         assert_eq!(Pid::from_le_bytes(0i32.to_le_bytes()), None);
         assert_eq!(Pid::from_le_bytes((-1i32).to_le_bytes()), None);
+    }
+
+    #[test]
+    fn ids_are_never_minus_one() {
+        assert_eq!(Uid::new(u32::MAX), None);
+        assert_eq!(Gid::new(u32::MAX), None);
+        for raw in [0, 1000, u32::MAX - 1] {
+            let (uid, gid) = (Uid::new(raw).unwrap(), Gid::new(raw).unwrap());
+            assert_eq!((uid.as_raw(), gid.as_raw()), (raw, raw));
+            assert_eq!(
+                (uid.to_string(), gid.to_string()),
+                (raw.to_string(), raw.to_string())
+            );
+            assert_eq!(format!("{:?}", [uid]), format!("[{raw}]"));
+            assert_eq!(format!("{:?}", [gid]), format!("[{raw}]"));
+        }
+        assert!(Uid::new(0).unwrap().is_root());
+        assert!(!Uid::new(1).unwrap().is_root());
     }
 }

@@ -5,7 +5,7 @@ mod ids;
 mod pidfd;
 mod random;
 
-pub use ids::Pid;
+pub use ids::{Gid, Pid, Uid};
 pub use pidfd::pidfd_open;
 pub use random::getrandom;
 

@@ -166,7 +166,7 @@ impl Cache {
         if !info.is_file() {
             return Err(format!("{name} is not a regular file"));
         }
-        if info.uid != 0 {
+        if !info.uid.is_root() {
             return Err(format!("{name} is owned by uid {}, not root", info.uid));
         }
         if info.perms() & 0o022 != 0 {
@@ -258,7 +258,7 @@ fn check_dir(fd: &OwnedFd, path: &Path, refused: u32) -> Result<(), String> {
     if !info.is_dir() {
         return Err(format!("{shown} is not a directory"));
     }
-    if info.uid != 0 {
+    if !info.uid.is_root() {
         return Err(format!("{shown} is owned by uid {}, not root", info.uid));
     }
     if info.perms() & refused != 0 {
