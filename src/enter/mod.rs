@@ -288,7 +288,7 @@ fn fork_entering(spec: &child::Spec<'_>) -> Result<Entering> {
     // entering process may join its user namespace.
     system::set_dumpable(false).map_err(io_failure("non-dumpable"))?;
     // The child only runs `child::main`, which execs or exits.
-    let pid = match system::fork() {
+    let pid = match system::fork_single_threaded() {
         Ok(Forked::Child) => child::main(spec),
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => return Err(io_failure("fork")(e)),

@@ -87,8 +87,9 @@ fn make_command_process(
         Ok(Some(Received::Message(Message::Go))) => {}
         _ => system::exit_now(EXIT_FAILURE),
     }
-    // The child only runs `command_process`, which execs or exits.
-    match system::clone_parent() {
+    // This stage is a fresh exec of nsgate with one thread; the child only
+    // runs `command_process`, which execs or exits.
+    match system::clone_parent_from_exec_stage() {
         Ok(Cloned::Parent(pid)) => Ok(pid),
         Ok(Cloned::Child) => command_process(channel, lifeline),
         Err(e) => Err(step("making the command's process", e)),

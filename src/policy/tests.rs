@@ -4,88 +4,48 @@
 
 use super::*;
 use crate::config::glob::{is_glob, matches};
-use crate::config::Origin;
 use proptest::prelude::*;
 use std::time::{Duration, Instant};
 
-/// A rule from test shorthand `ACTION WHO on TARGETS [shell | cmd WORD...]`:
-/// words split on blanks, `"..."` a quoted (literal) word, a trailing `...`
-/// the rest marker, nothing after TARGETS a blanket rule.
-fn rule(line: u32, text: &str) -> Rule {
-    let mut words = text.split_whitespace();
-    let mut next = || words.next().expect("short rule");
-    let action = match next() {
-        "permit" => Action::Permit,
-        "deny" => Action::Deny,
-        other => panic!("bad action {other}"),
-    };
-    let who = match next() {
-        "*" => Who::Anyone,
-        list => Who::List(
-            list.split(',')
-                .map(|p| match p.starts_with("SHA256:") {
-                    true => Principal::Fingerprint(p.to_string()),
-                    false => Principal::Label(p.to_string()),
-                })
-                .collect(),
-        ),
-    };
-    assert_eq!(next(), "on");
-    let targets = match next() {
-        "*" => Targets::All,
-        list => Targets::Names(list.split(',').map(String::from).collect()),
-    };
-    let rest: Vec<&str> = text.split_whitespace().skip(4).collect();
-    let what = match rest.split_first() {
-        None => RuleCommand::Everything,
-        Some((&"shell", [])) => RuleCommand::Shell,
-        Some((&"cmd", words)) => RuleCommand::Cmd(pattern(words)),
-        _ => panic!("bad rule {text}"),
-    };
-    Rule {
-        origin: Origin {
-            file: "test.conf".into(),
-            line,
-        },
-        action,
-        who,
-        targets,
-        as_user: None,
-        ns: None,
-        timeout: None,
-        tty: false,
-        detach: false,
-        env: Vec::new(),
-        what,
+/// Targets every table may name. Rule numbers in the tables count the
+/// table's own lines: rule N is the file's line N after these.
+const TARGETS: &str = "\
+target web1 docker web1
+target db docker db
+target cache docker cache
+target x docker x1
+";
+
+/// `SHA256:abc` in a table stands for a fingerprint `ssh-keygen -l` could
+/// print: the short form padded with `0` to the 43 characters of one.
+fn long_fingerprints(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("SHA256:") {
+        let (head, tail) = rest.split_at(i + "SHA256:".len());
+        out.push_str(head);
+        let n = tail
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(tail.len());
+        out.push_str(&format!("{:0<43}", &tail[..n]));
+        rest = &tail[n..];
     }
+    out.push_str(rest);
+    out
 }
 
-fn pattern(words: &[&str]) -> Pattern {
-    let (words, rest) = match words.split_last() {
-        Some((&"...", init)) => (init, true),
-        _ => (words, false),
-    };
-    let words = words
-        .iter()
-        .map(
-            |w| match w.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
-                Some(quoted) => PatternWord::Literal(quoted.to_string()),
-                None if is_glob(w) => PatternWord::Glob(w.to_string()),
-                None => PatternWord::Literal(w.to_string()),
-            },
-        )
-        .collect();
-    Pattern { words, rest }
-}
-
-/// Rules numbered from line 1.
+/// The table's rule lines after `TARGETS`, parsed as nsgate parses its file.
 fn config(rules: &[&str]) -> Config {
-    Config {
-        settings: Default::default(),
-        targets: Vec::new(),
-        rules: (1..).zip(rules).map(|(n, r)| rule(n, r)).collect(),
-        warnings: Vec::new(),
+    let text = long_fingerprints(&format!("{TARGETS}{}", rules.join("\n")));
+    match crate::config::parse("test.conf", text.as_bytes()) {
+        Ok(config) => config,
+        Err(errors) => panic!("{text}\n{errors:#?}"),
     }
+}
+
+/// The rule's number among the table's lines (see `TARGETS`).
+fn number(rule: &Rule) -> u32 {
+    rule.origin.line - TARGETS.lines().count() as u32
 }
 
 /// `alice`, `SHA256:x`, `alice+SHA256:x`, or `` for a key without `--key`.
@@ -93,22 +53,26 @@ fn identity(text: &str) -> Identity {
     let mut id = Identity::default();
     for part in text.split('+').filter(|p| !p.is_empty()) {
         match part.starts_with("SHA256:") {
-            true => id.fingerprint = Some(part.to_string()),
+            true => id.fingerprint = Some(long_fingerprints(part)),
             false => id.label = Some(part.to_string()),
         }
     }
     id
 }
 
-fn argv(text: &str) -> Vec<String> {
-    text.split_whitespace().map(String::from).collect()
+/// `SSH_ORIGINAL_COMMAND` as the client sent it, `None` for an interactive
+/// session, through the request parser.
+fn request(config: &Config, text: Option<&str>) -> Request {
+    let max = config.settings.max_command_bytes;
+    crate::request::from_env(text.map(std::ffi::OsStr::new), max)
+        .unwrap_or_else(|e| panic!("{text:?}: {e}"))
 }
 
 /// `permit N`, `deny N` or `deny` (no rule matched).
 fn show(d: Decision) -> String {
     match d {
-        Decision::Permit(r) => format!("permit {}", r.origin.line),
-        Decision::Deny(Some(r)) => format!("deny {}", r.origin.line),
+        Decision::Permit(r) => format!("permit {}", number(r)),
+        Decision::Deny(Some(r)) => format!("deny {}", number(r)),
         Decision::Deny(None) => "deny".to_string(),
     }
 }
@@ -116,15 +80,14 @@ fn show(d: Decision) -> String {
 /// Cases of (identity, target, request or `None` for interactive, decision).
 fn check(rules: &[&str], cases: &[(&str, &str, Option<&str>, &str)]) {
     let config = config(rules);
-    for (who, target, request, want) in cases {
-        let words = request.map(argv);
-        let got = show(decide_argv(
+    for (who, target, text, want) in cases {
+        let got = show(decide(
             &config,
             &identity(who),
             target,
-            words.as_deref(),
+            &request(&config, *text),
         ));
-        assert_eq!(&got, want, "{who} on {target}: {request:?}");
+        assert_eq!(&got, want, "{who} on {target}: {text:?}");
     }
 }
 
@@ -230,6 +193,7 @@ fn is_glob_table() {
     }
 }
 
+/// One `permit * on * cmd PATTERN` rule against one request.
 #[test]
 fn pattern_table() {
     #[rustfmt::skip]
@@ -256,18 +220,17 @@ fn pattern_table() {
         ("ls ...", "ls -l --x=y /a/../b", true),
         ("ls -l ...", "ls", false),
         ("ls -l ...", "ls -a", false),
+        // an empty argument
+        ("cat *", "cat ''", false),
+        ("cat ...", "cat ''", true),
     ];
     for (pat, args, want) in cases {
-        let words: Vec<&str> = pat.split_whitespace().collect();
-        assert_eq!(
-            pattern_matches(&pattern(&words), &argv(args)),
-            want,
-            "{pat:?} vs {args:?}"
+        let want = if want { "permit 1" } else { "deny" };
+        check(
+            &[&format!("permit * on * cmd {pat}")],
+            &[("alice", "web1", Some(args), want)],
         );
     }
-    let empty_arg = ["cat".to_string(), String::new()];
-    assert!(!pattern_matches(&pattern(&["cat", "*"]), &empty_arg));
-    assert!(pattern_matches(&pattern(&["cat", "...",]), &empty_arg));
 }
 
 #[test]
@@ -335,7 +298,7 @@ fn shell_cmd_and_everything() {
         &[
             "permit alice on web1 shell",
             "permit alice on web1 cmd sh",
-            "permit bob on * cmd ...",
+            "permit bob on * cmd * ...",
             "deny carol on web1",
             "permit carol on web1 shell",
             "permit dave on web1 shell",
@@ -345,7 +308,9 @@ fn shell_cmd_and_everything() {
             ("alice", "web1", None, "permit 1"),
             ("alice", "web1", Some("sh"), "permit 2"),
             ("alice", "web1", Some("bash"), "deny"),
-            // a Cmd rule never permits an interactive session
+            // a Cmd rule never permits an interactive session, even one
+            // that permits every program
+            ("bob", "web1", Some("ls -l"), "permit 3"),
             ("bob", "web1", None, "deny"),
             ("carol", "web1", None, "permit 5"),
             ("carol", "web1", Some("ls"), "deny 4"),
@@ -382,7 +347,7 @@ fn rules_for_leaves_out_moot_permits() {
     let lines = |who: &str, target: &str| -> Vec<u32> {
         rules_for(&config, &identity(who), target)
             .iter()
-            .map(|r| r.origin.line)
+            .map(|r| number(r))
             .collect()
     };
     // a deny with `cmd` does not make a permit moot: it may still permit other things
@@ -398,7 +363,7 @@ fn decide_takes_a_request() {
     let config = config(&["permit * on * shell"]);
     let who = identity("alice");
     assert_eq!(
-        show(decide(&config, &who, "web1", &Request::Interactive)),
+        show(decide(&config, &who, "web1", &request(&config, None))),
         "permit 1"
     );
 }

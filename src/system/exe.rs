@@ -209,13 +209,17 @@ pub enum Cloned {
 /// Like fork, but the new process is a child of our parent (CLONE_PARENT),
 /// born into our `pid_for_children` namespace. The plain clone system call,
 /// not clone3: container seccomp profiles (Docker's default among them)
-/// make clone3 fail with ENOSYS so that callers fall back to clone. As with
-/// [`super::fork`], the child must only exec or exit.
-pub fn clone_parent() -> io::Result<Cloned> {
+/// make clone3 fail with ENOSYS so that callers fall back to clone.
+///
+/// # Safety
+///
+/// As for [`super::process::fork`]: the caller must be the process's only
+/// thread, and the child must only exec or exit.
+pub unsafe fn clone_parent() -> io::Result<Cloned> {
     let flags = (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong;
     // SAFETY: with no new stack and no CLONE_VM the child gets a copy of
-    // our memory and continues here, exactly as after fork; the exec stage
-    // that calls this starts no threads, so no lock is held by a thread
+    // our memory and continues here, exactly as after fork; the caller
+    // promises it is the only thread, so no lock is held by a thread
     // missing in the child. x86_64 and aarch64 take (flags, stack,
     // parent_tid, child_tid, tls); the zero pointers are not used.
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
@@ -229,6 +233,21 @@ pub fn clone_parent() -> io::Result<Cloned> {
             i32::try_from(n).map_err(|_| io::Error::from_raw_os_error(libc::ECHILD))?,
         ))),
     }
+}
+
+/// [`clone_parent`] for the exec stage only, which is a freshly executed
+/// nsgate image that starts no threads. Unlike
+/// [`super::fork_single_threaded`] it cannot check that at run time: /proc
+/// there is the container's (of another pid namespace, or whatever the
+/// container mounted), and the container's seccomp filter is already in
+/// force, under which a probing system call may be refused, kill us, or be
+/// answered by the container's seccomp agent. The child must only exec or
+/// exit.
+pub fn clone_parent_from_exec_stage() -> io::Result<Cloned> {
+    // SAFETY: the exec stage is a fresh image of nsgate that has started no
+    // thread (the Rust runtime starts none), and its child only execs or
+    // exits.
+    unsafe { clone_parent() }
 }
 
 /// The host name of our UTS namespace, from uname(2): nothing the container

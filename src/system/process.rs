@@ -16,18 +16,46 @@ pub enum Forked {
     Parent(Pid),
 }
 
-/// Forks. The child must end in [`execve`] or [`exit_now`] and never return
-/// into the caller's frames.
-pub fn fork() -> io::Result<Forked> {
-    // SAFETY: nsgate starts no threads of its own, so no lock can be held by
-    // a thread that would be missing in the child (the test harness's idle
-    // threads hold none either, and glibc's malloc is fork-safe); the child
-    // only runs nsgate code until exec or _exit.
+/// Forks.
+///
+/// # Safety
+///
+/// The caller must be the process's only thread: the child has only the
+/// calling thread, and a lock another thread held at the fork (in malloc,
+/// stdio, std's environment) would stay locked in it forever. The child must
+/// end in [`execve_fd`] or [`exit_now`] and never return into the caller's
+/// frames. [`fork_single_threaded`] checks the first at run time.
+pub unsafe fn fork() -> io::Result<Forked> {
+    // SAFETY: the caller promises one thread and a child that only runs
+    // nsgate code until exec or _exit, as nix's fork requires.
     match unsafe { nix::unistd::fork() }? {
         nix::unistd::ForkResult::Child => Ok(Forked::Child),
         nix::unistd::ForkResult::Parent { child } => {
             Ok(Forked::Parent(Pid::from_kernel(child.as_raw())))
         }
+    }
+}
+
+/// [`fork`], refused unless the calling process has one thread. The child
+/// must end in [`execve_fd`] or [`exit_now`] and never return into the
+/// caller's frames.
+pub fn fork_single_threaded() -> io::Result<Forked> {
+    check_single_threaded()?;
+    // SAFETY: checked just above that we are the only thread, and no thread
+    // of ours can be born in between; the caller's child only execs or exits.
+    unsafe { fork() }
+}
+
+/// Whether we are the process's only thread, asked of the kernel itself
+/// rather than of /proc: unshare(2) with CLONE_THREAD has no effect in a
+/// single-threaded process and fails with EINVAL in any other.
+fn check_single_threaded() -> io::Result<()> {
+    match nix::sched::unshare(nix::sched::CloneFlags::CLONE_THREAD) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EINVAL) => Err(io::Error::other(
+            "nsgate has more than one thread, and a forked copy of it could deadlock",
+        )),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -338,6 +366,15 @@ mod tests {
         assert_eq!(ns_flag("mnt"), Some(libc::CLONE_NEWNS));
         let names: Vec<&str> = NAMESPACES.iter().map(|k| k.name).collect();
         assert_eq!(names, crate::config::NS_NAMES);
+    }
+
+    /// The test harness runs each test in a thread of its own: never a
+    /// process that may fork.
+    #[test]
+    fn fork_is_refused_with_more_than_one_thread() {
+        let e = check_single_threaded().expect_err("the harness passed for one thread");
+        assert!(e.to_string().contains("more than one thread"), "{e}");
+        assert!(fork_single_threaded().is_err());
     }
 
     #[test]

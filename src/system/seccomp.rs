@@ -286,8 +286,11 @@ fn read_filters(pid: i32) -> io::Result<Vec<BpfProgram>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::system::{fork, pidfd_open, wait, Exit, Forked};
-    use std::os::fd::AsFd;
+    use crate::system::Pid;
+    use crate::system::{pidfd_open, wait, Exit};
+    use std::io::BufRead;
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::process::{ChildStderr, Command, Stdio};
 
     fn allow_all_but_getppid() -> BpfProgram {
         // Load the syscall number; getppid gets EPERM, all else is allowed.
@@ -348,36 +351,176 @@ mod tests {
         assert!(!huge.can_fake_success());
     }
 
-    /// A child installs a filter and sleeps; we copy it, install the copy
-    /// in another child and see it work there.
+    /// The task of [`child`]: `filter`, `sleep`, `usr1`, or `install:HEX`.
+    const TASK: &str = "NSGATE_SECCOMP_CHILD";
+
+    /// A fresh process of this test binary running only [`child`]: the
+    /// harness has several threads and must not fork.
+    struct Fresh {
+        pid: Pid,
+        pidfd: OwnedFd,
+        stderr: std::io::BufReader<ChildStderr>,
+    }
+
+    impl Fresh {
+        // Reaped through its pidfd, by the test or on drop.
+        #[allow(clippy::zombie_processes)]
+        fn spawn(task: &str) -> Fresh {
+            let name = concat!(module_path!(), "::child");
+            let name = name.split_once("::").map_or(name, |(_, n)| n);
+            let mut child = Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", name, "--ignored", "--nocapture"])
+                .arg("--test-threads=1")
+                .env(TASK, task)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let pid = Pid::new(i32::try_from(child.id()).unwrap()).unwrap();
+            Fresh {
+                pid,
+                pidfd: pidfd_open(pid).unwrap(),
+                stderr: std::io::BufReader::new(child.stderr.take().unwrap()),
+            }
+        }
+
+        /// Waits until the child has done its setup and says `ready`.
+        fn ready(mut self) -> Fresh {
+            let mut said = String::new();
+            loop {
+                let mut line = String::new();
+                if self.stderr.read_line(&mut line).unwrap() == 0 {
+                    panic!("the child ended before it was ready: {said}");
+                }
+                if line == "ready\n" {
+                    return self;
+                }
+                said.push_str(&line);
+            }
+        }
+    }
+
+    /// A test that failed half-way leaves no process behind.
+    impl Drop for Fresh {
+        fn drop(&mut self) {
+            let _ = crate::system::pidfd_send_signal(self.pidfd.as_fd(), libc::SIGKILL);
+            let _ = wait(self.pidfd.as_fd());
+        }
+    }
+
+    /// Not a test of its own: the fresh process of [`Fresh`], doing what
+    /// [`TASK`] says and then ending with `exit_now`. Filters go on every
+    /// thread (TSYNC), and the harness's thread running this blocks SIGUSR1,
+    /// so that the process's main thread, the one its pid names, is the one
+    /// that has the filter, is attached, and takes the signals.
+    #[test]
+    #[ignore = "run by the other seccomp tests in a fresh process"]
+    fn child() {
+        let Ok(task) = std::env::var(TASK) else {
+            return;
+        };
+        let ready = || eprintln!("ready");
+        let filtered = || {
+            crate::system::set_no_new_privs().unwrap();
+            install_filter_all_threads(&allow_all_but_getppid()).unwrap();
+        };
+        match task.as_str() {
+            "filter" => {
+                filtered();
+                ready();
+                std::thread::sleep(Duration::from_secs(5));
+                crate::system::exit_now(0);
+            }
+            "sleep" => {
+                ready();
+                std::thread::sleep(Duration::from_secs(5));
+                crate::system::exit_now(0);
+            }
+            "usr1" => {
+                let mut usr1 = nix::sys::signal::SigSet::empty();
+                usr1.add(nix::sys::signal::Signal::SIGUSR1);
+                usr1.thread_block().unwrap();
+                // SAFETY: the handler only adds to an atomic counter.
+                let old = unsafe {
+                    libc::signal(libc::SIGUSR1, on_usr1 as *const () as libc::sighandler_t)
+                };
+                assert_ne!(old, libc::SIG_ERR);
+                filtered();
+                ready();
+                while USR1.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                crate::system::exit_now(7);
+            }
+            _ => {
+                let hex = task.strip_prefix("install:").expect("unknown task");
+                let program = BpfProgram::from_bytes(&from_hex(hex)).unwrap();
+                let ok = crate::system::set_no_new_privs().is_ok()
+                    && install_filter(&program).is_ok()
+                    && crate::system::getppid().is_none();
+                crate::system::exit_now(if ok { 0 } else { 1 });
+            }
+        }
+    }
+
+    /// [`install_filter`] with SECCOMP_FILTER_FLAG_TSYNC: on every thread
+    /// of the process.
+    fn install_filter_all_threads(program: &BpfProgram) -> io::Result<()> {
+        let fprog = libc::sock_fprog {
+            len: u16::try_from(program.0.len()).unwrap(),
+            filter: program.0.as_ptr().cast_mut(),
+        };
+        // SAFETY: as in `install_filter`; TSYNC only names other threads.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                libc::SECCOMP_FILTER_FLAG_TSYNC,
+                &fprog as *const libc::sock_fprog,
+            )
+        };
+        match r {
+            0 => Ok(()),
+            // The thread that could not be synchronised.
+            n if n > 0 => Err(io::Error::other(format!("TSYNC failed on thread {n}"))),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+
+    fn to_hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn from_hex(hex: &str) -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// A process installs a filter and sleeps; we copy it, install the copy
+    /// in another process and see it work there.
     #[test]
     fn copies_a_filter_that_works_elsewhere() {
         if not_root() {
             return;
         }
-        let program = allow_all_but_getppid();
-        let Ok(Forked::Parent(pid)) = fork() else {
-            let ok = crate::system::set_no_new_privs().is_ok() && install_filter(&program).is_ok();
-            std::thread::sleep(Duration::from_secs(if ok { 5 } else { 0 }));
-            crate::system::exit_now(if ok { 0 } else { 1 });
-        };
-        let pidfd = pidfd_open(pid).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-        let copied = copy_filters(pid, pidfd.as_fd(), Duration::from_secs(2)).unwrap();
+        let sleeper = Fresh::spawn("filter").ready();
+        let (pid, pidfd) = (sleeper.pid, sleeper.pidfd.as_fd());
+        let copied = copy_filters(pid, pidfd, Duration::from_secs(2)).unwrap();
         assert_eq!(copied.len(), 1);
         assert_eq!(copied[0].len(), 4);
         // Detached: it still runs and ends when killed.
-        crate::system::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL).unwrap();
-        assert!(matches!(wait(pidfd.as_fd()).unwrap(), Exit::Signaled(9)));
+        crate::system::pidfd_send_signal(pidfd, libc::SIGKILL).unwrap();
+        assert!(matches!(wait(pidfd).unwrap(), Exit::Signaled(9)));
 
-        let Ok(Forked::Parent(pid)) = fork() else {
-            let ok = crate::system::set_no_new_privs().is_ok()
-                && install_filter(&copied[0]).is_ok()
-                && crate::system::getppid().is_none();
-            crate::system::exit_now(if ok { 0 } else { 1 });
-        };
-        let pidfd = pidfd_open(pid).unwrap();
-        assert!(matches!(wait(pidfd.as_fd()).unwrap(), Exit::Exited(0)));
+        let task = format!("install:{}", to_hex(&copied[0].to_bytes()));
+        let other = Fresh::spawn(&task);
+        assert!(matches!(
+            wait(other.pidfd.as_fd()).unwrap(),
+            Exit::Exited(0)
+        ));
     }
 
     /// Copying needs CAP_SYS_ADMIN and CAP_SYS_PTRACE: root only.
@@ -398,36 +541,23 @@ mod tests {
         if not_root() {
             return;
         }
-        let Ok(Forked::Parent(pid)) = fork() else {
-            // SAFETY: the handler only adds to an atomic counter.
-            let old =
-                unsafe { libc::signal(libc::SIGUSR1, on_usr1 as *const () as libc::sighandler_t) };
-            let ok = old != libc::SIG_ERR
-                && crate::system::set_no_new_privs().is_ok()
-                && install_filter(&allow_all_but_getppid()).is_ok();
-            while ok && USR1.load(std::sync::atomic::Ordering::SeqCst) < 2 {
-                // SAFETY: pause takes nothing and returns after a handler ran.
-                unsafe { libc::pause() };
-            }
-            crate::system::exit_now(if ok { 7 } else { 1 });
-        };
-        let pidfd = pidfd_open(pid).unwrap();
-        std::thread::sleep(Duration::from_millis(50));
+        let counter = Fresh::spawn("usr1").ready();
+        let (pid, pidfd) = (counter.pid, counter.pidfd.as_fd());
         // Sent just before the attach: it is handled before, or held while
         // attached and handled after (or, rarely, taken in a delivery stop
         // and injected again on detach); never lost.
-        crate::system::pidfd_send_signal(pidfd.as_fd(), libc::SIGUSR1).unwrap();
-        let copied = copy_filters(pid, pidfd.as_fd(), Duration::from_secs(2));
+        crate::system::pidfd_send_signal(pidfd, libc::SIGUSR1).unwrap();
+        let copied = copy_filters(pid, pidfd, Duration::from_secs(2));
         std::thread::sleep(Duration::from_millis(50));
-        crate::system::pidfd_send_signal(pidfd.as_fd(), libc::SIGUSR1).unwrap();
+        crate::system::pidfd_send_signal(pidfd, libc::SIGUSR1).unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         let exit = loop {
-            if let Some(exit) = crate::system::try_wait(pidfd.as_fd()).unwrap() {
+            if let Some(exit) = crate::system::try_wait(pidfd).unwrap() {
                 break Some(exit);
             }
             if Instant::now() > deadline {
-                let _ = crate::system::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
-                let _ = wait(pidfd.as_fd());
+                let _ = crate::system::pidfd_send_signal(pidfd, libc::SIGKILL);
+                let _ = wait(pidfd);
                 break None;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -441,14 +571,11 @@ mod tests {
         if not_root() {
             return;
         }
-        let Ok(Forked::Parent(pid)) = fork() else {
-            std::thread::sleep(Duration::from_secs(5));
-            crate::system::exit_now(0);
-        };
-        let pidfd = pidfd_open(pid).unwrap();
-        let copied = copy_filters(pid, pidfd.as_fd(), Duration::from_secs(2));
-        crate::system::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL).unwrap();
-        let _ = wait(pidfd.as_fd());
+        let sleeper = Fresh::spawn("sleep").ready();
+        let (pid, pidfd) = (sleeper.pid, sleeper.pidfd.as_fd());
+        let copied = copy_filters(pid, pidfd, Duration::from_secs(2));
+        crate::system::pidfd_send_signal(pidfd, libc::SIGKILL).unwrap();
+        let _ = wait(pidfd);
         // The kernel answers EINVAL for a process in no filter mode.
         assert!(copied.is_err() || copied.unwrap().is_empty());
     }
