@@ -363,7 +363,7 @@ fn explain(args: &Args) -> Report {
         Request::Command { argv, .. } => argv
             .words()
             .iter()
-            .map(|w| format!("\"{}\"", crate::audit::escape(w.as_bytes())))
+            .map(|w| format!("\"{}\"", crate::quote::escape(w.as_bytes())))
             .collect::<Vec<_>>()
             .join(" "),
     };

@@ -96,7 +96,7 @@ impl Error {
         };
         let program = view
             .program
-            .map(|p| format!("\"{}\"", crate::audit::escape(p.as_bytes())));
+            .map(|p| format!("\"{}\"", crate::quote::escape(p.as_bytes())));
         match self {
             Error::UnknownTarget(_) | Error::Denied(_) => self.to_string(),
             // No record names the socket yet; --check shows the details.

@@ -14,6 +14,7 @@ pub(crate) mod error;
 pub(crate) mod identity;
 pub(crate) mod output;
 pub(crate) mod policy;
+pub(crate) mod quote;
 pub(crate) mod request;
 pub(crate) mod resolve;
 pub(crate) mod session;

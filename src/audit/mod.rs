@@ -38,33 +38,7 @@ pub use syslog::Auditor;
 #[cfg(test)]
 use syslog::{parse_frame, MAX_RECORD_BYTES};
 
-/// Escapes a value for a double-quoted audit field (nsgate(8) AUDIT): `\` and
-/// `"` get a backslash, every byte outside 0x20–0x7E becomes `\xHH`.
-pub fn escape(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02X}")),
-        }
-    }
-    out
-}
-
-/// The length of `escape(bytes)` without building it: the request's size
-/// bound, and where a prefix of `cmd` can be cut.
-pub(crate) fn escaped_len(bytes: &[u8]) -> usize {
-    bytes
-        .iter()
-        .map(|&b| match b {
-            b'\\' | b'"' => 2,
-            0x20..=0x7e => 1,
-            _ => 4,
-        })
-        .fold(0usize, usize::saturating_add)
-}
+pub(crate) use crate::quote::{escape, escaped_len};
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@
 mod tests;
 
 // The size bound is on the request as the audit record will hold it.
-use crate::audit::escaped_len;
+use crate::quote::escaped_len;
 
 /// The most words a request may have (nsgate(8) THE REQUEST).
 pub const MAX_WORDS: usize = 256;
