@@ -26,7 +26,6 @@ mod seal;
 pub mod stage;
 mod users;
 
-pub use crate::system::Exit as Status;
 pub use cgroup::SessionCgroup;
 pub use env::valid_term;
 pub use message::{Message, Received};
