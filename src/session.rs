@@ -12,6 +12,7 @@ use crate::policy::{self, Decision};
 use crate::request::{self, Request};
 use crate::resolve::{self, Pinned};
 use crate::supervise;
+use crate::system::Exit;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -168,15 +169,11 @@ fn enter_and_wait(
     let started = Instant::now();
     match enter::start(pinned, plan, prepared).and_then(supervise::run) {
         Ok(outcome) => {
-            let status = match outcome.status {
-                enter::Status::Exited(code) => audit::Outcome::Status(code),
-                enter::Status::Signaled(signal) => audit::Outcome::Signal(signal),
-            };
             let reason = outcome.ended_by.map(|why| match why {
                 enter::EndReason::Timeout => "timeout".to_string(),
                 enter::EndReason::Disconnect => "disconnect".to_string(),
             });
-            let mut exit = record.exit(status, outcome.duration, reason);
+            let mut exit = record.exit(outcome.status, outcome.duration, reason);
             exit.ended = Some(outcome.ended);
             exit.left = outcome.left;
             // The command has run: a lost exit record cannot change that.
@@ -185,7 +182,7 @@ fn enter_and_wait(
         }
         Err(e) => {
             let exit = record.exit(
-                audit::Outcome::Status(e.exit_code()),
+                Exit::Exited(e.exit_code()),
                 started.elapsed(),
                 Some(e.to_string()),
             );

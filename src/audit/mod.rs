@@ -33,7 +33,7 @@ mod syslog;
 
 #[cfg(test)]
 use decode::{parse_message, unescape, Value};
-pub use record::{client_address, Event, Outcome, Record, SessionId};
+pub use record::{client_address, Event, Record, SessionId};
 pub use syslog::Auditor;
 #[cfg(test)]
 use syslog::{parse_frame, MAX_RECORD_BYTES};

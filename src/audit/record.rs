@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::{escape, escaped_len};
 use crate::config::{NsSet, Origin};
 use crate::error::{Error, Result};
+use crate::system::Exit;
 
 /// What a record reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,29 +83,6 @@ impl fmt::Debug for SessionId {
     }
 }
 
-/// How a command ended, for exit records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// `status=N`: the exit status (or nsgate's own 125–127 when the
-    /// command never started).
-    Status(i32),
-    /// `signal=NAME`: killed by this signal number, written by name
-    /// (`SIGTERM`), or as a number when it has none (real-time signals).
-    Signal(i32),
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Outcome::Status(n) => write!(f, "status={n}"),
-            Outcome::Signal(n) => match crate::system::signal_full_name(n) {
-                Some(name) => write!(f, "signal={name}"),
-                None => write!(f, "signal={n}"),
-            },
-        }
-    }
-}
-
 /// Longest `reason` kept, in bytes; reasons are nsgate's own prose.
 pub const MAX_REASON_BYTES: usize = 1024;
 
@@ -134,7 +112,7 @@ pub struct Record {
     /// session (written `cmd=-`, while an empty request is `cmd=""`).
     pub cmd: Option<Vec<u8>>,
     pub reason: Option<String>,
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<Exit>,
     pub duration: Option<Duration>,
     /// Exit records: processes of the session nsgate had to end.
     pub ended: Option<usize>,
@@ -168,7 +146,7 @@ impl Record {
 
     /// The exit record that pairs with this allow record: same session and
     /// fields, with how the command ended.
-    pub fn exit(&self, outcome: Outcome, duration: Duration, reason: Option<String>) -> Record {
+    pub fn exit(&self, outcome: Exit, duration: Duration, reason: Option<String>) -> Record {
         Record {
             event: Event::Exit,
             outcome: Some(outcome),
@@ -388,13 +366,13 @@ mod tests {
     fn fields_in_fixed_order_for_each_event() {
         let a = allow();
         assert_eq!(a.message(), format!("{HEAD} event=allow {MID}"));
-        let e = a.exit(Outcome::Status(3), Duration::from_millis(1234), None);
+        let e = a.exit(Exit::Exited(3), Duration::from_millis(1234), None);
         assert_eq!(
             e.message(),
             format!("{HEAD} event=exit {MID} status=3 duration_ms=1234")
         );
         let e = a.exit(
-            Outcome::Signal(15),
+            Exit::Signaled(15),
             Duration::from_micros(5_999),
             Some("timeout after 30s".into()),
         );
@@ -430,10 +408,10 @@ mod tests {
 
     #[test]
     fn signals_by_name_else_number() {
-        assert_eq!(Outcome::Signal(9).to_string(), "signal=SIGKILL");
-        assert_eq!(Outcome::Signal(1).to_string(), "signal=SIGHUP");
-        assert_eq!(Outcome::Signal(40).to_string(), "signal=40");
-        assert_eq!(Outcome::Status(-1).to_string(), "status=-1");
+        assert_eq!(Exit::Signaled(9).to_string(), "signal=SIGKILL");
+        assert_eq!(Exit::Signaled(1).to_string(), "signal=SIGHUP");
+        assert_eq!(Exit::Signaled(40).to_string(), "signal=40");
+        assert_eq!(Exit::Exited(-1).to_string(), "status=-1");
     }
 
     #[test]

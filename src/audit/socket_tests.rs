@@ -8,6 +8,7 @@
 
 use super::*;
 use crate::config::{Facility, NsSet, Origin, Settings};
+use crate::system::Exit;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -192,7 +193,7 @@ fn records_arrive_with_their_fields() {
     let d = Sink::new("fields");
     let mut a = Auditor::new(&d.settings());
     let allow = allow(b"ls -l /srv");
-    let exit = allow.exit(Outcome::Status(0), Duration::from_millis(15), None);
+    let exit = allow.exit(Exit::Exited(0), Duration::from_millis(15), None);
     let deny = Record {
         event: Event::Deny,
         reason: Some("not permitted".into()),
@@ -205,7 +206,7 @@ fn records_arrive_with_their_fields() {
         ..Record::new(SessionId::generate().unwrap(), Event::Error)
     };
     let killed = allow.exit(
-        Outcome::Signal(9),
+        Exit::Signaled(9),
         Duration::from_secs(30),
         Some("timeout".into()),
     );
@@ -268,7 +269,7 @@ fn hostile_requests_arrive_as_one_datagram_each_and_decode_exactly() {
     for req in &requests {
         let r = allow(req);
         a.send(&r).unwrap();
-        let exit = r.exit(Outcome::Status(1), Duration::from_millis(2), None);
+        let exit = r.exit(Exit::Exited(1), Duration::from_millis(2), None);
         a.send(&exit).unwrap();
         records.push(r);
     }
@@ -441,7 +442,7 @@ fn child_session() {
     let mut a = Auditor::new(&settings(Path::new(&socket)));
     let allow = allow(&session_request(i));
     a.send(&allow).unwrap();
-    a.send(&allow.exit(Outcome::Status(0), Duration::from_millis(1), None))
+    a.send(&allow.exit(Exit::Exited(0), Duration::from_millis(1), None))
         .unwrap();
 }
 

@@ -241,7 +241,8 @@ pub fn parse_frame(datagram: &str) -> Option<Frame<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Outcome, SessionId};
+    use crate::audit::SessionId;
+    use crate::system::Exit;
     use std::os::fd::AsRawFd;
 
     #[test]
@@ -338,7 +339,7 @@ mod tests {
             let d = a.datagram(&r, now).unwrap();
             assert!(d.len() <= MAX_RECORD_BYTES && d.len() > MAX_RECORD_BYTES - 8);
         }
-        let exit = r.exit(Outcome::Signal(9), Duration::from_secs(1), None);
+        let exit = r.exit(Exit::Signaled(9), Duration::from_secs(1), None);
         assert!(a.datagram(&exit, now).unwrap().len() <= MAX_RECORD_BYTES);
     }
 

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::system;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The largest configuration nsgate reads.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
@@ -38,8 +38,33 @@ pub enum Untrusted {
     Writable(u32),
     /// Larger than the caller's limit.
     TooLarge,
-    /// A directory above it is not safe: why.
-    Directory(String),
+    /// A directory above it is not safe.
+    Directory(UnsafeDirectory),
+}
+
+/// Why the directories above a trusted file do not keep it safe.
+#[derive(Debug)]
+pub enum UnsafeDirectory {
+    /// The path could not be resolved, or a directory on it examined.
+    Io(std::io::Error),
+    NotRoot(PathBuf),
+    Writable(PathBuf),
+}
+
+impl std::fmt::Display for UnsafeDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnsafeDirectory::Io(e) => f.write_str(&crate::error::os_message(e)),
+            UnsafeDirectory::NotRoot(dir) => {
+                write!(f, "directory {} is not owned by root", dir.display())
+            }
+            UnsafeDirectory::Writable(dir) => write!(
+                f,
+                "directory {} is writable by group or others",
+                dir.display()
+            ),
+        }
+    }
 }
 
 /// Reads a root-owned file no one else can write or swap, checked on the
@@ -107,7 +132,7 @@ fn read_config(path: &Path) -> Result<Vec<u8>> {
             Untrusted::Owner(_) => "not owned by root".to_string(),
             Untrusted::Writable(_) => "writable by group or others".to_string(),
             Untrusted::TooLarge => "larger than 1 MiB".to_string(),
-            Untrusted::Directory(why) => why,
+            Untrusted::Directory(why) => why.to_string(),
         };
         Error::ConfigUnsafe {
             path: path.to_path_buf(),
@@ -119,19 +144,18 @@ fn read_config(path: &Path) -> Result<Vec<u8>> {
 /// Every directory above the file must be root's and not writable by group
 /// or others (sticky ones, like /tmp, excepted: there only root or an entry's
 /// owner can replace it), so nobody else can swap the file for another.
-fn check_ancestors(path: &Path) -> std::result::Result<(), String> {
-    let real = std::fs::canonicalize(path).map_err(|e| crate::error::os_message(&e))?;
-    let given = std::path::absolute(path).map_err(|e| crate::error::os_message(&e))?;
+fn check_ancestors(path: &Path) -> std::result::Result<(), UnsafeDirectory> {
+    let real = std::fs::canonicalize(path).map_err(UnsafeDirectory::Io)?;
+    let given = std::path::absolute(path).map_err(UnsafeDirectory::Io)?;
     // The directories of the path as written too: a symlink in a writable
     // directory could be pointed elsewhere.
     for dir in real.ancestors().skip(1).chain(given.ancestors().skip(1)) {
-        let meta = std::fs::metadata(dir).map_err(|e| crate::error::os_message(&e))?;
-        let shown = dir.display();
+        let meta = std::fs::metadata(dir).map_err(UnsafeDirectory::Io)?;
         if meta.uid() != 0 {
-            return Err(format!("directory {shown} is not owned by root"));
+            return Err(UnsafeDirectory::NotRoot(dir.to_path_buf()));
         }
         if meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0 {
-            return Err(format!("directory {shown} is writable by group or others"));
+            return Err(UnsafeDirectory::Writable(dir.to_path_buf()));
         }
     }
     Ok(())

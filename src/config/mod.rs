@@ -14,7 +14,7 @@ mod warn;
 mod tests;
 
 pub use load::{load, read_trusted, Link, Untrusted};
-pub use names::NameKind;
+pub use names::{InvalidName, NameKind};
 pub use parse::parse;
 
 use std::path::PathBuf;

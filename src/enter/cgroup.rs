@@ -13,8 +13,79 @@
 #![forbid(unsafe_code)]
 
 use crate::system::Pid;
+use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+/// Why the target's cgroups cannot be found or joined.
+#[derive(Debug)]
+pub enum Why {
+    /// A hierarchy the target is in, mounted nowhere we can see: its id
+    /// and controllers.
+    NoMount(String, String),
+    /// The target's cgroup path is not below the mount's root.
+    OutsideMount {
+        path: String,
+        mount: String,
+    },
+    /// A `.` or `..` in the target's cgroup path.
+    Suspicious(String),
+    /// Neither cgroup v2 nor v1 `name=systemd`: nothing to track the session.
+    NoTracking,
+    NoSessionHierarchy,
+    Open(PathBuf, std::io::Error),
+    Read(PathBuf, std::io::Error),
+    Create(PathBuf, std::io::Error),
+    Join(PathBuf, std::io::Error),
+    /// A line of /proc/PID/cgroup that is not `ID:CONTROLLERS:/PATH`.
+    Line(String),
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::NoMount(id, controllers) => {
+                write!(f, "no mount of cgroup hierarchy {id}:{controllers}")
+            }
+            Why::OutsideMount { path, mount } => {
+                write!(f, "cgroup {path} lies outside the mount {mount}")
+            }
+            Why::Suspicious(path) => write!(f, "suspicious cgroup path {path}"),
+            Why::NoTracking => {
+                f.write_str("no cgroup v2 or name=systemd hierarchy to hold the session")
+            }
+            Why::NoSessionHierarchy => f.write_str("no cgroup hierarchy to hold the session"),
+            Why::Open(file, e) => write!(f, "cannot open {}: {e}", file.display()),
+            Why::Read(file, e) => write!(f, "cannot read {}: {e}", file.display()),
+            Why::Create(dir, e) => {
+                write!(f, "cannot create the session cgroup {}: {e}", dir.display())
+            }
+            Why::Join(file, e) => write!(f, "cannot join cgroup {}: {e}", file.display()),
+            Why::Line(line) => write!(f, "unexpected line in /proc/PID/cgroup: {line:?}"),
+        }
+    }
+}
+
+/// The file that says the target is frozen, and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frozen {
+    /// A v1 `freezer.state` of FREEZING or FROZEN.
+    Freezer(PathBuf, String),
+    /// A v2 `cgroup.events` with `frozen 1`.
+    Events(PathBuf),
+    /// A v2 `cgroup.freeze` of 1.
+    Freeze(PathBuf),
+}
+
+impl fmt::Display for Frozen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Frozen::Freezer(file, state) => write!(f, "{} is {state}", file.display()),
+            Frozen::Events(file) => write!(f, "{} says frozen 1", file.display()),
+            Frozen::Freeze(file) => write!(f, "{} is 1", file.display()),
+        }
+    }
+}
 
 /// The target's cgroup in one hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +123,7 @@ impl Hierarchy {
 
 /// The target's cgroups, from the target's `/proc/PID/cgroup`, ours, and our
 /// `/proc/self/mountinfo`.
-pub fn hierarchies(target: &str, own: &str, mountinfo: &str) -> Result<Vec<Hierarchy>, String> {
+pub fn hierarchies(target: &str, own: &str, mountinfo: &str) -> Result<Vec<Hierarchy>, Why> {
     let mounts: Vec<Mount> = mountinfo.lines().filter_map(Mount::parse).collect();
     let mut found = Vec::new();
     for line in target.lines().filter(|l| !l.is_empty()) {
@@ -74,7 +145,7 @@ pub fn hierarchies(target: &str, own: &str, mountinfo: &str) -> Result<Vec<Hiera
             if path == "/" || ours.map(|(_, _, p)| p) == Some(path) {
                 continue;
             }
-            return Err(format!("no mount of cgroup hierarchy {id}:{controllers}"));
+            return Err(Why::NoMount(id.into(), controllers.into()));
         };
         let relative = if mount.root == "/" {
             path
@@ -83,12 +154,15 @@ pub fn hierarchies(target: &str, own: &str, mountinfo: &str) -> Result<Vec<Hiera
         } else {
             path.strip_prefix(mount.root.as_str())
                 .filter(|rest| rest.starts_with('/'))
-                .ok_or_else(|| format!("cgroup {path} lies outside the mount {}", mount.point))?
+                .ok_or_else(|| Why::OutsideMount {
+                    path: path.into(),
+                    mount: mount.point.clone(),
+                })?
         };
         let mut dir = PathBuf::from(&mount.point);
         for component in relative.split('/').filter(|c| !c.is_empty()) {
             if component == "." || component == ".." {
-                return Err(format!("suspicious cgroup path {path}"));
+                return Err(Why::Suspicious(path.into()));
             }
             dir.push(component);
         }
@@ -100,7 +174,7 @@ pub fn hierarchies(target: &str, own: &str, mountinfo: &str) -> Result<Vec<Hiera
         });
     }
     if !found.iter().any(Hierarchy::tracks) {
-        return Err("no cgroup v2 or name=systemd hierarchy to hold the session".into());
+        return Err(Why::NoTracking);
     }
     Ok(found)
 }
@@ -112,14 +186,14 @@ pub fn hierarchies(target: &str, own: &str, mountinfo: &str) -> Result<Vec<Hiera
 /// `cgroup.events` or a `cgroup.freeze` of 1 in it or an ancestor (which
 /// `frozen` only shows once every process has stopped). A file that does
 /// not exist (a root cgroup, a kernel without v2 freezing) freezes nothing.
-pub fn frozen(cgroups: &[Hierarchy]) -> Result<Option<String>, String> {
+pub fn frozen(cgroups: &[Hierarchy]) -> Result<Option<Frozen>, Why> {
     for cgroup in cgroups {
         if cgroup.v1_freezer() {
             let file = cgroup.dir.join("freezer.state");
             if let Some(state) = read_small(&file)? {
                 let state = state.trim();
                 if state != "THAWED" {
-                    return Ok(Some(format!("{} is {state}", file.display())));
+                    return Ok(Some(Frozen::Freezer(file, state.into())));
                 }
             }
         }
@@ -127,14 +201,14 @@ pub fn frozen(cgroups: &[Hierarchy]) -> Result<Option<String>, String> {
             let file = cgroup.dir.join("cgroup.events");
             if let Some(events) = read_small(&file)? {
                 if events.lines().any(|l| l == "frozen 1") {
-                    return Ok(Some(format!("{} says frozen 1", file.display())));
+                    return Ok(Some(Frozen::Events(file)));
                 }
             }
             let mut dir: &Path = &cgroup.dir;
             while dir.starts_with(&cgroup.mount) {
                 let file = dir.join("cgroup.freeze");
                 if read_small(&file)?.is_some_and(|f| f.trim() == "1") {
-                    return Ok(Some(format!("{} is 1", file.display())));
+                    return Ok(Some(Frozen::Freeze(file)));
                 }
                 match dir.parent() {
                     Some(parent) if dir != cgroup.mount => dir = parent,
@@ -147,16 +221,16 @@ pub fn frozen(cgroups: &[Hierarchy]) -> Result<Option<String>, String> {
 }
 
 /// A cgroup control file's few bytes; None if there is no such file.
-fn read_small(path: &Path) -> Result<Option<String>, String> {
+fn read_small(path: &Path) -> Result<Option<String>, Why> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot open {}: {e}", path.display())),
+        Err(e) => return Err(Why::Open(path.to_path_buf(), e)),
     };
     let mut text = String::new();
     file.take(4096)
         .read_to_string(&mut text)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        .map_err(|e| Why::Read(path.to_path_buf(), e))?;
     Ok(Some(text))
 }
 
@@ -173,17 +247,18 @@ pub struct SessionCgroup {
 
 impl SessionCgroup {
     /// Creates `nsgate-NAME` below the target's cgroup.
-    pub fn create(hierarchies: &[Hierarchy], name: &str) -> Result<SessionCgroup, String> {
+    pub fn create(hierarchies: &[Hierarchy], name: &str) -> Result<SessionCgroup, Why> {
         // cgroup v2 where there is one: it can freeze and kill the session.
         let h = hierarchies
             .iter()
             .find(|h| h.prefix == "0::")
             .or_else(|| hierarchies.iter().find(|h| h.tracks()))
-            .ok_or("no cgroup hierarchy to hold the session")?;
+            .ok_or(Why::NoSessionHierarchy)?;
         let leaf = format!("nsgate-{name}");
         let dir = h.dir.join(&leaf);
-        std::fs::create_dir(&dir)
-            .map_err(|e| format!("cannot create the session cgroup {}: {e}", dir.display()))?;
+        if let Err(e) = std::fs::create_dir(&dir) {
+            return Err(Why::Create(dir, e));
+        }
         Ok(SessionCgroup {
             line: format!("{}{}/{leaf}", h.prefix, h.path.trim_end_matches('/')),
             parent_procs: h.dir.join("cgroup.procs"),
@@ -281,14 +356,16 @@ impl Drop for SessionCgroup {
 
 /// Moves process `pid` into the target's cgroups, and into the session's in
 /// the tracking hierarchy; every write checked.
-pub fn join(hierarchies: &[Hierarchy], session: &SessionCgroup, pid: Pid) -> Result<(), String> {
+pub fn join(hierarchies: &[Hierarchy], session: &SessionCgroup, pid: Pid) -> Result<(), Why> {
     for h in hierarchies {
         let file = if h.dir.join("cgroup.procs") == session.parent_procs {
             session.dir.join("cgroup.procs")
         } else {
             h.dir.join("cgroup.procs")
         };
-        write_pid(&file, pid).map_err(|e| format!("cannot join cgroup {}: {e}", file.display()))?;
+        if let Err(e) = write_pid(&file, pid) {
+            return Err(Why::Join(file, e));
+        }
     }
     Ok(())
 }
@@ -299,11 +376,11 @@ fn write_pid(file: &std::path::Path, pid: Pid) -> std::io::Result<()> {
 }
 
 /// `ID:CONTROLLERS:PATH`; the path may itself contain colons.
-fn split_line(line: &str) -> Result<(&str, &str, &str), String> {
+fn split_line(line: &str) -> Result<(&str, &str, &str), Why> {
     let mut parts = line.splitn(3, ':');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(id), Some(c), Some(path)) if path.starts_with('/') => Ok((id, c, path)),
-        _ => Err(format!("unexpected line in /proc/PID/cgroup: {line:?}")),
+        _ => Err(Why::Line(line.into())),
     }
 }
 
@@ -398,8 +475,8 @@ mod tests {
         let v2 = "0::/s\n";
         let only_v2 =
             |target: &str| hierarchies(&format!("{target}{v2}"), own, MOUNTINFO).map(|h| h.len());
-        assert_eq!(only_v2("5:devices:/\n"), Ok(1));
-        assert_eq!(only_v2("5:devices:/x\n"), Ok(1));
+        assert_eq!(only_v2("5:devices:/\n").unwrap(), 1);
+        assert_eq!(only_v2("5:devices:/x\n").unwrap(), 1);
         assert!(only_v2("5:devices:/y\n").is_err());
         // Nowhere to hold the session.
         assert!(hierarchies("1:cpu:/a\n", own, MOUNTINFO).is_err());
@@ -441,17 +518,17 @@ mod tests {
         };
         let both = [v1.clone(), v2.clone()];
         let write = |path: PathBuf, text: &str| std::fs::write(path, text).unwrap();
-        assert_eq!(frozen(&both), Ok(None));
+        assert_eq!(frozen(&both).unwrap(), None);
         write(v1.dir.join("freezer.state"), "THAWED\n");
         write(leaf.join("cgroup.events"), "populated 1\nfrozen 0\n");
         write(leaf.join("cgroup.freeze"), "0\n");
         write(top.join("v2/parent/cgroup.freeze"), "0\n");
         // Above the mount: not this hierarchy's.
         write(top.join("cgroup.freeze"), "1\n");
-        assert_eq!(frozen(&both), Ok(None));
+        assert_eq!(frozen(&both).unwrap(), None);
         for state in ["FREEZING", "FROZEN"] {
             write(v1.dir.join("freezer.state"), &format!("{state}\n"));
-            let why = frozen(&both).unwrap().unwrap();
+            let why = frozen(&both).unwrap().unwrap().to_string();
             assert!(
                 why.ends_with(&format!("abc/freezer.state is {state}")),
                 "{why}"
@@ -459,14 +536,14 @@ mod tests {
         }
         write(v1.dir.join("freezer.state"), "THAWED\n");
         write(top.join("v2/parent/cgroup.freeze"), "1\n");
-        let why = frozen(&both).unwrap().unwrap();
+        let why = frozen(&both).unwrap().unwrap().to_string();
         assert!(why.ends_with("v2/parent/cgroup.freeze is 1"), "{why}");
         write(top.join("v2/parent/cgroup.freeze"), "0\n");
         write(leaf.join("cgroup.events"), "populated 1\nfrozen 1\n");
-        let why = frozen(&both).unwrap().unwrap();
+        let why = frozen(&both).unwrap().unwrap().to_string();
         assert!(why.ends_with("leaf/cgroup.events says frozen 1"), "{why}");
         // Only the hierarchies that can freeze are looked at.
-        assert_eq!(frozen(&[v1]), Ok(None));
+        assert_eq!(frozen(&[v1]).unwrap(), None);
         std::fs::remove_dir_all(&top).unwrap();
     }
 

@@ -207,12 +207,12 @@ fn resolve_user(
     root: BorrowedFd<'_>,
     spec: &Spec<'_>,
 ) -> Result<(Credentials, Option<system::Gid>), Failure> {
-    let passwd = users::read_file(root, "/etc/passwd").map_err(fail)?;
+    let passwd = users::read_file(root, "/etc/passwd").map_err(|e| fail(e.to_string()))?;
     let passwd = passwd
         .map(|p| users::parse_passwd(&p))
         .transpose()
         .map_err(|e| fail(format!("the container's {e}")))?;
-    let group = users::read_file(root, "/etc/group").map_err(fail)?;
+    let group = users::read_file(root, "/etc/group").map_err(|e| fail(e.to_string()))?;
     let group = group
         .map(|g| users::parse_group(&g))
         .transpose()
@@ -223,7 +223,7 @@ fn resolve_user(
         passwd.as_deref(),
         group.as_deref(),
     )
-    .map_err(fail)?;
+    .map_err(|e| fail(e.to_string()))?;
     Ok((creds, users::tty_gid(group.as_deref())))
 }
 

@@ -13,6 +13,8 @@ use crate::config::{NsSet, NS_NAMES};
 use crate::resolve::Pinned;
 use crate::system::{self, Rlimit};
 use seccomp_cache::Cache;
+use std::fmt;
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
@@ -57,46 +59,115 @@ impl Facts {
     }
 }
 
+/// Why the target cannot be entered, as the host side sees it.
+#[derive(Debug)]
+pub enum Why {
+    OpenProc(system::Pid, io::Error),
+    /// The pidfd says the pinned process has ended.
+    Gone(system::Pid, io::Error),
+    Root(io::Error),
+    /// One of nsgate's own /proc/self files.
+    OwnFile(&'static str, io::Error),
+    OwnProc(io::Error),
+    /// A namespace (by name) of the target, or nsgate's own, not inspected.
+    TheirNamespace(&'static str, io::Error),
+    OurNamespace(&'static str, io::Error),
+    Cgroup(cgroup::Why),
+    Paused(cgroup::Frozen),
+    /// A file of the target's /proc/PID, by name.
+    Read(&'static str, io::Error),
+    NotText(&'static str),
+    OomScoreAdj(String),
+    /// /proc/PID/limits: a value, a row missing, a row too short.
+    Limit(String),
+    NoLimit(&'static str),
+    ShortLimit(&'static str),
+    /// /proc/PID/status: a field missing, not hex, an unknown Seccomp mode.
+    NoField(&'static str),
+    BadField(&'static str),
+    SeccompMode(String),
+    LastCap(io::Error),
+    StrictSeccomp,
+    CopyFilters(io::Error),
+    /// A filter that can return an errno of 0.
+    FakeSuccess,
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::OpenProc(pid, e) => write!(f, "cannot open /proc/{pid}: {e}"),
+            Why::Gone(pid, e) => write!(f, "the target process {pid} is gone: {e}"),
+            Why::Root(e) => write!(f, "cannot open the target's root: {e}"),
+            Why::OwnFile(path, e) => write!(f, "cannot read {path}: {e}"),
+            Why::OwnProc(e) => write!(f, "cannot open /proc/self: {e}"),
+            Why::TheirNamespace(name, e) => {
+                write!(f, "cannot inspect the target's {name} namespace: {e}")
+            }
+            Why::OurNamespace(name, e) => {
+                write!(f, "cannot inspect nsgate's {name} namespace: {e}")
+            }
+            Why::Cgroup(why) => why.fmt(f),
+            Why::Paused(why) => write!(f, "the container is paused ({why})"),
+            Why::Read(name, e) => write!(f, "cannot read the target's /proc/PID/{name}: {e}"),
+            Why::NotText(name) => write!(f, "unexpected bytes in the target's {name}"),
+            Why::OomScoreAdj(text) => write!(f, "unexpected oom_score_adj {text:?}"),
+            Why::Limit(value) => write!(f, "unexpected limit {value:?} in the target's limits"),
+            Why::NoLimit(name) => write!(f, "no \"{name}\" in the target's limits"),
+            Why::ShortLimit(name) => write!(f, "short \"{name}\" row in the target's limits"),
+            Why::NoField(name) => write!(f, "no {name} in the target's status"),
+            Why::BadField(name) => write!(f, "bad {name} in the target's status"),
+            Why::SeccompMode(mode) => {
+                write!(f, "unexpected Seccomp {mode:?} in the target's status")
+            }
+            Why::LastCap(e) => write!(f, "cannot read the capability count: {e}"),
+            Why::StrictSeccomp => {
+                f.write_str("the target runs in strict seccomp mode; no command can run there")
+            }
+            Why::CopyFilters(e) => write!(f, "cannot copy the target's seccomp filter: {e}"),
+            Why::FakeSuccess => f.write_str(
+                "the target's seccomp filter can make a system call seem to succeed \
+                 without running it (an errno of 0); nsgate will not run a command under it",
+            ),
+        }
+    }
+}
+
 /// Reads everything about the target that must come from the host side.
-pub fn gather(pinned: &Pinned, restrict: Option<NsSet>) -> Result<Facts, String> {
-    let dir = system::open_proc_dir(pinned.pid)
-        .map_err(|e| format!("cannot open /proc/{}: {e}", pinned.pid))?;
+pub fn gather(pinned: &Pinned, restrict: Option<NsSet>) -> Result<Facts, Why> {
+    let dir = system::open_proc_dir(pinned.pid).map_err(|e| Why::OpenProc(pinned.pid, e))?;
     alive(pinned)?;
     let dir = dir.as_fd();
     let ns = differing_namespaces(dir)?.intersect(restrict.unwrap_or(NsSet::ALL));
     let root = if ns.contains(NsSet::from_name("mnt").unwrap_or_default()) {
-        Some(
-            system::open_dir_path_at(dir, "root")
-                .map_err(|e| format!("cannot open the target's root: {e}"))?,
-        )
+        Some(system::open_dir_path_at(dir, "root").map_err(Why::Root)?)
     } else {
         None
     };
     let target_cgroup = read_text(dir, "cgroup")?;
-    let own_cgroup = std::fs::read_to_string("/proc/self/cgroup")
-        .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
-    let cgroups = cgroup::hierarchies(&target_cgroup, &own_cgroup, &mountinfo)?;
+    let own = |path: &'static str| std::fs::read_to_string(path).map_err(|e| Why::OwnFile(path, e));
+    let own_cgroup = own("/proc/self/cgroup")?;
+    let mountinfo = own("/proc/self/mountinfo")?;
+    let cgroups =
+        cgroup::hierarchies(&target_cgroup, &own_cgroup, &mountinfo).map_err(Why::Cgroup)?;
     // Before anything that would wait on a frozen init or freeze the command.
-    if let Some(why) = cgroup::frozen(&cgroups)? {
-        return Err(format!("the container is paused ({why})"));
+    if let Some(why) = cgroup::frozen(&cgroups).map_err(Why::Cgroup)? {
+        return Err(Why::Paused(why));
     }
     let rlimits = parse_limits(&read_text(dir, "limits")?)?;
     let oom = read_text(dir, "oom_score_adj")?;
     let oom_score_adj = Some(
         oom.trim()
             .parse::<i32>()
-            .map_err(|_| format!("unexpected oom_score_adj {oom:?}"))?,
+            .map_err(|_| Why::OomScoreAdj(oom))?,
     );
     let status = read_text(dir, "status")?;
     let caps = parse_status(&status)?;
-    let last_cap =
-        system::last_cap().map_err(|e| format!("cannot read the capability count: {e}"))?;
+    let last_cap = system::last_cap().map_err(Why::LastCap)?;
     let seccomp = match caps.seccomp_mode {
         0 => Vec::new(),
         2 => seccomp_filters(pinned, dir, &status)?,
-        _ => return Err("the target runs in strict seccomp mode; no command can run there".into()),
+        _ => return Err(Why::StrictSeccomp),
     };
     // Still the pinned process: everything above was about it.
     alive(pinned)?;
@@ -124,7 +195,7 @@ fn seccomp_filters(
     pinned: &Pinned,
     dir: BorrowedFd<'_>,
     status: &str,
-) -> Result<Vec<system::BpfProgram>, String> {
+) -> Result<Vec<system::BpfProgram>, Why> {
     let key = cache_key(pinned.pid, dir, status);
     let base = Path::new(seccomp_cache::BASE);
     let cached = key
@@ -134,14 +205,10 @@ fn seccomp_filters(
     let filters = match cached {
         Some(filters) => filters,
         None => system::copy_filters(pinned.pid, pinned.pidfd.as_fd(), SECCOMP_STOP_LIMIT)
-            .map_err(|e| format!("cannot copy the target's seccomp filter: {e}"))?,
+            .map_err(Why::CopyFilters)?,
     };
     if filters.iter().any(system::BpfProgram::can_fake_success) {
-        return Err(
-            "the target's seccomp filter can make a system call seem to succeed \
-                    without running it (an errno of 0); nsgate will not run a command under it"
-                .into(),
-        );
+        return Err(Why::FakeSuccess);
     }
     // A count that changed during the copy would key the wrong filters.
     if let Some(key) = key.filter(|k| copied && k.filters == filters.len()) {
@@ -172,9 +239,8 @@ fn cache_key(pid: system::Pid, dir: BorrowedFd<'_>, status: &str) -> Option<secc
 
 /// The namespaces of the target that differ from nsgate's own (nsgate(8),
 /// "Namespaces").
-fn differing_namespaces(dir: BorrowedFd<'_>) -> Result<NsSet, String> {
-    let own = system::open_proc_dir(system::getpid())
-        .map_err(|e| format!("cannot open /proc/self: {e}"))?;
+fn differing_namespaces(dir: BorrowedFd<'_>) -> Result<NsSet, Why> {
+    let own = system::open_proc_dir(system::getpid()).map_err(Why::OwnProc)?;
     let mut set = NsSet::EMPTY;
     for name in NS_NAMES {
         let entry = format!("ns/{name}");
@@ -182,10 +248,10 @@ fn differing_namespaces(dir: BorrowedFd<'_>) -> Result<NsSet, String> {
             Ok(id) => id,
             // A kernel without this namespace type: nothing to join.
             Err(e) if system::is_not_found(&e) => continue,
-            Err(e) => return Err(format!("cannot inspect the target's {name} namespace: {e}")),
+            Err(e) => return Err(Why::TheirNamespace(name, e)),
         };
-        let ours = system::identity_at(own.as_fd(), &entry)
-            .map_err(|e| format!("cannot inspect nsgate's {name} namespace: {e}"))?;
+        let ours =
+            system::identity_at(own.as_fd(), &entry).map_err(|e| Why::OurNamespace(name, e))?;
         if theirs != ours {
             set = set.union(NsSet::from_name(name).unwrap_or_default());
         }
@@ -193,26 +259,21 @@ fn differing_namespaces(dir: BorrowedFd<'_>) -> Result<NsSet, String> {
     Ok(set)
 }
 
-fn alive(pinned: &Pinned) -> Result<(), String> {
-    system::pidfd_send_signal(pinned.pidfd.as_fd(), 0)
-        .map_err(|e| format!("the target process {} is gone: {e}", pinned.pid))
+fn alive(pinned: &Pinned) -> Result<(), Why> {
+    system::pidfd_send_signal(pinned.pidfd.as_fd(), 0).map_err(|e| Why::Gone(pinned.pid, e))
 }
 
-fn read_text(dir: BorrowedFd<'_>, name: &str) -> Result<String, String> {
-    let data = system::read_at(dir, name, PROC_FILE_LIMIT)
-        .map_err(|e| format!("cannot read the target's /proc/PID/{name}: {e}"))?;
-    String::from_utf8(data).map_err(|_| format!("unexpected bytes in the target's {name}"))
+fn read_text(dir: BorrowedFd<'_>, name: &'static str) -> Result<String, Why> {
+    let data = system::read_at(dir, name, PROC_FILE_LIMIT).map_err(|e| Why::Read(name, e))?;
+    String::from_utf8(data).map_err(|_| Why::NotText(name))
 }
 
 /// Every resource limit from /proc/PID/limits: each known row must be
 /// there, with a number or `unlimited` for its soft and hard limit.
-pub fn parse_limits(limits: &str) -> Result<Vec<system::Rlimit>, String> {
+pub fn parse_limits(limits: &str) -> Result<Vec<system::Rlimit>, Why> {
     let value = |v: &str| match v {
         "unlimited" => Ok(None),
-        n => n
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| format!("unexpected limit {n:?} in the target's limits")),
+        n => n.parse::<u64>().map(Some).map_err(|_| Why::Limit(n.into())),
     };
     system::RLIMIT_ROWS
         .iter()
@@ -220,10 +281,10 @@ pub fn parse_limits(limits: &str) -> Result<Vec<system::Rlimit>, String> {
             let row = limits
                 .lines()
                 .find_map(|l| l.strip_prefix(name).filter(|r| r.starts_with(' ')))
-                .ok_or_else(|| format!("no \"{name}\" in the target's limits"))?;
+                .ok_or(Why::NoLimit(name))?;
             let mut fields = row.split_whitespace();
             let (Some(soft), Some(hard)) = (fields.next(), fields.next()) else {
-                return Err(format!("short \"{name}\" row in the target's limits"));
+                return Err(Why::ShortLimit(name));
             };
             Ok(system::Rlimit::new(*resource, value(soft)?, value(hard)?))
         })
@@ -231,17 +292,17 @@ pub fn parse_limits(limits: &str) -> Result<Vec<system::Rlimit>, String> {
 }
 
 /// The capability sets and no_new_privs from /proc/PID/status.
-pub fn parse_status(status: &str) -> Result<TargetCaps, String> {
-    let field = |name: &str| {
+pub fn parse_status(status: &str) -> Result<TargetCaps, Why> {
+    let field = |name: &'static str| {
         status
             .lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
             .map(str::trim)
-            .ok_or_else(|| format!("no {name} in the target's status"))
+            .ok_or(Why::NoField(name))
     };
-    let hex = |name: &str| {
+    let hex = |name: &'static str| {
         let v = field(name)?;
-        u64::from_str_radix(v, 16).map_err(|_| format!("bad {name} in the target's status"))
+        u64::from_str_radix(v, 16).map_err(|_| Why::BadField(name))
     };
     Ok(TargetCaps {
         bounding: hex("CapBnd")?,
@@ -253,11 +314,7 @@ pub fn parse_status(status: &str) -> Result<TargetCaps, String> {
             "0" => 0,
             "1" => 1,
             "2" => 2,
-            other => {
-                return Err(format!(
-                    "unexpected Seccomp {other:?} in the target's status"
-                ))
-            }
+            other => return Err(Why::SeccompMode(other.into())),
         },
     })
 }

@@ -26,7 +26,6 @@ mod seal;
 pub mod stage;
 mod users;
 
-pub use crate::system::Exit as Status;
 pub use cgroup::SessionCgroup;
 pub use env::valid_term;
 pub use message::{Message, Received};
@@ -174,7 +173,7 @@ pub fn prepare(pinned: &Pinned, plan: &Plan) -> Result<Prepared> {
         .map_err(cannot_enter)
 }
 
-fn cannot_enter(why: String) -> Error {
+fn cannot_enter(why: impl std::fmt::Display) -> Error {
     Error::Enter {
         code: EXIT_FAILURE,
         message: format!("cannot enter the container: {why}"),
@@ -209,7 +208,7 @@ pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Started
     // entering process's work (see `go`).
     if !cfg!(target_feature = "crt-static") {
         return Err(cannot_enter(
-            "this nsgate is not a static build (see packaging/build-release)".into(),
+            "this nsgate is not a static build (see packaging/build-release)",
         ));
     }
     let signals = Signals::block(&FORWARDED).map_err(io_failure("signals"))?;
@@ -353,7 +352,7 @@ fn receive_master(channel: &OwnedFd) -> Result<OwnedFd> {
                 })
             }
             Some(_) => continue,
-            None => return Err(cannot_enter("the entering process ended".into())),
+            None => return Err(cannot_enter("the entering process ended")),
         }
     }
 }

@@ -7,8 +7,99 @@
 
 use crate::config::UserSpec;
 use crate::system::{self, Access, Gid, Uid};
-use std::io::Read;
+use std::fmt;
+use std::io::{self, Read};
 use std::os::fd::BorrowedFd;
+
+/// Why the container's users and groups do not give the credentials; each
+/// names the file (`/etc/passwd`, `/etc/group`) it is about.
+#[derive(Debug)]
+pub enum Why {
+    /// A link that leads nowhere.
+    Dangling(&'static str),
+    Open(&'static str, io::Error),
+    Stat(&'static str, io::Error),
+    NotRegular(&'static str),
+    TooLarge(&'static str),
+    Read(&'static str, io::Error),
+    NotUtf8(&'static str),
+    /// A malformed line, by number from 1.
+    Line(&'static str, usize, Malformed),
+    /// The uid or gid (`what`) of a user, or the gid of a group, by name.
+    NotANumber {
+        file: &'static str,
+        what: &'static str,
+        of: &'static str,
+        name: String,
+    },
+    /// A user or group not found; whether the container has the file.
+    NoUser {
+        name: String,
+        have_file: bool,
+    },
+    NoGroup {
+        name: String,
+        have_file: bool,
+    },
+}
+
+/// What is wrong with a line of /etc/passwd or /etc/group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    ControlCharacter,
+    /// The number of fields there, and the number wanted.
+    Fields(usize, usize),
+    InvalidName,
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mib = MAX_FILE_BYTES >> 20;
+        match self {
+            Why::Dangling(path) => write!(f, "the container's {path} leads nowhere"),
+            Why::Open(path, e) => write!(f, "cannot open the container's {path}: {e}"),
+            Why::Stat(path, e) => write!(f, "cannot stat the container's {path}: {e}"),
+            Why::NotRegular(path) => write!(f, "the container's {path} is not a regular file"),
+            Why::TooLarge(path) => write!(f, "the container's {path} is larger than {mib} MiB"),
+            Why::Read(path, e) => write!(f, "cannot read the container's {path}: {e}"),
+            Why::NotUtf8(file) => write!(f, "{file} is not valid UTF-8"),
+            Why::Line(file, n, malformed) => {
+                write!(f, "{file} line {n}: ")?;
+                match malformed {
+                    Malformed::ControlCharacter => f.write_str("control character"),
+                    Malformed::Fields(got, want) => write!(f, "{got} fields instead of {want}"),
+                    Malformed::InvalidName => f.write_str("invalid name"),
+                }
+            }
+            Why::NotANumber {
+                file,
+                what,
+                of,
+                name,
+            } => write!(f, "{file}: {what} of {of} {name} is not a number"),
+            Why::NoUser { name, have_file } => match have_file {
+                true => write!(
+                    f,
+                    "user \"{name}\" not found in the container's /etc/passwd"
+                ),
+                false => write!(
+                    f,
+                    "user \"{name}\" not found: the container has no /etc/passwd"
+                ),
+            },
+            Why::NoGroup { name, have_file } => match have_file {
+                true => write!(
+                    f,
+                    "group \"{name}\" not found in the container's /etc/group"
+                ),
+                false => write!(
+                    f,
+                    "group \"{name}\" not found: the container has no /etc/group"
+                ),
+            },
+        }
+    }
+}
 
 /// Larger files are refused: no real passwd or group file comes close.
 pub const MAX_FILE_BYTES: u64 = 4 << 20;
@@ -47,7 +138,7 @@ pub struct Credentials {
 /// Reads `path` below `root` if it exists: `Ok(None)` when it does not.
 /// Refuses anything but a regular file of at most [`MAX_FILE_BYTES`], and
 /// never blocks (a FIFO opens at once and is then refused).
-pub fn read_file(root: BorrowedFd<'_>, path: &str) -> Result<Option<Vec<u8>>, String> {
+pub fn read_file(root: BorrowedFd<'_>, path: &'static str) -> Result<Option<Vec<u8>>, Why> {
     let fd = match system::open_in_root(root, path, Access::Read) {
         Ok(fd) => fd,
         // Missing only if nothing is there: a link that leads nowhere (such
@@ -55,57 +146,53 @@ pub fn read_file(root: BorrowedFd<'_>, path: &str) -> Result<Option<Vec<u8>>, St
         Err(e) if system::is_not_found(&e) => {
             return match system::open_in_root(root, path, Access::PathNoFollow) {
                 Err(e) if system::is_not_found(&e) => Ok(None),
-                _ => Err(format!("the container's {path} leads nowhere")),
+                _ => Err(Why::Dangling(path)),
             }
         }
-        Err(e) => return Err(format!("cannot open the container's {path}: {e}")),
+        Err(e) => return Err(Why::Open(path, e)),
     };
     let file = std::fs::File::from(fd);
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot stat the container's {path}: {e}"))?;
+    let meta = file.metadata().map_err(|e| Why::Stat(path, e))?;
     if !meta.file_type().is_file() {
-        return Err(format!("the container's {path} is not a regular file"));
+        return Err(Why::NotRegular(path));
     }
     if meta.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "the container's {path} is larger than {} MiB",
-            MAX_FILE_BYTES >> 20
-        ));
+        return Err(Why::TooLarge(path));
     }
     let mut data = Vec::new();
     // Bounded again: the file may grow after the stat.
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut data)
-        .map_err(|e| format!("cannot read the container's {path}: {e}"))?;
+        .map_err(|e| Why::Read(path, e))?;
     if data.len() as u64 > MAX_FILE_BYTES {
-        return Err(format!(
-            "the container's {path} is larger than {} MiB",
-            MAX_FILE_BYTES >> 20
-        ));
+        return Err(Why::TooLarge(path));
     }
     Ok(Some(data))
 }
 
 /// The lines of a colon-separated file with `fields` fields each; blank
 /// lines and `#` comments are skipped, anything else malformed is refused.
-fn records<'a>(text: &'a [u8], file: &str, fields: usize) -> Result<Vec<Vec<&'a str>>, String> {
-    let text = std::str::from_utf8(text).map_err(|_| format!("{file} is not valid UTF-8"))?;
+fn records<'a>(
+    text: &'a [u8],
+    file: &'static str,
+    fields: usize,
+) -> Result<Vec<Vec<&'a str>>, Why> {
+    let text = std::str::from_utf8(text).map_err(|_| Why::NotUtf8(file))?;
     let mut out = Vec::new();
     for (n, line) in text.split('\n').enumerate() {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let bad = |why: &str| format!("{file} line {}: {why}", n + 1);
+        let bad = |why| Why::Line(file, n + 1, why);
         if line.chars().any(|c| c.is_control()) {
-            return Err(bad("control character"));
+            return Err(bad(Malformed::ControlCharacter));
         }
         let parts: Vec<&str> = line.split(':').collect();
         if parts.len() != fields {
-            return Err(bad(&format!("{} fields instead of {fields}", parts.len())));
+            return Err(bad(Malformed::Fields(parts.len(), fields)));
         }
         if !valid_name(parts[0]) {
-            return Err(bad("invalid name"));
+            return Err(bad(Malformed::InvalidName));
         }
         out.push(parts);
     }
@@ -130,12 +217,17 @@ fn parse_id(s: &str) -> Option<u32> {
     s.parse::<u32>().ok()
 }
 
-pub fn parse_passwd(text: &[u8]) -> Result<Vec<Passwd>, String> {
+pub fn parse_passwd(text: &[u8]) -> Result<Vec<Passwd>, Why> {
     let file = "/etc/passwd";
     records(text, file, 7)?
         .into_iter()
         .map(|f| {
-            let bad = |what: &str| format!("{file}: {what} of user {} is not a number", f[0]);
+            let bad = |what| Why::NotANumber {
+                file,
+                what,
+                of: "user",
+                name: f[0].into(),
+            };
             Ok(Passwd {
                 name: f[0].to_string(),
                 uid: parse_id(f[2])
@@ -151,14 +243,19 @@ pub fn parse_passwd(text: &[u8]) -> Result<Vec<Passwd>, String> {
         .collect()
 }
 
-pub fn parse_group(text: &[u8]) -> Result<Vec<Group>, String> {
+pub fn parse_group(text: &[u8]) -> Result<Vec<Group>, Why> {
     let file = "/etc/group";
     records(text, file, 4)?
         .into_iter()
         .map(|f| {
             let gid = parse_id(f[2])
                 .and_then(Gid::new)
-                .ok_or_else(|| format!("{file}: gid of group {} is not a number", f[0]))?;
+                .ok_or_else(|| Why::NotANumber {
+                    file,
+                    what: "gid",
+                    of: "group",
+                    name: f[0].into(),
+                })?;
             let members = f[3]
                 .split(',')
                 .filter(|m| !m.is_empty())
@@ -183,7 +280,7 @@ pub fn resolve(
     group_add: &[String],
     passwd: Option<&[Passwd]>,
     groups: Option<&[Group]>,
-) -> Result<Credentials, String> {
+) -> Result<Credentials, Why> {
     let uid_arg = parse_id(&spec.user).and_then(Uid::new);
     let entry = passwd.unwrap_or(&[]).iter().find(|p| match uid_arg {
         // A number is always a uid, as under docker exec.
@@ -212,15 +309,9 @@ pub fn resolve(
             shell: None,
         },
         (None, None) => {
-            return Err(match passwd {
-                Some(_) => format!(
-                    "user \"{}\" not found in the container's /etc/passwd",
-                    spec.user
-                ),
-                None => format!(
-                    "user \"{}\" not found: the container has no /etc/passwd",
-                    spec.user
-                ),
+            return Err(Why::NoUser {
+                name: spec.user.clone(),
+                have_file: passwd.is_some(),
             })
         }
     };
@@ -250,7 +341,7 @@ pub fn resolve(
 }
 
 /// A group by name (first entry wins) or number (entry optional).
-fn find_group(arg: &str, groups: &[Group], have_file: bool) -> Result<Gid, String> {
+fn find_group(arg: &str, groups: &[Group], have_file: bool) -> Result<Gid, Why> {
     let gid_arg = parse_id(arg).and_then(Gid::new);
     if let Some(g) = groups.iter().find(|g| match gid_arg {
         Some(gid) => g.gid == gid,
@@ -258,12 +349,9 @@ fn find_group(arg: &str, groups: &[Group], have_file: bool) -> Result<Gid, Strin
     }) {
         return Ok(g.gid);
     }
-    gid_arg.ok_or_else(|| {
-        if have_file {
-            format!("group \"{arg}\" not found in the container's /etc/group")
-        } else {
-            format!("group \"{arg}\" not found: the container has no /etc/group")
-        }
+    gid_arg.ok_or_else(|| Why::NoGroup {
+        name: arg.into(),
+        have_file,
     })
 }
 
@@ -298,7 +386,7 @@ staff:x:50:\n";
         }
     }
 
-    fn resolve_with(user: &str, group: Option<&str>, add: &[&str]) -> Result<Credentials, String> {
+    fn resolve_with(user: &str, group: Option<&str>, add: &[&str]) -> Result<Credentials, Why> {
         let p = parse_passwd(PASSWD).unwrap();
         let g = parse_group(GROUP).unwrap();
         let add: Vec<String> = add.iter().map(|s| s.to_string()).collect();
@@ -352,14 +440,19 @@ staff:x:50:\n";
     fn refuses_unknown_names() {
         assert!(resolve_with("nobody", None, &[])
             .unwrap_err()
+            .to_string()
             .contains("\"nobody\" not found"));
         assert!(resolve_with("app", Some("nogroup"), &[])
             .unwrap_err()
+            .to_string()
             .contains("\"nogroup\""));
         assert!(resolve_with("app", None, &["nogroup"])
             .unwrap_err()
+            .to_string()
             .contains("\"nogroup\""));
-        let e = resolve(&spec("app", None), &[], None, None).unwrap_err();
+        let e = resolve(&spec("app", None), &[], None, None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no /etc/passwd"), "{e}");
     }
 

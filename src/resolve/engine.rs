@@ -3,7 +3,8 @@
 //! says about the container.
 #![forbid(unsafe_code)]
 
-use super::http::{self, HttpError};
+use super::http;
+use super::why::{Api, Why};
 use super::RuntimeConfig;
 use crate::config::NameKind;
 use crate::system::Pid;
@@ -34,7 +35,7 @@ impl Engine {
             Engine::Podman => NameKind::PodmanContainer,
         }
     }
-    fn daemon(self) -> &'static str {
+    pub fn daemon(self) -> &'static str {
         match self {
             Engine::Docker => "docker daemon",
             Engine::Podman => "podman service",
@@ -52,80 +53,145 @@ pub struct Inspect {
 
 /// Asks the engine at `socket` about `container` and checks that it names
 /// this container and that it is running.
-pub fn inspect(engine: Engine, socket: &Path, container: &str) -> Result<Inspect, String> {
-    engine
-        .name_kind()
-        .check(container)
-        .map_err(|e| e.to_string())?;
+pub fn inspect(engine: Engine, socket: &Path, container: &str) -> Result<Inspect, Why> {
+    engine.name_kind().check(container).map_err(Why::Name)?;
     // The name is validated above, so it needs no escaping in the path.
     let path = format!("/containers/{container}/json");
-    let at = format!("{} at {}", engine.daemon(), socket.display());
-    let response = http::get(socket, &path, API_TIMEOUT).map_err(|e| match e {
-        HttpError::Unreachable(why) => format!("{at} not answering: {why}"),
-        HttpError::Malformed(why) => format!("{at} sent a malformed response: {why}"),
-    })?;
+    let api = |problem| Why::Api {
+        engine,
+        socket: socket.to_path_buf(),
+        problem,
+    };
+    let refused = |refused| Why::Container {
+        engine,
+        container: container.to_owned(),
+        refused,
+    };
+    let response = http::get(socket, &path, API_TIMEOUT).map_err(|e| api(Api::Http(e)))?;
     match response.status {
         200 => {}
-        404 => {
-            return Err(format!(
-                "{} container \"{container}\" not found",
-                engine.name()
-            ))
-        }
+        404 => return Err(refused(Refused::NotFound)),
         status => {
-            return Err(format!(
-                "{at} answered HTTP {status} for container \"{container}\": {}",
-                api_message(&response.body)
-            ))
+            return Err(api(Api::Status {
+                status,
+                container: container.to_owned(),
+                message: api_message(&response.body),
+            }))
         }
     }
-    let json: Value = serde_json::from_slice(&response.body)
-        .map_err(|e| format!("{at} sent invalid JSON: {e}"))?;
+    let json: Value = serde_json::from_slice(&response.body).map_err(|e| api(Api::Json(e)))?;
     interpret(engine, container, &json).map_err(|why| match why {
-        Why::Container(why) => format!("{} container \"{container}\" {why}", engine.name()),
-        Why::Response(why) => format!("{at} sent an unexpected answer: {why}"),
+        Rejected::Container(why) => refused(why),
+        Rejected::Response(why) => api(Api::Unexpected(why)),
     })
 }
 
 /// Why an inspect answer was refused: the container's state, or an answer
 /// that does not look like the Engine API's.
 #[derive(Debug, PartialEq, Eq)]
-enum Why {
-    Container(String),
-    Response(String),
+enum Rejected {
+    Container(Refused),
+    Response(Answer),
 }
 
-fn interpret(engine: Engine, container: &str, json: &Value) -> Result<Inspect, Why> {
-    let response = |why: String| Why::Response(why);
+/// Why the engine's container is not entered; written after its name.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// HTTP 404.
+    NotFound,
+    /// The API found `matched` (id `id`) by a short id prefix.
+    Prefix {
+        engine: Engine,
+        matched: String,
+        id: String,
+    },
+    Paused,
+    Restarting,
+    /// Its `State.Status`.
+    NotRunning(String),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::NotFound => f.write_str("not found"),
+            Refused::Prefix {
+                engine,
+                matched,
+                id,
+            } => write!(
+                f,
+                "not found (the {} matched {matched:?}, id {id}, by a short id prefix; \
+                 name the container exactly or give at least 12 hex digits of its id)",
+                engine.daemon()
+            ),
+            Refused::Paused => f.write_str("is paused"),
+            Refused::Restarting => f.write_str("is restarting"),
+            Refused::NotRunning(status) => {
+                write!(f, "is not running (status {})", status.escape_debug())
+            }
+        }
+    }
+}
+
+/// An inspect answer that is not the Engine API's: the field that is wrong.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answer {
+    Missing(&'static str),
+    NotBoolean(&'static str),
+    BadId(String),
+    BadPid(i64),
+    NotString(&'static str),
+    NotList(&'static str),
+    NonStringItem(&'static str),
+    Nul(&'static str),
+}
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Missing(key) => write!(f, "no {key}"),
+            Answer::NotBoolean(key) => write!(f, "no boolean State.{key}"),
+            Answer::BadId(id) => write!(f, "Id {id:?} is not 64 hex digits"),
+            Answer::BadPid(pid) => write!(f, "State.Pid {pid} is not a valid pid"),
+            Answer::NotString(key) => write!(f, "{key} is not a string"),
+            Answer::NotList(key) => write!(f, "{key} is not a list"),
+            Answer::NonStringItem(key) => write!(f, "{key} holds a non-string"),
+            Answer::Nul(key) => write!(f, "{key} contains a NUL character"),
+        }
+    }
+}
+
+fn interpret(engine: Engine, container: &str, json: &Value) -> Result<Inspect, Rejected> {
+    let response = Rejected::Response;
     let id = json
         .get("Id")
         .and_then(Value::as_str)
-        .ok_or_else(|| response("no Id".into()))?;
+        .ok_or(response(Answer::Missing("Id")))?;
     if id.len() != 64 || !is_lower_hex(id) {
-        return Err(response(format!("Id {id:?} is not 64 hex digits")));
+        return Err(response(Answer::BadId(id.to_owned())));
     }
     let name = json.get("Name").and_then(Value::as_str).unwrap_or("");
     let by_name = name.strip_prefix('/') == Some(container);
     let by_id = container.len() >= 12 && is_lower_hex(container) && id.starts_with(container);
     if !by_name && !by_id {
         // The API also resolves short id prefixes; the contract does not.
-        return Err(Why::Container(format!(
-            "not found (the {} matched {name:?}, id {}, by a short id prefix; \
-             name the container exactly or give at least 12 hex digits of its id)",
-            engine.daemon(),
-            &id[..12]
-        )));
+        return Err(Rejected::Container(Refused::Prefix {
+            engine,
+            matched: name.to_owned(),
+            id: id[..12].to_owned(),
+        }));
     }
 
     let state = json
         .get("State")
         .filter(|s| s.is_object())
-        .ok_or_else(|| response("no State".into()))?;
-    let flag = |key: &str| {
+        .ok_or(response(Answer::Missing("State")))?;
+    let flag = |key: &'static str| {
         state
             .get(key)
             .and_then(Value::as_bool)
-            .ok_or_else(|| response(format!("no boolean State.{key}")))
+            .ok_or(response(Answer::NotBoolean(key)))
     };
     let (running, paused, restarting) = (flag("Running")?, flag("Paused")?, flag("Restarting")?);
     let status = state
@@ -133,25 +199,22 @@ fn interpret(engine: Engine, container: &str, json: &Value) -> Result<Inspect, W
         .and_then(Value::as_str)
         .unwrap_or("unknown");
     if paused {
-        return Err(Why::Container("is paused".into()));
+        return Err(Rejected::Container(Refused::Paused));
     }
     if restarting {
-        return Err(Why::Container("is restarting".into()));
+        return Err(Rejected::Container(Refused::Restarting));
     }
     if !running {
-        return Err(Why::Container(format!(
-            "is not running (status {})",
-            status.escape_debug()
-        )));
+        return Err(Rejected::Container(Refused::NotRunning(status.to_owned())));
     }
     let pid = state
         .get("Pid")
         .and_then(Value::as_i64)
-        .ok_or_else(|| response("no State.Pid".into()))?;
+        .ok_or(response(Answer::Missing("State.Pid")))?;
     let pid = i32::try_from(pid)
         .ok()
         .and_then(Pid::new)
-        .ok_or_else(|| response(format!("State.Pid {pid} is not a valid pid")))?;
+        .ok_or(response(Answer::BadPid(pid)))?;
 
     let config = json.get("Config");
     let host_config = json.get("HostConfig");
@@ -171,34 +234,34 @@ fn interpret(engine: Engine, container: &str, json: &Value) -> Result<Inspect, W
 }
 
 /// A string field of `object`; absent, null or empty is `None`.
-fn optional_string(object: Option<&Value>, key: &str) -> Result<Option<String>, String> {
+fn optional_string(object: Option<&Value>, key: &'static str) -> Result<Option<String>, Answer> {
     match object.and_then(|o| o.get(key)) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
         Some(Value::String(s)) => checked(key, s).map(|s| Some(s.to_owned())),
-        Some(_) => Err(format!("{key} is not a string")),
+        Some(_) => Err(Answer::NotString(key)),
     }
 }
 
 /// A list of strings of `object`; absent or null is empty.
-fn string_list(object: Option<&Value>, key: &str) -> Result<Vec<String>, String> {
+fn string_list(object: Option<&Value>, key: &'static str) -> Result<Vec<String>, Answer> {
     match object.and_then(|o| o.get(key)) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| match item {
                 Value::String(s) => checked(key, s).map(str::to_owned),
-                _ => Err(format!("{key} holds a non-string")),
+                _ => Err(Answer::NonStringItem(key)),
             })
             .collect(),
-        Some(_) => Err(format!("{key} is not a list")),
+        Some(_) => Err(Answer::NotList(key)),
     }
 }
 
 /// These become exec arguments and environment: a NUL cannot be passed on.
-fn checked<'a>(key: &str, s: &'a str) -> Result<&'a str, String> {
+fn checked<'a>(key: &'static str, s: &'a str) -> Result<&'a str, Answer> {
     if s.contains('\0') {
-        return Err(format!("{key} contains a NUL character"));
+        return Err(Answer::Nul(key));
     }
     Ok(s)
 }
@@ -244,9 +307,9 @@ mod tests {
         v
     }
 
-    fn container_why(r: Result<Inspect, Why>) -> String {
+    fn container_why(r: Result<Inspect, Rejected>) -> String {
         match r {
-            Err(Why::Container(why)) => why,
+            Err(Rejected::Container(why)) => why.to_string(),
             other => panic!("expected a container refusal, got {other:?}"),
         }
     }
@@ -328,7 +391,7 @@ mod tests {
             with(s.clone(), "/HostConfig/GroupAdd", json!("tty")),
         ] {
             let r = interpret(Engine::Docker, "web1", &v);
-            assert!(matches!(r, Err(Why::Response(_))), "{v}: {r:?}");
+            assert!(matches!(r, Err(Rejected::Response(_))), "{v}: {r:?}");
         }
     }
 
@@ -352,12 +415,16 @@ mod tests {
 
     #[test]
     fn refuses_invalid_name_before_connecting() {
-        let err = inspect(Engine::Docker, Path::new("/nonexistent.sock"), "../x").unwrap_err();
+        let err = inspect(Engine::Docker, Path::new("/nonexistent.sock"), "../x")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("invalid docker container name \"../x\""),
             "{err}"
         );
-        let err = inspect(Engine::Docker, Path::new("/nonexistent.sock"), "web1").unwrap_err();
+        let err = inspect(Engine::Docker, Path::new("/nonexistent.sock"), "web1")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("docker daemon at /nonexistent.sock not answering: connect: "),
             "{err}"

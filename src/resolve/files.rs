@@ -6,12 +6,13 @@
 #![forbid(unsafe_code)]
 
 use super::parse_pid;
-use crate::config::{read_trusted, Link, NameKind, Untrusted};
+use super::why::Why;
+use crate::config::{read_trusted, Link, NameKind};
 use crate::system::Pid;
 use std::path::{Path, PathBuf};
 
 /// Larger than any pid file or machine record; more is refused, not read.
-const MAX_FILE: u64 = 64 << 10;
+pub const MAX_FILE: u64 = 64 << 10;
 
 /// Where systemd-machined keeps one file per running machine.
 pub const MACHINES_DIR: &str = "/run/systemd/machines";
@@ -33,19 +34,19 @@ impl PidSource {
     }
 
     /// Reads the pid now; called once to resolve and once more to verify.
-    pub fn read_pid(&self) -> Result<Pid, String> {
+    pub fn read_pid(&self) -> Result<Pid, Why> {
         let path = self.path();
         let text = read_root_file(path)?;
         match self {
-            PidSource::Plain(_) => parse_pid(&text).ok_or_else(|| {
-                format!(
-                    "{} holds {:?}, not a pid (a decimal number and at most one newline)",
-                    path.display(),
-                    String::from_utf8_lossy(&text[..text.len().min(32)])
-                )
+            PidSource::Plain(_) => parse_pid(&text).ok_or_else(|| Why::NotAPid {
+                path: path.to_path_buf(),
+                start: text[..text.len().min(32)].to_vec(),
             }),
             PidSource::Machine { name, .. } => {
-                machine_leader(&text).map_err(|why| format!("machine {name}: {why}"))
+                machine_leader(&text).map_err(|record| Why::Machine {
+                    name: name.clone(),
+                    record,
+                })
             }
         }
     }
@@ -53,11 +54,11 @@ impl PidSource {
 
 /// `STATE/io.containerd.runtime.v2.task/NAMESPACE/ID/init.pid`, once both
 /// names are checked to be containerd identifiers (so neither is a path).
-pub fn containerd_init_pid(state: &Path, namespace: &str, id: &str) -> Result<PathBuf, String> {
+pub fn containerd_init_pid(state: &Path, namespace: &str, id: &str) -> Result<PathBuf, Why> {
     NameKind::ContainerdNamespace
         .check(namespace)
         .and_then(|()| NameKind::ContainerdId.check(id))
-        .map_err(|e| e.to_string())?;
+        .map_err(Why::Name)?;
     Ok(state
         .join("io.containerd.runtime.v2.task")
         .join(namespace)
@@ -67,50 +68,62 @@ pub fn containerd_init_pid(state: &Path, namespace: &str, id: &str) -> Result<Pa
 
 /// `/run/systemd/machines/MACHINE`, once the name is checked to be a
 /// machine name (a hostname, so not a path).
-pub fn machine_file(machine: &str) -> Result<PathBuf, String> {
-    NameKind::Machine
-        .check(machine)
-        .map_err(|e| e.to_string())?;
+pub fn machine_file(machine: &str) -> Result<PathBuf, Why> {
+    NameKind::Machine.check(machine).map_err(Why::Name)?;
     Ok(Path::new(MACHINES_DIR).join(machine))
 }
 
 /// The `LEADER=` pid of a machine record; refuses a VM's (its leader is the
 /// hypervisor, not a container init) and a record with none or several.
-pub fn machine_leader(text: &[u8]) -> Result<Pid, String> {
-    let text = std::str::from_utf8(text).map_err(|_| "record is not UTF-8".to_string())?;
+pub fn machine_leader(text: &[u8]) -> Result<Pid, Record> {
+    let text = std::str::from_utf8(text).map_err(|_| Record::NotUtf8)?;
     let mut leader = None;
     for line in text.lines() {
         if let Some(value) = line.strip_prefix("LEADER=") {
             if leader.is_some() {
-                return Err("record has more than one LEADER=".into());
+                return Err(Record::SeveralLeaders);
             }
-            let pid = parse_pid(value.as_bytes())
-                .ok_or_else(|| format!("LEADER={value:?} is not a pid"))?;
+            let pid = parse_pid(value.as_bytes()).ok_or_else(|| Record::BadLeader(value.into()))?;
             leader = Some(pid);
         } else if let Some(class) = line.strip_prefix("CLASS=") {
             if class != "container" {
-                return Err(format!("is a {class:?}, not a container"));
+                return Err(Record::NotAContainer(class.into()));
             }
         }
     }
-    leader.ok_or_else(|| "record has no LEADER= (machine not running?)".into())
+    leader.ok_or(Record::NoLeader)
+}
+
+/// Why a machine record names no container init.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    NotUtf8,
+    NoLeader,
+    SeveralLeaders,
+    /// The `LEADER=` value.
+    BadLeader(String),
+    /// The `CLASS=` value (a VM's is `vm`).
+    NotAContainer(String),
+}
+
+impl std::fmt::Display for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Record::NotUtf8 => f.write_str("record is not UTF-8"),
+            Record::NoLeader => f.write_str("record has no LEADER= (machine not running?)"),
+            Record::SeveralLeaders => f.write_str("record has more than one LEADER="),
+            Record::BadLeader(value) => write!(f, "LEADER={value:?} is not a pid"),
+            Record::NotAContainer(class) => write!(f, "is a {class:?}, not a container"),
+        }
+    }
 }
 
 /// The whole content of a small root-owned file, read as the configuration
 /// is, but never through a symbolic link.
-pub fn read_root_file(path: &Path) -> Result<Vec<u8>, String> {
-    let shown = path.display();
-    read_trusted(path, MAX_FILE, Link::Refuse).map_err(|e| match e {
-        Untrusted::Io(step, e) => format!("cannot {step} {shown}: {e}"),
-        Untrusted::Symlink => format!("{shown} is a symbolic link; name the file itself"),
-        Untrusted::NotRegular => format!("{shown} is not a regular file"),
-        Untrusted::Owner(uid) => format!("{shown} is owned by uid {uid}, not root"),
-        Untrusted::Writable(mode) => format!(
-            "{shown} is writable by group or others (mode {:04o})",
-            mode & 0o7777
-        ),
-        Untrusted::TooLarge => format!("{shown} is larger than {} KiB", MAX_FILE >> 10),
-        Untrusted::Directory(why) => format!("{shown}: {why}"),
+pub fn read_root_file(path: &Path) -> Result<Vec<u8>, Why> {
+    read_trusted(path, MAX_FILE, Link::Refuse).map_err(|untrusted| Why::File {
+        path: path.to_path_buf(),
+        untrusted,
     })
 }
 
@@ -133,7 +146,7 @@ mod tests {
             (b"LEADER=12\nCLASS=vm\n", "not a container"),
             (b"LEADER=\xff\n", "UTF-8"),
         ] {
-            let err = machine_leader(bad).unwrap_err();
+            let err = machine_leader(bad).unwrap_err().to_string();
             assert!(err.contains(why), "{bad:?}: {err}");
         }
     }
@@ -182,21 +195,24 @@ mod tests {
         };
         let good = write("good.pid", b"1234\n", 0o644);
         assert_eq!(
-            PidSource::Plain(good.clone()).read_pid(),
-            Ok(Pid::new(1234).unwrap())
+            PidSource::Plain(good.clone()).read_pid().unwrap(),
+            Pid::new(1234).unwrap()
         );
         let open = write("open.pid", b"1234\n", 0o664);
         assert!(read_root_file(&open)
             .unwrap_err()
+            .to_string()
             .contains("writable by group or others (mode 0664)"));
         let other = write("other.pid", b"1234\n", 0o644);
         nix::unistd::chown(&other, Some(nix::unistd::Uid::from_raw(1000)), None).unwrap();
         assert!(read_root_file(&other)
             .unwrap_err()
+            .to_string()
             .contains("owned by uid 1000, not root"));
         std::os::unix::fs::symlink(&good, dir.join("link.pid")).unwrap();
         assert!(read_root_file(&dir.join("link.pid"))
             .unwrap_err()
+            .to_string()
             .contains("symbolic link"));
         nix::unistd::mkfifo(
             &dir.join("fifo.pid"),
@@ -205,19 +221,23 @@ mod tests {
         .unwrap();
         assert!(read_root_file(&dir.join("fifo.pid"))
             .unwrap_err()
+            .to_string()
             .contains("not a regular file"));
         assert!(read_root_file(&dir)
             .unwrap_err()
+            .to_string()
             .contains("not a regular file"));
         let big = write("big.pid", &vec![b'1'; (MAX_FILE + 1) as usize], 0o644);
         assert!(read_root_file(&big)
             .unwrap_err()
+            .to_string()
             .contains("larger than 64 KiB"));
         let junk = write("junk.pid", b"12 34\n", 0o644);
-        let err = PidSource::Plain(junk).read_pid().unwrap_err();
+        let err = PidSource::Plain(junk).read_pid().unwrap_err().to_string();
         assert!(err.contains("holds \"12 34\\n\", not a pid"), "{err}");
         assert!(read_root_file(&dir.join("missing"))
             .unwrap_err()
+            .to_string()
             .starts_with("cannot open "));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -13,6 +13,7 @@ mod engine;
 mod files;
 mod http;
 mod stat;
+mod why;
 
 pub(crate) use stat::{gone_since, proc_stat, start_time};
 
@@ -23,6 +24,7 @@ use engine::Engine;
 use files::PidSource;
 use stat::StatError;
 use std::os::fd::{AsFd, OwnedFd};
+use why::{Pinning, Why};
 
 /// What the runtime says about the container, where it says it (Docker's
 /// `Config` and `HostConfig`); empty for pidfile, containerd and nspawn
@@ -53,19 +55,16 @@ pub struct Pinned {
     pub runtime: RuntimeConfig,
 }
 
-/// A step of resolution; the error is the reason shown to the admin.
-type Why<T> = std::result::Result<T, String>;
-
 /// Asks the target's runtime for its init process and pins it.
 /// Every failure is `Error::Target` with a message for the admin (exit 125).
 pub fn resolve_and_pin(target: &Target) -> Result<Pinned> {
     resolve(&target.kind).map_err(|why| Error::Target {
         target: target.name.clone(),
-        why,
+        why: why.to_string(),
     })
 }
 
-fn resolve(kind: &TargetKind) -> Why<Pinned> {
+fn resolve(kind: &TargetKind) -> std::result::Result<Pinned, Why> {
     match kind {
         TargetKind::Docker { container, socket } => pin_engine(Engine::Docker, socket, container),
         TargetKind::Podman { container, socket } => pin_engine(Engine::Podman, socket, container),
@@ -78,10 +77,11 @@ fn resolve(kind: &TargetKind) -> Why<Pinned> {
             // No init.pid: containerd has no running task of that id. Any
             // other trouble with the file is reported by opening it.
             if !path.try_exists().unwrap_or(true) {
-                return Err(format!(
-                    "containerd task {namespace}/{id} is not running (no {})",
-                    path.display()
-                ));
+                return Err(Why::NoTask {
+                    namespace: namespace.clone(),
+                    id: id.clone(),
+                    path,
+                });
             }
             let mut pinned = pin_file(&PidSource::Plain(path))?;
             pinned.runtime.container_id = Some(id.clone());
@@ -91,10 +91,10 @@ fn resolve(kind: &TargetKind) -> Why<Pinned> {
         TargetKind::Nspawn { machine } => {
             let path = files::machine_file(machine)?;
             if !path.try_exists().unwrap_or(true) {
-                return Err(format!(
-                    "machine {machine} is not running (no {})",
-                    path.display()
-                ));
+                return Err(Why::NoMachine {
+                    name: machine.clone(),
+                    path,
+                });
             }
             pin_file(&PidSource::Machine {
                 name: machine.clone(),
@@ -104,22 +104,26 @@ fn resolve(kind: &TargetKind) -> Why<Pinned> {
     }
 }
 
-fn pin_engine(engine: Engine, socket: &std::path::Path, container: &str) -> Why<Pinned> {
+fn pin_engine(
+    engine: Engine,
+    socket: &std::path::Path,
+    container: &str,
+) -> std::result::Result<Pinned, Why> {
     let first = engine::inspect(engine, socket, container)?;
-    let what = format!(
-        "{} container \"{container}\" (pid {})",
-        engine.name(),
-        first.pid
-    );
+    let what = Pinning::Container {
+        engine,
+        container: container.to_owned(),
+        pid: first.pid,
+    };
     let pidfd = pin(first.pid, &what, || {
         let again = engine::inspect(engine, socket, container)?;
         if again.id != first.id || again.pid != first.pid {
-            return Err(format!(
-                "{} container \"{container}\" changed while being pinned (now id {}, pid {})",
-                engine.name(),
-                &again.id[..12],
-                again.pid
-            ));
+            return Err(Why::ContainerChanged {
+                engine,
+                container: container.to_owned(),
+                id: again.id,
+                pid: again.pid,
+            });
         }
         Ok(())
     })?;
@@ -130,16 +134,19 @@ fn pin_engine(engine: Engine, socket: &std::path::Path, container: &str) -> Why<
     })
 }
 
-fn pin_file(source: &PidSource) -> Why<Pinned> {
+fn pin_file(source: &PidSource) -> std::result::Result<Pinned, Why> {
     let pid = source.read_pid()?;
-    let what = format!("pid {pid} from {}", source.path().display());
+    let what = Pinning::File {
+        pid,
+        path: source.path().to_path_buf(),
+    };
     let pidfd = pin(pid, &what, || {
         let again = source.read_pid()?;
         if again != pid {
-            return Err(format!(
-                "{} changed while being pinned (now pid {again})",
-                source.path().display()
-            ));
+            return Err(Why::FileChanged {
+                path: source.path().to_path_buf(),
+                pid: again,
+            });
         }
         Ok(())
     })?;
@@ -152,34 +159,33 @@ fn pin_file(source: &PidSource) -> Why<Pinned> {
 
 /// Opens a pidfd for `pid` and proves it is the process `recheck` (which
 /// asks the runtime again) still names; `what` names the pid in messages.
-fn pin(pid: Pid, what: &str, recheck: impl FnOnce() -> Why<()>) -> Why<OwnedFd> {
-    let not_running = || format!("{what} is not running");
-    let before = proc_stat(pid).map_err(|e| match e {
-        StatError::Gone => not_running(),
-        StatError::Other(why) => why,
-    })?;
+fn pin(
+    pid: Pid,
+    what: &Pinning,
+    recheck: impl FnOnce() -> std::result::Result<(), Why>,
+) -> std::result::Result<OwnedFd, Why> {
+    let stat = |e| match e {
+        StatError::Gone => Why::NotRunning(what.clone()),
+        e => Why::Stat(e),
+    };
+    let before = proc_stat(pid).map_err(stat)?;
     let pidfd = system::pidfd_open(pid).map_err(|e| {
         if system::is_no_such_process(&e) {
-            not_running()
+            Why::NotRunning(what.clone())
         } else {
-            format!("cannot pin {what}: pidfd_open: {e}")
+            Why::PidfdOpen(what.clone(), e)
         }
     })?;
-    let after = proc_stat(pid).map_err(|e| match e {
-        StatError::Gone => not_running(),
-        StatError::Other(why) => why,
-    })?;
+    let after = proc_stat(pid).map_err(stat)?;
     if after.start_time != before.start_time {
-        return Err(format!(
-            "{what} was replaced by another process while being pinned"
-        ));
+        return Err(Why::Replaced(what.clone()));
     }
     if matches!(after.state, b'Z' | b'X' | b'x') {
-        return Err(format!("{what} has exited (zombie)"));
+        return Err(Why::Zombie(what.clone()));
     }
     recheck()?;
     system::pidfd_send_signal(pidfd.as_fd(), 0)
-        .map_err(|e| format!("{what} exited while being pinned ({e})"))?;
+        .map_err(|e| Why::ExitedWhilePinning(what.clone(), e))?;
     Ok(pidfd)
 }
 
@@ -291,17 +297,33 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = Pid::new(child.id() as i32).unwrap();
+        let what = |pid| Pinning::File {
+            pid,
+            path: "X".into(),
+        };
         // The runtime no longer names this pid on the second look.
-        let err = pin(pid, "pid X", || Err("runtime changed its mind".into())).unwrap_err();
-        assert_eq!(err, "runtime changed its mind");
+        let err = pin(pid, &what(pid), || {
+            Err(Why::FileChanged {
+                path: "X".into(),
+                pid,
+            })
+        })
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err, format!("X changed while being pinned (now pid {pid})"));
         // The process dies between the runtime's answer and the last check.
-        let err = pin(pid, "pid X", || {
+        let err = pin(pid, &what(pid), || {
             child.kill().unwrap();
             child.wait().unwrap();
             Ok(())
         })
-        .unwrap_err();
-        assert!(err.starts_with("pid X exited while being pinned"), "{err}");
+        .unwrap_err()
+        .to_string();
+        let x = format!("pid {pid} from X");
+        assert!(
+            err.starts_with(&format!("{x} exited while being pinned")),
+            "{err}"
+        );
 
         // A zombie (killed, not yet reaped) is not entered either.
         let mut child = std::process::Command::new("sleep")
@@ -313,12 +335,13 @@ mod tests {
         while proc_stat(pid).ok().is_some_and(|s| s.state != b'Z') {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        let err = pin(pid, "pid X", || Ok(())).unwrap_err();
-        assert_eq!(err, "pid X has exited (zombie)");
+        let x = format!("pid {pid} from X");
+        let err = pin(pid, &what(pid), || Ok(())).unwrap_err().to_string();
+        assert_eq!(err, format!("{x} has exited (zombie)"));
         child.wait().unwrap();
         assert_eq!(
-            pin(pid, "pid X", || Ok(())).unwrap_err(),
-            "pid X is not running"
+            pin(pid, &what(pid), || Ok(())).unwrap_err().to_string(),
+            format!("{x} is not running")
         );
     }
 

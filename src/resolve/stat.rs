@@ -17,7 +17,7 @@ pub(crate) fn gone_since(pid: Pid, start_time: u64) -> bool {
     match proc_stat(pid) {
         Ok(stat) => stat.start_time != start_time,
         Err(StatError::Gone) => true,
-        Err(StatError::Other(_)) => false,
+        Err(StatError::Unreadable(..) | StatError::Unparsable(..)) => false,
     }
 }
 
@@ -34,17 +34,34 @@ pub(crate) struct ProcStat {
     pub start_time: u64,
 }
 
+#[derive(Debug)]
 pub(crate) enum StatError {
     /// No such process.
     Gone,
-    Other(String),
+    Unreadable(Pid, std::io::Error),
+    /// The text that is not a stat line of this pid.
+    Unparsable(Pid, Vec<u8>),
+}
+
+impl std::fmt::Display for StatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatError::Gone => f.write_str("no such process"),
+            StatError::Unreadable(pid, e) => write!(f, "cannot read /proc/{pid}/stat: {e}"),
+            StatError::Unparsable(pid, text) => write!(
+                f,
+                "cannot parse /proc/{pid}/stat: {:?}",
+                String::from_utf8_lossy(text)
+            ),
+        }
+    }
 }
 
 pub(crate) fn proc_stat(pid: Pid) -> std::result::Result<ProcStat, StatError> {
     let path = format!("/proc/{pid}/stat");
     let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => StatError::Gone,
-        _ => StatError::Other(format!("cannot read {path}: {e}")),
+        _ => StatError::Unreadable(pid, e),
     })?;
     let mut text = Vec::new();
     // The line is a few hundred bytes; the bound only guards the parser.
@@ -52,14 +69,9 @@ pub(crate) fn proc_stat(pid: Pid) -> std::result::Result<ProcStat, StatError> {
         Ok(_) => {}
         // The process was reaped between open and read.
         Err(e) if system::is_no_such_process(&e) => return Err(StatError::Gone),
-        Err(e) => return Err(StatError::Other(format!("cannot read {path}: {e}"))),
+        Err(e) => return Err(StatError::Unreadable(pid, e)),
     }
-    parse_stat(pid, &text).ok_or_else(|| {
-        StatError::Other(format!(
-            "cannot parse {path}: {:?}",
-            String::from_utf8_lossy(&text)
-        ))
-    })
+    parse_stat(pid, &text).ok_or(StatError::Unparsable(pid, text))
 }
 
 /// Parses `PID (COMM) STATE ...`; COMM may hold anything, blanks and

@@ -50,9 +50,9 @@ pub use poll::{poll, Interest, Ready};
 pub use process::{
     cloexec_from, default_sigpipe, execve_fd, exit_now, fork_single_threaded, getpid, getppid,
     is_access_denied, is_link_refused, is_not_found, is_tty, ns_flag, reset_signals, set_dumpable,
-    set_no_new_privs, set_parent_death_kill, set_umask, setns, setsid, signal_full_name,
-    signal_name, try_wait, wait, Exit, Forked, NAMESPACES, SIGCONT, SIGHUP, SIGINT, SIGKILL,
-    SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH,
+    set_no_new_privs, set_parent_death_kill, set_umask, setns, setsid, signal_name, try_wait, wait,
+    Exit, Forked, NAMESPACES, SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1,
+    SIGUSR2, SIGWINCH,
 };
 pub use seccomp::{copy_filters, install_filter, BpfProgram, INSN_BYTES, MAX_FILTERS, MAX_INSNS};
 pub use signals::Signals;

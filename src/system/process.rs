@@ -130,11 +130,26 @@ pub fn setns(fd: BorrowedFd<'_>, flags: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// How a process ended.
+/// How a process ended; in exit records also how a command that never
+/// started ended (nsgate's own 125–127).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Exited(i32),
     Signaled(i32),
+}
+
+/// As exit records write it (nsgate(8) AUDIT): `status=N`, or `signal=NAME`
+/// (`SIGTERM`), a number for a signal without a name (real-time signals).
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Exit::Exited(n) => write!(f, "status={n}"),
+            Exit::Signaled(n) => match signal_full_name(n) {
+                Some(name) => write!(f, "signal={name}"),
+                None => write!(f, "signal={n}"),
+            },
+        }
+    }
 }
 
 /// Reaps our child `pidfd` if it has ended, without blocking.
@@ -172,7 +187,7 @@ pub const SIGWINCH: i32 = libc::SIGWINCH;
 
 /// The name of a signal (`SIGTERM`), as audit records show it; None for
 /// one without a name (real-time signals).
-pub fn signal_full_name(signal: i32) -> Option<&'static str> {
+fn signal_full_name(signal: i32) -> Option<&'static str> {
     nix::sys::signal::Signal::try_from(signal)
         .ok()
         .map(|s| s.as_str())
