@@ -39,7 +39,7 @@ struct Args {
 }
 
 /// Runs nsgate and returns its exit code.
-pub fn main() -> i32 {
+pub(crate) fn main() -> i32 {
     let args = match parse_args(std::env::args_os().skip(1).collect()) {
         Ok(args) => args,
         // In gate mode the client reads this: one line, no usage text.

@@ -6,15 +6,15 @@
 use std::path::PathBuf;
 
 /// Exit code for failures of nsgate itself (nsgate(8) EXIT STATUS).
-pub const EXIT_FAILURE: i32 = 125;
+pub(crate) const EXIT_FAILURE: i32 = 125;
 /// Exit code for policy denials and non-executable programs (nsgate(8)
 /// EXIT STATUS).
-pub const EXIT_DENIED: i32 = 126;
+pub(crate) const EXIT_DENIED: i32 = 126;
 /// Exit code for a program not found in the container (nsgate(8) EXIT STATUS).
-pub const EXIT_NOT_FOUND: i32 = 127;
+pub(crate) const EXIT_NOT_FOUND: i32 = 127;
 
 #[derive(Debug)]
-pub enum Error {
+pub(crate) enum Error {
     ConfigIo {
         path: PathBuf,
         source: std::io::Error,
@@ -74,7 +74,7 @@ impl std::error::Error for Error {}
 
 /// What a gate-mode client is told about a failure, besides the error.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ClientView<'a> {
+pub(crate) struct ClientView<'a> {
     /// The target named in authorized_keys.
     pub target: &'a str,
     /// The session id of the audit records, once there is one.
@@ -88,7 +88,7 @@ impl Error {
     /// path, file mode or errno text: what failed, in words, and the session
     /// whose audit record has the `Display` text. Denials and unknown
     /// targets say only what the client sent and the target's name.
-    pub fn client_message(&self, view: &ClientView) -> String {
+    pub(crate) fn client_message(&self, view: &ClientView) -> String {
         let target = view.target;
         let details = match view.sid {
             Some(sid) => format!(" (session {sid}; the audit record has the details)"),
@@ -131,7 +131,7 @@ impl Error {
     }
 
     /// The exit code (nsgate(8) EXIT STATUS) for this failure.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             Error::Denied(_) => EXIT_DENIED,
             Error::Enter { code, .. } => *code,
@@ -140,10 +140,10 @@ impl Error {
     }
 }
 
-pub type Result<T> = std::result::Result<T, Error>;
+pub(crate) type Result<T> = std::result::Result<T, Error>;
 
 /// An OS error as the C library words it, without Rust's "(os error N)".
-pub fn os_message(e: &std::io::Error) -> String {
+pub(crate) fn os_message(e: &std::io::Error) -> String {
     let text = e.to_string();
     match text.rfind(" (os error ") {
         Some(at) if text.ends_with(')') => text[..at].to_string(),

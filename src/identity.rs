@@ -11,7 +11,7 @@ use std::path::Path;
 
 /// The identity of the key that logged in.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Identity {
+pub(crate) struct Identity {
     pub label: Option<String>,
     /// `SHA256:` + unpadded base64, as `ssh-keygen -lf` writes it.
     pub fingerprint: Option<String>,
@@ -19,7 +19,7 @@ pub struct Identity {
 
 /// Key labels: letters, digits, `.`, `_`, `-` and `@`, at most 64, not
 /// starting with `-`.
-pub fn is_label(s: &str) -> bool {
+pub(crate) fn is_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && !s.starts_with('-')
@@ -32,7 +32,7 @@ const MAX_USER_AUTH_BYTES: u64 = 64 * 1024;
 
 /// The fingerprint of the first `publickey` line of the SSH_USER_AUTH file.
 /// `None` when that file names no public key (e.g. password logins).
-pub fn fingerprint_from_user_auth(path: &Path) -> Result<Option<String>> {
+pub(crate) fn fingerprint_from_user_auth(path: &Path) -> Result<Option<String>> {
     let fail = |why: String| Error::UserAuth {
         path: path.to_path_buf(),
         why,
@@ -66,7 +66,7 @@ pub fn fingerprint_from_user_auth(path: &Path) -> Result<Option<String>> {
 }
 
 /// `SHA256:` + unpadded base64 of the SHA-256 of the decoded key blob.
-pub fn fingerprint(base64_blob: &[u8]) -> Option<String> {
+pub(crate) fn fingerprint(base64_blob: &[u8]) -> Option<String> {
     let blob = base64::engine::general_purpose::STANDARD
         .decode(base64_blob)
         .ok()?;

@@ -6,6 +6,8 @@
 //! `system` is the only module with `unsafe`. The modules are crate-private:
 //! the binary is the product, so the compiler reports what nothing uses.
 
+#![warn(unreachable_pub)]
+
 pub(crate) mod audit;
 pub(crate) mod cli;
 pub(crate) mod config;

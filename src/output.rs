@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 /// Writes `text` to stdout; a reader that went away is not an error.
-pub fn stdout(text: &str) -> io::Result<()> {
+pub(crate) fn stdout(text: &str) -> io::Result<()> {
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
@@ -14,11 +14,11 @@ pub fn stdout(text: &str) -> io::Result<()> {
 }
 
 /// Writes `text` to stderr. Nowhere is left to report a failure.
-pub fn stderr(text: &str) {
+pub(crate) fn stderr(text: &str) {
     let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// The one line a refusal or failure gives the client: `nsgate: MESSAGE`.
-pub fn error_line(message: &str) {
+pub(crate) fn error_line(message: &str) {
     stderr(&format!("nsgate: {message}\n"));
 }

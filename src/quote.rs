@@ -6,7 +6,7 @@
 
 /// Escapes a value for a double-quoted audit field (nsgate(8) AUDIT): `\` and
 /// `"` get a backslash, every byte outside 0x20–0x7E becomes `\xHH`.
-pub fn escape(bytes: &[u8]) -> String {
+pub(crate) fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
         match b {

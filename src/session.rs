@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Runs one gate-mode session and returns nsgate's exit code.
-pub fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 {
+pub(crate) fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 {
     let mut view = ClientView {
         target,
         ..ClientView::default()

@@ -4,7 +4,7 @@
 /// Whether `test` must be skipped because it needs root: a notice for a
 /// developer without root, a failure when CI asked for everything
 /// (NSGATE_E2E), as for the integration tests.
-pub fn skip_without_root(test: &str, why: &str) -> bool {
+pub(crate) fn skip_without_root(test: &str, why: &str) -> bool {
     if nix::unistd::geteuid().is_root() {
         return false;
     }

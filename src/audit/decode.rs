@@ -4,7 +4,7 @@
 
 /// A field's value as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
+pub(super) enum Value {
     /// A bare `-`.
     Missing,
     Bare(String),
@@ -14,7 +14,7 @@ pub enum Value {
 
 impl Value {
     /// The value's bytes; `None` when missing.
-    pub fn bytes(&self) -> Option<&[u8]> {
+    pub(super) fn bytes(&self) -> Option<&[u8]> {
         match self {
             Value::Missing => None,
             Value::Bare(s) => Some(s.as_bytes()),
@@ -25,7 +25,7 @@ impl Value {
 
 /// Where and why a record did not decode.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecodeError {
+pub(super) struct DecodeError {
     pub at: usize,
     pub why: &'static str,
 }
@@ -48,7 +48,7 @@ fn fail<T>(at: usize, why: &'static str) -> Result<T, DecodeError> {
 
 /// Decodes the inside of a quoted value: `\\`, `\"` and `\xHH`; every other
 /// byte must be printable ASCII other than `"`.
-pub fn unescape(s: &str) -> Result<Vec<u8>, DecodeError> {
+pub(super) fn unescape(s: &str) -> Result<Vec<u8>, DecodeError> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -92,7 +92,7 @@ pub fn unescape(s: &str) -> Result<Vec<u8>, DecodeError> {
 
 /// Splits a record's MESSAGE (`v=1 sid=... cmd="..."`) into its fields, in
 /// order, decoding quoted values.
-pub fn parse_message(message: &str) -> Result<Vec<(String, Value)>, DecodeError> {
+pub(super) fn parse_message(message: &str) -> Result<Vec<(String, Value)>, DecodeError> {
     let b = message.as_bytes();
     let mut fields = Vec::new();
     let mut i = 0;

@@ -33,8 +33,8 @@ mod syslog;
 
 #[cfg(test)]
 use decode::{parse_message, unescape, Value};
-pub use record::{client_address, Event, Record, SessionId};
-pub use syslog::Auditor;
+pub(crate) use record::{client_address, Event, Record, SessionId};
+pub(crate) use syslog::Auditor;
 #[cfg(test)]
 use syslog::{parse_frame, MAX_RECORD_BYTES};
 

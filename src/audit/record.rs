@@ -15,7 +15,7 @@ use crate::system::Exit;
 
 /// What a record reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// Permitted; written (and accepted) before anything is entered.
     Allow,
     Deny,
@@ -26,7 +26,7 @@ pub enum Event {
 }
 
 impl Event {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Event::Allow => "allow",
             Event::Deny => "deny",
@@ -36,7 +36,7 @@ impl Event {
     }
 
     /// The syslog severity (nsgate(8) AUDIT): info, warning or err.
-    pub fn severity(self) -> u8 {
+    pub(crate) fn severity(self) -> u8 {
         match self {
             Event::Allow | Event::Exit => 6,
             Event::Deny => 4,
@@ -53,12 +53,12 @@ impl fmt::Display for Event {
 
 /// A random 128-bit session id, written as 32 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SessionId([u8; 16]);
+pub(crate) struct SessionId([u8; 16]);
 
 impl SessionId {
     /// A fresh id from getrandom(2). Without randomness no record can be
     /// written, so a failure is an audit failure.
-    pub fn generate() -> Result<SessionId> {
+    pub(crate) fn generate() -> Result<SessionId> {
         let mut bytes = [0u8; 16];
         crate::system::getrandom(&mut bytes)
             .map_err(|e| Error::Audit(format!("cannot get random bytes for a session id: {e}")))?;
@@ -66,7 +66,7 @@ impl SessionId {
     }
 
     #[cfg(test)]
-    pub fn from_bytes(bytes: [u8; 16]) -> SessionId {
+    pub(crate) fn from_bytes(bytes: [u8; 16]) -> SessionId {
         SessionId(bytes)
     }
 }
@@ -84,12 +84,12 @@ impl fmt::Debug for SessionId {
 }
 
 /// Longest `reason` kept, in bytes; reasons are nsgate's own prose.
-pub const MAX_REASON_BYTES: usize = 1024;
+pub(super) const MAX_REASON_BYTES: usize = 1024;
 
 /// One audit record. `None` is written as `-` (`reason`, `outcome` and
 /// `duration` are left out instead).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
+pub(crate) struct Record {
     pub sid: SessionId,
     pub event: Event,
     /// The `--key` label.
@@ -122,7 +122,7 @@ pub struct Record {
 
 impl Record {
     /// A record with every field missing but its session and event.
-    pub fn new(sid: SessionId, event: Event) -> Record {
+    pub(crate) fn new(sid: SessionId, event: Event) -> Record {
         Record {
             sid,
             event,
@@ -146,7 +146,7 @@ impl Record {
 
     /// The exit record that pairs with this allow record: same session and
     /// fields, with how the command ended.
-    pub fn exit(&self, outcome: Exit, duration: Duration, reason: Option<String>) -> Record {
+    pub(crate) fn exit(&self, outcome: Exit, duration: Duration, reason: Option<String>) -> Record {
         Record {
             event: Event::Exit,
             outcome: Some(outcome),
@@ -157,7 +157,7 @@ impl Record {
     }
 
     /// The whole message, nothing shortened but an over-long `reason`.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         self.render(self.cmd.as_deref(), self.capped_reason().as_deref())
     }
 
@@ -294,7 +294,7 @@ fn is_bare(v: &str) -> bool {
 /// The client's address from sshd's `SSH_CONNECTION` (`client_ip
 /// client_port server_ip server_port`), else `SSH_CLIENT` (`client_ip
 /// client_port server_port`). A value not of exactly that shape gives `None`.
-pub fn client_address(
+pub(crate) fn client_address(
     ssh_connection: Option<&OsStr>,
     ssh_client: Option<&OsStr>,
 ) -> Option<SocketAddr> {

@@ -14,10 +14,10 @@ use crate::system::{self, Pid};
 
 /// No datagram, header included, is ever longer (nsgate(8) AUDIT). rsyslogd's
 /// default message size limit is 8096.
-pub const MAX_RECORD_BYTES: usize = 8000;
+pub(super) const MAX_RECORD_BYTES: usize = 8000;
 
 /// How long one send may wait for a full socket before nsgate gives up.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+pub(super) const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 const TAG: &str = "nsgate";
 
@@ -26,7 +26,7 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// `Mmm dd hh:mm:ss` in UTC, the day padded with a space (`Nov  9`).
-pub fn timestamp(unix_secs: i64) -> String {
+pub(super) fn timestamp(unix_secs: i64) -> String {
     let (_, month, day) = civil_from_days(unix_secs.div_euclid(86_400));
     let s = unix_secs.rem_euclid(86_400);
     format!(
@@ -69,7 +69,7 @@ fn frame(facility: Facility, event: Event, unix_secs: i64, pid: Pid, message: &s
 /// the first send; the connection is close-on-exec (std opens every socket
 /// with `SOCK_CLOEXEC`).
 #[derive(Debug)]
-pub struct Auditor {
+pub(crate) struct Auditor {
     path: PathBuf,
     facility: Facility,
     socket: Option<UnixDatagram>,
@@ -83,7 +83,7 @@ enum Failure {
 }
 
 impl Auditor {
-    pub fn new(settings: &Settings) -> Auditor {
+    pub(crate) fn new(settings: &Settings) -> Auditor {
         Auditor {
             path: settings.syslog_socket.clone(),
             facility: settings.syslog_facility,
@@ -93,7 +93,7 @@ impl Auditor {
 
     /// The datagram `send` would write at `now`, or the error for a record
     /// over the size limit.
-    pub fn datagram(&self, record: &Record, now: SystemTime) -> Result<String> {
+    pub(crate) fn datagram(&self, record: &Record, now: SystemTime) -> Result<String> {
         // Before 1970 only on a broken clock; the daemon re-stamps anyway.
         let secs = now
             .duration_since(UNIX_EPOCH)
@@ -112,7 +112,7 @@ impl Auditor {
     /// Sends one record. `Ok` means the socket accepted the whole datagram.
     /// When the daemon has gone away since the last send (restarted, socket
     /// re-created), reconnects once and tries again.
-    pub fn send(&mut self, record: &Record) -> Result<()> {
+    pub(crate) fn send(&mut self, record: &Record) -> Result<()> {
         let datagram = self.datagram(record, SystemTime::now())?;
         let data = datagram.as_bytes();
         let result = match self.attempt(data) {
@@ -210,7 +210,7 @@ fn reconnectable(e: &io::Error) -> bool {
 /// The parts of a datagram as nsgate writes it, for the tests.
 #[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Frame<'a> {
+pub(super) struct Frame<'a> {
     pub pri: u16,
     pub timestamp: &'a str,
     pub pid: u32,
@@ -220,7 +220,7 @@ pub struct Frame<'a> {
 /// Splits `<PRI>Mmm dd hh:mm:ss nsgate[PID]: MESSAGE`; `None` if it is not
 /// in that shape.
 #[cfg(test)]
-pub fn parse_frame(datagram: &str) -> Option<Frame<'_>> {
+pub(super) fn parse_frame(datagram: &str) -> Option<Frame<'_>> {
     let rest = datagram.strip_prefix('<')?;
     let (pri, rest) = rest.split_once('>')?;
     let ts = rest.get(..15)?;

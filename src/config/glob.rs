@@ -7,7 +7,7 @@
 /// True when `word`, written unquoted in a pattern, is a glob: it contains
 /// `*`, `?` or a `[` that opens a set (so a lone `[`, the `test` program,
 /// is a literal).
-pub fn is_glob(word: &str) -> bool {
+pub(crate) fn is_glob(word: &str) -> bool {
     let chars: Vec<char> = word.chars().collect();
     chars.iter().enumerate().any(|(i, c)| match c {
         '*' | '?' => true,
@@ -17,7 +17,7 @@ pub fn is_glob(word: &str) -> bool {
 }
 
 /// Whether the glob `pattern` matches the argument `arg`.
-pub fn matches(pattern: &str, arg: &str) -> bool {
+pub(crate) fn matches(pattern: &str, arg: &str) -> bool {
     // No option smuggling: `tar -C /srv *` must not accept `--to-command=id`.
     if arg.starts_with('-') && !pattern.starts_with('-') {
         return false;

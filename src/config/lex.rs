@@ -6,7 +6,7 @@
 
 /// One word with where it starts, for `FILE:LINE:COL` messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Word {
+pub(super) struct Word {
     pub text: String,
     /// Written in double quotes: always literal.
     pub quoted: bool,
@@ -16,13 +16,13 @@ pub struct Word {
 
 /// The words of one logical line (continuations joined), never empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
+pub(super) struct Line {
     pub words: Vec<Word>,
 }
 
 /// A lexical error at `line:col`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LexError {
+pub(super) struct LexError {
     pub line: u32,
     pub col: u32,
     pub message: String,
@@ -30,7 +30,7 @@ pub struct LexError {
 
 /// Splits `text` into logical lines. A logical line with an error is reported
 /// and left out; the rest of the file is still read so every error is found.
-pub fn lex(text: &[u8]) -> (Vec<Line>, Vec<LexError>) {
+pub(super) fn lex(text: &[u8]) -> (Vec<Line>, Vec<LexError>) {
     let mut lines = Vec::new();
     let mut errors = Vec::new();
     let mut current: Vec<Word> = Vec::new();

@@ -16,7 +16,7 @@ const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// Whether a symbolic link may name the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
+pub(crate) enum Link {
     /// The configuration may be a link: the directories on both its paths
     /// are checked.
     Follow,
@@ -26,7 +26,7 @@ pub enum Link {
 
 /// Why a file is not read as trusted; each caller words it for its file.
 #[derive(Debug)]
-pub enum Untrusted {
+pub(crate) enum Untrusted {
     /// The step (`open`, `stat`, `read`) that failed.
     Io(&'static str, std::io::Error),
     /// A symbolic link, with `Link::Refuse`.
@@ -44,7 +44,7 @@ pub enum Untrusted {
 
 /// Why the directories above a trusted file do not keep it safe.
 #[derive(Debug)]
-pub enum UnsafeDirectory {
+pub(crate) enum UnsafeDirectory {
     /// The path could not be resolved, or a directory on it examined.
     Io(std::io::Error),
     NotRoot(PathBuf),
@@ -70,7 +70,7 @@ impl std::fmt::Display for UnsafeDirectory {
 /// Reads a root-owned file no one else can write or swap, checked on the
 /// opened descriptor so what is checked is what is read, at most `limit`
 /// bytes.
-pub fn read_trusted(
+pub(crate) fn read_trusted(
     path: &Path,
     limit: u64,
     link: Link,
@@ -162,7 +162,7 @@ fn check_ancestors(path: &Path) -> std::result::Result<(), UnsafeDirectory> {
 }
 
 /// Reads, checks and parses the configuration at `path`.
-pub fn load(path: &Path) -> Result<Config> {
+pub(crate) fn load(path: &Path) -> Result<Config> {
     let text = read_config(path)?;
     super::parse(&path.to_string_lossy(), &text).map_err(Error::Config)
 }

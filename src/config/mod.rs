@@ -13,16 +13,16 @@ mod warn;
 #[cfg(test)]
 mod tests;
 
-pub use load::{load, read_trusted, Link, Untrusted};
-pub use names::{InvalidName, NameKind};
-pub use parse::parse;
+pub(crate) use load::{load, read_trusted, Link, Untrusted};
+pub(crate) use names::{InvalidName, NameKind};
+pub(crate) use parse::parse;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where a rule or target was written, for `FILE:LINE` in messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
+pub(crate) struct Origin {
     pub file: String,
     pub line: u32,
 }
@@ -34,7 +34,7 @@ impl std::fmt::Display for Origin {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
+pub(crate) struct Config {
     pub settings: Settings,
     pub targets: Vec<Target>,
     /// In file order; the last matching rule decides.
@@ -45,13 +45,13 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn target(&self, name: &str) -> Option<&Target> {
+    pub(crate) fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub syslog_socket: PathBuf,
     pub syslog_facility: Facility,
     pub max_command_bytes: usize,
@@ -69,7 +69,7 @@ impl Default for Settings {
 
 /// Syslog facilities by their names in syslog.conf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Facility {
+pub(crate) enum Facility {
     Kern,
     User,
     Mail,
@@ -86,7 +86,7 @@ pub enum Facility {
 }
 
 impl Facility {
-    pub fn from_name(name: &str) -> Option<Facility> {
+    pub(crate) fn from_name(name: &str) -> Option<Facility> {
         Some(match name {
             "kern" => Facility::Kern,
             "user" => Facility::User,
@@ -112,7 +112,7 @@ impl Facility {
     }
 
     /// The facility code of RFC 3164 (not yet multiplied by 8).
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             Facility::Kern => 0,
             Facility::User => 1,
@@ -132,7 +132,7 @@ impl Facility {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     pub name: String,
     pub origin: Origin,
     pub kind: TargetKind,
@@ -143,7 +143,7 @@ pub struct Target {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TargetKind {
+pub(crate) enum TargetKind {
     /// Docker Engine API; `socket` defaults to /var/run/docker.sock.
     Docker {
         container: String,
@@ -170,7 +170,7 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             TargetKind::Docker { .. } => "docker",
             TargetKind::Podman { .. } => "podman",
@@ -183,7 +183,7 @@ impl TargetKind {
 
 /// `USER[:GROUP]`, names or numbers, resolved later inside the container.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserSpec {
+pub(crate) struct UserSpec {
     pub user: String,
     pub group: Option<String>,
 }
@@ -198,7 +198,7 @@ impl std::fmt::Display for UserSpec {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvVar {
+pub(crate) struct EnvVar {
     pub name: String,
     pub value: String,
 }
@@ -206,11 +206,11 @@ pub struct EnvVar {
 /// A set of namespace types (nsgate.conf(5), "Namespace lists"): bit `i`
 /// is the type in row `i` of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct NsSet(u8);
+pub(crate) struct NsSet(u8);
 
 /// Namespace types in the order nsgate names them: the names of the one
 /// table, [`crate::system::NAMESPACES`], which holds their flags too.
-pub const NS_NAMES: [&str; crate::system::NAMESPACES.len()] = {
+pub(crate) const NS_NAMES: [&str; crate::system::NAMESPACES.len()] = {
     let mut names = [""; crate::system::NAMESPACES.len()];
     let mut i = 0;
     while i < names.len() {
@@ -224,26 +224,26 @@ pub const NS_NAMES: [&str; crate::system::NAMESPACES.len()] = {
 const _: () = assert!(NS_NAMES.len() <= u8::BITS as usize);
 
 impl NsSet {
-    pub const ALL: NsSet = NsSet(0xff);
-    pub const EMPTY: NsSet = NsSet(0);
+    pub(crate) const ALL: NsSet = NsSet(0xff);
+    pub(crate) const EMPTY: NsSet = NsSet(0);
 
-    pub fn from_name(name: &str) -> Option<NsSet> {
+    pub(crate) fn from_name(name: &str) -> Option<NsSet> {
         NS_NAMES
             .iter()
             .position(|n| *n == name)
             .map(|i| NsSet(1 << i))
     }
-    pub fn contains(self, other: NsSet) -> bool {
+    pub(crate) fn contains(self, other: NsSet) -> bool {
         self.0 & other.0 == other.0
     }
-    pub fn union(self, other: NsSet) -> NsSet {
+    pub(crate) fn union(self, other: NsSet) -> NsSet {
         NsSet(self.0 | other.0)
     }
-    pub fn intersect(self, other: NsSet) -> NsSet {
+    pub(crate) fn intersect(self, other: NsSet) -> NsSet {
         NsSet(self.0 & other.0)
     }
     /// The names in this set, in `NS_NAMES` order.
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
+    pub(crate) fn names(self) -> impl Iterator<Item = &'static str> {
         NS_NAMES
             .iter()
             .enumerate()
@@ -260,34 +260,34 @@ impl std::fmt::Display for NsSet {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Permit,
     Deny,
 }
 
 /// Who a rule is for (nsgate.conf(5), "Rules").
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Who {
+pub(crate) enum Who {
     Anyone,
     /// Key labels and `SHA256:` fingerprints, any of which matches.
     List(Vec<Principal>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
+pub(crate) enum Principal {
     Label(String),
     /// The full `SHA256:...` text, compared exactly.
     Fingerprint(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Targets {
+pub(crate) enum Targets {
     All,
     Names(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub origin: Origin,
     pub action: Action,
     pub who: Who,
@@ -304,7 +304,7 @@ pub struct Rule {
 
 /// What a rule's command part permits or denies.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RuleCommand {
+pub(crate) enum RuleCommand {
     /// `deny` without `cmd`: every request, interactive included.
     Everything,
     /// `shell`: an interactive session.
@@ -314,21 +314,21 @@ pub enum RuleCommand {
 
 /// The words after `cmd` (nsgate.conf(5), "Command patterns").
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pattern {
+pub(crate) struct Pattern {
     pub words: Vec<PatternWord>,
     /// A trailing `...`: any number of further arguments.
     pub rest: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PatternWord {
+pub(crate) enum PatternWord {
     Literal(String),
     /// A word with `*`, `?` or `[...]`, kept as written.
     Glob(String),
 }
 
 impl PatternWord {
-    pub fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         match self {
             PatternWord::Literal(s) | PatternWord::Glob(s) => s,
         }
@@ -420,7 +420,7 @@ impl std::fmt::Display for Rule {
 /// What a permitting rule gives on its target: the rule's options where it
 /// sets them, else the target's defaults (nsgate.conf(5), "Targets").
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Effective<'a> {
+pub(crate) struct Effective<'a> {
     pub user: Option<&'a UserSpec>,
     pub ns: Option<NsSet>,
     pub cwd: Option<&'a str>,
@@ -431,7 +431,7 @@ pub struct Effective<'a> {
 }
 
 impl Rule {
-    pub fn effective<'a>(&'a self, target: &'a Target) -> Effective<'a> {
+    pub(crate) fn effective<'a>(&'a self, target: &'a Target) -> Effective<'a> {
         Effective {
             user: self.as_user.as_ref().or(target.user.as_ref()),
             ns: self.ns.or(target.ns),

@@ -7,7 +7,7 @@
 
 /// A kind of name, with the rule of the runtime that owns it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NameKind {
+pub(crate) enum NameKind {
     /// Docker's `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, which covers a full or
     /// 12-or-more-digit hex id too.
     DockerContainer,
@@ -29,7 +29,7 @@ const MAX_MACHINE_NAME: usize = 64;
 
 impl NameKind {
     /// The name's kind as messages say it.
-    pub fn what(self) -> &'static str {
+    pub(crate) fn what(self) -> &'static str {
         match self {
             NameKind::DockerContainer => "docker container name",
             NameKind::PodmanContainer => "podman container name",
@@ -40,7 +40,7 @@ impl NameKind {
     }
 
     /// The rule, in words, for messages.
-    pub fn rule(self) -> &'static str {
+    pub(crate) fn rule(self) -> &'static str {
         match self {
             NameKind::DockerContainer => {
                 "a letter or digit, then letters, digits, '_', '.' or '-'; 2 to 255 characters"
@@ -57,7 +57,7 @@ impl NameKind {
         }
     }
 
-    pub fn is_valid(self, name: &str) -> bool {
+    pub(crate) fn is_valid(self, name: &str) -> bool {
         match self {
             NameKind::DockerContainer => name.len() >= 2 && is_engine_name(name),
             NameKind::PodmanContainer => is_engine_name(name),
@@ -82,7 +82,7 @@ impl NameKind {
     }
 
     /// `name`, or why this kind of name cannot be it.
-    pub fn check(self, name: &str) -> Result<(), InvalidName> {
+    pub(crate) fn check(self, name: &str) -> Result<(), InvalidName> {
         if self.is_valid(name) {
             return Ok(());
         }
@@ -103,7 +103,7 @@ fn is_engine_name(name: &str) -> bool {
 
 /// A name its runtime would refuse; `Display` says which rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidName {
+pub(crate) struct InvalidName {
     pub kind: NameKind,
     pub name: String,
 }

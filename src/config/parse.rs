@@ -8,7 +8,7 @@ use super::names::NameKind;
 use super::*;
 
 /// Parses `text` read from `file`; every error as `FILE:LINE[:COL]: message`.
-pub fn parse(file: &str, text: &[u8]) -> Result<Config, Vec<String>> {
+pub(crate) fn parse(file: &str, text: &[u8]) -> Result<Config, Vec<String>> {
     let (lines, lex_errors) = lex(text);
     let mut diagnostics: Vec<(u32, u32, String)> = lex_errors
         .into_iter()
@@ -258,7 +258,7 @@ impl Parser<'_> {
 
 /// The largest `max-command-bytes`: with every other field at its bound, a
 /// record stays under the 8000 bytes of nsgate(8) AUDIT.
-pub const MAX_COMMAND_BYTES: usize = 6144;
+pub(super) const MAX_COMMAND_BYTES: usize = 6144;
 
 /// Options given at most once per statement.
 #[derive(Default)]

@@ -117,7 +117,7 @@ const RUNS_CODE: &[&str] = &[
 const VERSIONED: &[&str] = &["python", "perl", "ruby", "php", "lua", "node", "pip"];
 
 /// Each warning with its line, for sorting among errors.
-pub fn warnings(file: &str, config: &Config) -> Vec<(u32, String)> {
+pub(super) fn warnings(file: &str, config: &Config) -> Vec<(u32, String)> {
     let mut out = Vec::new();
     for rule in &config.rules {
         let RuleCommand::Cmd(pattern) = &rule.what else {

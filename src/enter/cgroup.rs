@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 /// Why the target's cgroups cannot be found or joined.
 #[derive(Debug)]
-pub enum Why {
+pub(crate) enum Why {
     /// A hierarchy the target is in, mounted nowhere we can see: its id
     /// and controllers.
     NoMount(String, String),
@@ -68,7 +68,7 @@ impl fmt::Display for Why {
 
 /// The file that says the target is frozen, and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frozen {
+pub(super) enum Frozen {
     /// A v1 `freezer.state` of FREEZING or FROZEN.
     Freezer(PathBuf, String),
     /// A v2 `cgroup.events` with `frozen 1`.
@@ -89,7 +89,7 @@ impl fmt::Display for Frozen {
 
 /// The target's cgroup in one hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hierarchy {
+pub(crate) struct Hierarchy {
     /// `ID:CONTROLLERS:` as in /proc/PID/cgroup.
     pub prefix: String,
     /// The cgroup's path as /proc/PID/cgroup shows it (from the hierarchy's root).
@@ -123,7 +123,7 @@ impl Hierarchy {
 
 /// The target's cgroups, from the target's `/proc/PID/cgroup`, ours, and our
 /// `/proc/self/mountinfo`.
-pub fn hierarchies(target: &str, own: &str, mountinfo: &str) -> Result<Vec<Hierarchy>, Why> {
+pub(super) fn hierarchies(target: &str, own: &str, mountinfo: &str) -> Result<Vec<Hierarchy>, Why> {
     let mounts: Vec<Mount> = mountinfo.lines().filter_map(Mount::parse).collect();
     let mut found = Vec::new();
     for line in target.lines().filter(|l| !l.is_empty()) {
@@ -186,7 +186,7 @@ pub fn hierarchies(target: &str, own: &str, mountinfo: &str) -> Result<Vec<Hiera
 /// `cgroup.events` or a `cgroup.freeze` of 1 in it or an ancestor (which
 /// `frozen` only shows once every process has stopped). A file that does
 /// not exist (a root cgroup, a kernel without v2 freezing) freezes nothing.
-pub fn frozen(cgroups: &[Hierarchy]) -> Result<Option<Frozen>, Why> {
+pub(super) fn frozen(cgroups: &[Hierarchy]) -> Result<Option<Frozen>, Why> {
     for cgroup in cgroups {
         if cgroup.v1_freezer() {
             let file = cgroup.dir.join("freezer.state");
@@ -237,7 +237,7 @@ fn read_small(path: &Path) -> Result<Option<String>, Why> {
 /// The session's own cgroup, below the target's in the tracking hierarchy;
 /// removed when dropped (it must be empty by then).
 #[derive(Debug)]
-pub struct SessionCgroup {
+pub(crate) struct SessionCgroup {
     dir: PathBuf,
     /// The line /proc/PID/cgroup shows for a member.
     line: String,
@@ -247,7 +247,7 @@ pub struct SessionCgroup {
 
 impl SessionCgroup {
     /// Creates `nsgate-NAME` below the target's cgroup.
-    pub fn create(hierarchies: &[Hierarchy], name: &str) -> Result<SessionCgroup, Why> {
+    pub(crate) fn create(hierarchies: &[Hierarchy], name: &str) -> Result<SessionCgroup, Why> {
         // cgroup v2 where there is one: it can freeze and kill the session.
         let h = hierarchies
             .iter()
@@ -268,7 +268,7 @@ impl SessionCgroup {
 
     /// The pids in the session (as the host sees them), from the kernel's
     /// own list; zombies are not in it.
-    pub fn members(&self) -> std::io::Result<Vec<Pid>> {
+    pub(crate) fn members(&self) -> std::io::Result<Vec<Pid>> {
         let text = std::fs::read_to_string(self.dir.join("cgroup.procs"))?;
         Ok(text
             .lines()
@@ -278,7 +278,7 @@ impl SessionCgroup {
 
     /// Whether any process is in the session, or in a cgroup below it
     /// (cgroup v2 says so for the whole subtree; v1 has only the list).
-    pub fn populated(&self) -> std::io::Result<bool> {
+    pub(crate) fn populated(&self) -> std::io::Result<bool> {
         match std::fs::read_to_string(self.dir.join("cgroup.events")) {
             Ok(events) => Ok(events.lines().any(|l| l == "populated 1")),
             Err(_) => Ok(!self.members()?.is_empty()),
@@ -288,7 +288,7 @@ impl SessionCgroup {
     /// Whether process `pid` is in the session now. With a pidfd opened
     /// before asking, a yes means the pidfd's process is a member, or has
     /// ended and its pid was taken by a new member.
-    pub fn holds(&self, pid: Pid) -> bool {
+    pub(crate) fn holds(&self, pid: Pid) -> bool {
         std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
             .is_ok_and(|text| text.lines().any(|l| l == self.line))
     }
@@ -296,7 +296,7 @@ impl SessionCgroup {
     /// Freezes (or thaws) the session where the hierarchy can (cgroup v2):
     /// a frozen process cannot fork, so a look at the members then is whole.
     /// Returns whether it froze within a short wait.
-    pub fn freeze(&self, on: bool) -> bool {
+    pub(crate) fn freeze(&self, on: bool) -> bool {
         if std::fs::write(self.dir.join("cgroup.freeze"), if on { "1" } else { "0" }).is_err() {
             return false;
         }
@@ -316,13 +316,13 @@ impl SessionCgroup {
 
     /// SIGKILL to every member at once, forks racing it included, where the
     /// kernel has cgroup.kill (Linux 5.14, cgroup v2). Returns whether it did.
-    pub fn kill(&self) -> bool {
+    pub(crate) fn kill(&self) -> bool {
         std::fs::write(self.dir.join("cgroup.kill"), "1").is_ok()
     }
 
     /// Moves every member to the target's own cgroup: processes a `detach`
     /// rule leaves running become ordinary processes of the container.
-    pub fn release(&self) -> std::io::Result<()> {
+    pub(crate) fn release(&self) -> std::io::Result<()> {
         let frozen = self.freeze(true);
         let mut result = Ok(());
         for _ in 0..100 {
@@ -356,7 +356,11 @@ impl Drop for SessionCgroup {
 
 /// Moves process `pid` into the target's cgroups, and into the session's in
 /// the tracking hierarchy; every write checked.
-pub fn join(hierarchies: &[Hierarchy], session: &SessionCgroup, pid: Pid) -> Result<(), Why> {
+pub(super) fn join(
+    hierarchies: &[Hierarchy],
+    session: &SessionCgroup,
+    pid: Pid,
+) -> Result<(), Why> {
     for h in hierarchies {
         let file = if h.dir.join("cgroup.procs") == session.parent_procs {
             session.dir.join("cgroup.procs")

@@ -26,7 +26,7 @@ use std::ffi::CString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// How the command's stdin, stdout and stderr are set up.
-pub enum ChildIo<'a> {
+pub(super) enum ChildIo<'a> {
     /// nsgate's own 0, 1 and 2.
     Direct,
     /// Pipes to the supervisor, which relays them.
@@ -42,7 +42,7 @@ pub enum ChildIo<'a> {
 
 /// Everything the entering process needs, prepared by the supervisor
 /// before forking.
-pub struct Spec<'a> {
+pub(super) struct Spec<'a> {
     pub pidfd: BorrowedFd<'a>,
     pub channel: BorrowedFd<'a>,
     /// The read end of the supervisor's lifeline pipe.
@@ -60,14 +60,14 @@ pub struct Spec<'a> {
 }
 
 /// Why the command could not be started, and the exit code for it (§7).
-pub struct Failure {
+pub(super) struct Failure {
     pub code: i32,
     pub message: String,
 }
 
 impl Failure {
     /// A failure to enter (125), `why` in words.
-    pub fn enter(why: String) -> Failure {
+    pub(super) fn enter(why: String) -> Failure {
         fail(format!("cannot enter the container: {why}"))
     }
 }
@@ -89,7 +89,7 @@ fn step<T>(what: &str, r: std::io::Result<T>) -> Result<T, Failure> {
 }
 
 /// Runs in the entering process after fork; never returns.
-pub fn main(spec: &Spec<'_>) -> ! {
+pub(super) fn main(spec: &Spec<'_>) -> ! {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| enter(spec)));
     let failure = match outcome {
         Ok(Ok(never)) => match never {},
@@ -316,7 +316,7 @@ fn open_terminal(
 /// Looks the program up as execvp would, but in the container and with the
 /// environment's PATH, and execs it. Returns why it could not. Runs in the
 /// command's own process, already confined (see `stage.rs`).
-pub fn exec(root: BorrowedFd<'_>, argv: &[String], env: &[CString], cwd: &str) -> Failure {
+pub(super) fn exec(root: BorrowedFd<'_>, argv: &[String], env: &[CString], cwd: &str) -> Failure {
     let program = &argv[0];
     let candidates: Vec<String> = if program.starts_with('/') {
         vec![program.clone()]

@@ -11,7 +11,7 @@ use std::os::fd::BorrowedFd;
 
 /// One system call of entering, with what it is given.
 #[derive(Debug)]
-pub enum Call<'a> {
+pub(super) enum Call<'a> {
     /// setns(2) through the target's pidfd with these CLONE_NEW* flags.
     Setns {
         pidfd: BorrowedFd<'a>,
@@ -51,12 +51,12 @@ impl Call<'_> {
 }
 
 /// Where the calls go.
-pub trait Kernel {
+pub(super) trait Kernel {
     fn call(&mut self, call: &Call<'_>) -> io::Result<()>;
 }
 
 /// The kernel itself.
-pub struct Real;
+pub(super) struct Real;
 
 impl Kernel for Real {
     fn call(&mut self, call: &Call<'_>) -> io::Result<()> {
@@ -76,7 +76,7 @@ impl Kernel for Real {
 }
 
 /// A failed call: which step, and the kernel's error.
-pub struct Failed {
+pub(super) struct Failed {
     pub what: &'static str,
     pub error: io::Error,
 }
@@ -90,7 +90,7 @@ fn run(kernel: &mut impl Kernel, call: Call<'_>) -> Result<(), Failed> {
 
 /// Joins the target's namespaces (for pid: where children are born) and
 /// takes its root, if its mount namespace was joined.
-pub fn join(
+pub(super) fn join(
     kernel: &mut impl Kernel,
     pidfd: BorrowedFd<'_>,
     flags: i32,
@@ -106,7 +106,7 @@ pub fn join(
 }
 
 /// What the target confines its processes with.
-pub struct Confinement<'a> {
+pub(super) struct Confinement<'a> {
     pub caps: TargetCaps,
     /// The highest capability number the kernel knows.
     pub last_cap: u32,
@@ -116,7 +116,7 @@ pub struct Confinement<'a> {
 
 /// Capabilities, no_new_privs, seccomp, groups, gid, uid, in the order that
 /// keeps the privilege to make each change until it is made.
-pub fn become_user(
+pub(super) fn become_user(
     kernel: &mut impl Kernel,
     target: &Confinement<'_>,
     creds: &Credentials,

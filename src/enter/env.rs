@@ -7,7 +7,8 @@ use super::users::Credentials;
 use crate::config::EnvVar;
 
 /// `PATH` when the runtime's environment has none (as Docker's default).
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(super) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Set unless the target or rule `env` sets them: pagers that cannot run
 /// other programs (nsgate(8), "Environment").
@@ -19,7 +20,7 @@ const PAGER_SAFETY: [(&str, &str); 4] = [
 ];
 
 /// Everything the environment is made from.
-pub struct Inputs<'a> {
+pub(super) struct Inputs<'a> {
     /// The runtime's `Config.Env`, `NAME=VALUE` each.
     pub runtime: &'a [String],
     /// For `HOSTNAME`: uname(2)'s in the container's UTS namespace.
@@ -32,7 +33,7 @@ pub struct Inputs<'a> {
 }
 
 /// Whether a client's `TERM` may be passed on (nsgate(8) THE REQUEST).
-pub fn valid_term(term: &str) -> bool {
+pub(crate) fn valid_term(term: &str) -> bool {
     (1..=64).contains(&term.len())
         && term
             .bytes()
@@ -43,7 +44,7 @@ pub fn valid_term(term: &str) -> bool {
 /// defaults, then the runtime's env replacing or appending, then what the
 /// user's passwd entry adds where missing, then the pager settings, then
 /// the target and rule `env`.
-pub fn build(inputs: &Inputs<'_>) -> Vec<String> {
+pub(super) fn build(inputs: &Inputs<'_>) -> Vec<String> {
     let mut env = Env(Vec::new());
     env.set("PATH", DEFAULT_PATH);
     if let Some(h) = inputs.hostname {

@@ -23,7 +23,7 @@ const PROC_FILE_LIMIT: u64 = 1 << 20;
 
 /// The target init's confinement, from /proc/PID/status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TargetCaps {
+pub(super) struct TargetCaps {
     pub bounding: u64,
     pub permitted: u64,
     pub effective: u64,
@@ -33,7 +33,7 @@ pub struct TargetCaps {
     pub seccomp_mode: u8,
 }
 
-pub struct Facts {
+pub(super) struct Facts {
     /// The namespaces to join.
     pub ns: NsSet,
     /// The target's root directory, when its mount namespace is joined.
@@ -51,7 +51,7 @@ pub struct Facts {
 impl Facts {
     /// `setns` flags for every namespace to join (for pid, the namespace
     /// children are born into).
-    pub fn setns_flags(&self) -> i32 {
+    pub(super) fn setns_flags(&self) -> i32 {
         self.ns
             .names()
             .filter_map(system::ns_flag)
@@ -61,7 +61,7 @@ impl Facts {
 
 /// Why the target cannot be entered, as the host side sees it.
 #[derive(Debug)]
-pub enum Why {
+pub(super) enum Why {
     OpenProc(system::Pid, io::Error),
     /// The pidfd says the pinned process has ended.
     Gone(system::Pid, io::Error),
@@ -134,7 +134,7 @@ impl fmt::Display for Why {
 }
 
 /// Reads everything about the target that must come from the host side.
-pub fn gather(pinned: &Pinned, restrict: Option<NsSet>) -> Result<Facts, Why> {
+pub(super) fn gather(pinned: &Pinned, restrict: Option<NsSet>) -> Result<Facts, Why> {
     let dir = system::open_proc_dir(pinned.pid).map_err(|e| Why::OpenProc(pinned.pid, e))?;
     alive(pinned)?;
     let dir = dir.as_fd();
@@ -270,7 +270,7 @@ fn read_text(dir: BorrowedFd<'_>, name: &'static str) -> Result<String, Why> {
 
 /// Every resource limit from /proc/PID/limits: each known row must be
 /// there, with a number or `unlimited` for its soft and hard limit.
-pub fn parse_limits(limits: &str) -> Result<Vec<system::Rlimit>, Why> {
+pub(super) fn parse_limits(limits: &str) -> Result<Vec<system::Rlimit>, Why> {
     let value = |v: &str| match v {
         "unlimited" => Ok(None),
         n => n.parse::<u64>().map(Some).map_err(|_| Why::Limit(n.into())),
@@ -292,7 +292,7 @@ pub fn parse_limits(limits: &str) -> Result<Vec<system::Rlimit>, Why> {
 }
 
 /// The capability sets and no_new_privs from /proc/PID/status.
-pub fn parse_status(status: &str) -> Result<TargetCaps, Why> {
+pub(super) fn parse_status(status: &str) -> Result<TargetCaps, Why> {
     let field = |name: &'static str| {
         status
             .lines()

@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 const MAX_TEXT: usize = 2048;
 
 #[derive(Debug)]
-pub enum Message {
+pub(crate) enum Message {
     /// Supervisor to the exec stage: the cgroups are joined, make the
     /// command's process.
     Go,
@@ -31,7 +31,7 @@ const STARTED: u8 = b'S';
 const FAILED: u8 = b'F';
 
 impl Message {
-    pub fn send(&self, channel: BorrowedFd<'_>) -> io::Result<()> {
+    pub(crate) fn send(&self, channel: BorrowedFd<'_>) -> io::Result<()> {
         match self {
             Message::Go => system::channel_send(channel, &[GO], None),
             Message::Master(fd) => system::channel_send(channel, &[MASTER], Some(fd.as_fd())),
@@ -55,7 +55,7 @@ impl Message {
 
     /// The next message; `Ok(None)` at end of file (every peer gone), and
     /// for a packet that is no message (ignored, like any junk).
-    pub fn recv(channel: BorrowedFd<'_>) -> io::Result<Option<Received>> {
+    pub(crate) fn recv(channel: BorrowedFd<'_>) -> io::Result<Option<Received>> {
         let mut buf = [0u8; MAX_TEXT + 2];
         let (n, fd) = system::channel_recv(channel, &mut buf)?;
         if n == 0 {
@@ -82,7 +82,7 @@ impl Message {
 
 /// What one packet held.
 #[derive(Debug)]
-pub enum Received {
+pub(crate) enum Received {
     Message(Message),
     Junk,
 }

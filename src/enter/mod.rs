@@ -23,12 +23,12 @@ mod env;
 mod facts;
 mod message;
 mod seal;
-pub mod stage;
+pub(crate) mod stage;
 mod users;
 
-pub use cgroup::SessionCgroup;
-pub use env::valid_term;
-pub use message::{Message, Received};
+pub(crate) use cgroup::SessionCgroup;
+pub(crate) use env::valid_term;
+pub(crate) use message::{Message, Received};
 
 use crate::config::{EnvVar, NsSet, UserSpec};
 use crate::error::{Error, Result, EXIT_FAILURE};
@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 /// What to run in the target, and how; the caller has merged target and
 /// rule settings into it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The command; None for an interactive session, which runs the user's
     /// shell from the container's /etc/passwd (else `/bin/sh`) with argv
     /// `[shell]`, not as a `-sh` login shell, as `docker exec` does.
@@ -66,7 +66,7 @@ pub struct Plan {
 
 /// Why nsgate ended the command rather than the command ending by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndReason {
+pub(crate) enum EndReason {
     Timeout,
     Disconnect,
 }
@@ -93,13 +93,13 @@ const FORWARDED: [i32; 7] = [
 
 /// The entering process (later the exec stage), our child in the host's
 /// pid namespace.
-pub struct Entering {
+pub(crate) struct Entering {
     pub pid: system::Pid,
     pub pidfd: OwnedFd,
 }
 
 /// How the command's stdin, stdout and stderr reach the client.
-pub enum Relay {
+pub(crate) enum Relay {
     /// The command has nsgate's own 0, 1, 2.
     Direct,
     /// Our ends of the command's stdin, stdout and stderr pipes.
@@ -114,7 +114,7 @@ pub enum Relay {
 
 /// A started session, for `supervise`: from the moment the exec stage was
 /// told to go on.
-pub struct Started {
+pub(crate) struct Started {
     pub entering: Entering,
     pub channel: OwnedFd,
     /// The write end of the lifeline: held, never written.
@@ -132,7 +132,7 @@ pub struct Started {
 
 /// The user the command runs as (for the audit record too): the plan's,
 /// else the runtime's `Config.User`, else uid 0.
-pub fn effective_user(plan: &Plan, runtime: &RuntimeConfig) -> UserSpec {
+pub(crate) fn effective_user(plan: &Plan, runtime: &RuntimeConfig) -> UserSpec {
     if let Some(user) = &plan.user {
         return user.clone();
     }
@@ -156,18 +156,18 @@ pub fn effective_user(plan: &Plan, runtime: &RuntimeConfig) -> UserSpec {
 
 /// What entering needs to know about the target, read from the host side
 /// before anything is entered (so the allow record can name the namespaces).
-pub struct Prepared(facts::Facts);
+pub(crate) struct Prepared(facts::Facts);
 
 impl Prepared {
     /// The namespaces the command will join: those where the target
     /// differs from nsgate, restricted to the plan's `ns`.
-    pub fn namespaces(&self) -> NsSet {
+    pub(crate) fn namespaces(&self) -> NsSet {
         self.0.ns
     }
 }
 
 /// Reads what `start` needs about the pinned target; enters nothing.
-pub fn prepare(pinned: &Pinned, plan: &Plan) -> Result<Prepared> {
+pub(crate) fn prepare(pinned: &Pinned, plan: &Plan) -> Result<Prepared> {
     facts::gather(pinned, plan.ns)
         .map(Prepared)
         .map_err(cannot_enter)
@@ -189,7 +189,7 @@ fn io_failure(what: &str) -> impl Fn(std::io::Error) -> Error + '_ {
 ///
 /// Call it from a single-threaded process: it forks, and the entering
 /// process joins namespaces that require a single thread.
-pub fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Started> {
+pub(crate) fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<Started> {
     let facts = prepared.0;
     let user = effective_user(plan, &pinned.runtime);
     let client = ClientTerminals::now();
@@ -383,7 +383,7 @@ impl Mode {
 
 /// Which of nsgate's standard descriptors are terminals, looked at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientTerminals {
+pub(crate) struct ClientTerminals {
     /// Standard input: the client's terminal, relayed in raw mode.
     pub stdin: bool,
     /// Standard output or error.

@@ -10,7 +10,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::Path;
 
 /// The running nsgate's binary, sealed one way or the other.
-pub fn exec_stage() -> std::io::Result<OwnedFd> {
+pub(super) fn exec_stage() -> std::io::Result<OwnedFd> {
     let source = Path::new("/proc/self/exe");
     if let Some(view) = overlay_view(source) {
         return Ok(view);

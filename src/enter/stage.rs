@@ -24,20 +24,20 @@ use std::time::Duration;
 
 /// argv[0] of the exec stage, and so the command line the container sees
 /// for the moment before the command is executed.
-pub const ARGV0: &str = "nsgate-exec";
+pub(crate) const ARGV0: &str = "nsgate-exec";
 /// The channel to the supervisor.
-pub const CHANNEL_FD: i32 = 3;
+pub(crate) const CHANNEL_FD: i32 = 3;
 /// The read end of a pipe only the supervisor can write to: a hang-up
 /// there means the supervisor is gone.
-pub const LIFELINE_FD: i32 = 4;
+pub(crate) const LIFELINE_FD: i32 = 4;
 
 /// Whether this process was executed as the exec stage.
-pub fn is_exec_stage() -> bool {
+pub(crate) fn is_exec_stage() -> bool {
     std::env::args_os().next().is_some_and(|a| a == ARGV0)
 }
 
 /// The exec stage's main; never returns.
-pub fn main() -> ! {
+pub(crate) fn main() -> ! {
     let (Ok(channel), Ok(lifeline)) = (
         system::inherited_fd(CHANNEL_FD),
         system::inherited_fd(LIFELINE_FD),

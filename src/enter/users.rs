@@ -14,7 +14,7 @@ use std::os::fd::BorrowedFd;
 /// Why the container's users and groups do not give the credentials; each
 /// names the file (`/etc/passwd`, `/etc/group`) it is about.
 #[derive(Debug)]
-pub enum Why {
+pub(super) enum Why {
     /// A link that leads nowhere.
     Dangling(&'static str),
     Open(&'static str, io::Error),
@@ -45,7 +45,7 @@ pub enum Why {
 
 /// What is wrong with a line of /etc/passwd or /etc/group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Malformed {
+pub(super) enum Malformed {
     ControlCharacter,
     /// The number of fields there, and the number wanted.
     Fields(usize, usize),
@@ -102,11 +102,11 @@ impl fmt::Display for Why {
 }
 
 /// Larger files are refused: no real passwd or group file comes close.
-pub const MAX_FILE_BYTES: u64 = 4 << 20;
+pub(super) const MAX_FILE_BYTES: u64 = 4 << 20;
 
 /// One line of /etc/passwd.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Passwd {
+pub(super) struct Passwd {
     pub name: String,
     pub uid: Uid,
     pub gid: Gid,
@@ -116,7 +116,7 @@ pub struct Passwd {
 
 /// One line of /etc/group.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
+pub(super) struct Group {
     pub name: String,
     pub gid: Gid,
     pub members: Vec<String>,
@@ -124,7 +124,7 @@ pub struct Group {
 
 /// Who the command runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credentials {
+pub(super) struct Credentials {
     pub uid: Uid,
     pub gid: Gid,
     /// Supplementary groups, in the order docker exec sets them.
@@ -138,7 +138,7 @@ pub struct Credentials {
 /// Reads `path` below `root` if it exists: `Ok(None)` when it does not.
 /// Refuses anything but a regular file of at most [`MAX_FILE_BYTES`], and
 /// never blocks (a FIFO opens at once and is then refused).
-pub fn read_file(root: BorrowedFd<'_>, path: &'static str) -> Result<Option<Vec<u8>>, Why> {
+pub(super) fn read_file(root: BorrowedFd<'_>, path: &'static str) -> Result<Option<Vec<u8>>, Why> {
     let fd = match system::open_in_root(root, path, Access::Read) {
         Ok(fd) => fd,
         // Missing only if nothing is there: a link that leads nowhere (such
@@ -217,7 +217,7 @@ fn parse_id(s: &str) -> Option<u32> {
     s.parse::<u32>().ok()
 }
 
-pub fn parse_passwd(text: &[u8]) -> Result<Vec<Passwd>, Why> {
+pub(super) fn parse_passwd(text: &[u8]) -> Result<Vec<Passwd>, Why> {
     let file = "/etc/passwd";
     records(text, file, 7)?
         .into_iter()
@@ -243,7 +243,7 @@ pub fn parse_passwd(text: &[u8]) -> Result<Vec<Passwd>, Why> {
         .collect()
 }
 
-pub fn parse_group(text: &[u8]) -> Result<Vec<Group>, Why> {
+pub(super) fn parse_group(text: &[u8]) -> Result<Vec<Group>, Why> {
     let file = "/etc/group";
     records(text, file, 4)?
         .into_iter()
@@ -275,7 +275,7 @@ pub fn parse_group(text: &[u8]) -> Result<Vec<Group>, Why> {
 /// gid, home and supplementary groups (those listing the user by name),
 /// unless a group is given; `group_add` (HostConfig.GroupAdd) is appended;
 /// the primary gid always leads the supplementary groups.
-pub fn resolve(
+pub(super) fn resolve(
     spec: &UserSpec,
     group_add: &[String],
     passwd: Option<&[Passwd]>,
@@ -356,7 +356,7 @@ fn find_group(arg: &str, groups: &[Group], have_file: bool) -> Result<Gid, Why> 
 }
 
 /// The gid of group `tty`, which owns a relayed terminal (as under docker exec).
-pub fn tty_gid(groups: Option<&[Group]>) -> Option<Gid> {
+pub(super) fn tty_gid(groups: Option<&[Group]>) -> Option<Gid> {
     groups?.iter().find(|g| g.name == "tty").map(|g| g.gid)
 }
 

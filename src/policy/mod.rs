@@ -13,14 +13,14 @@ use crate::identity::Identity;
 use crate::request::Request;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision<'a> {
+pub(crate) enum Decision<'a> {
     Permit(&'a Rule),
     /// The deny rule that decided, or `None` when no rule matched.
     Deny(Option<&'a Rule>),
 }
 
 /// Decides `request` by `who` on `target` (a target name of the configuration).
-pub fn decide<'a>(
+pub(crate) fn decide<'a>(
     config: &'a Config,
     who: &Identity,
     target: &str,
@@ -53,7 +53,7 @@ fn decide_argv<'a>(
 }
 
 /// The permit rules that could permit something for `who` on `target` (`--list`).
-pub fn rules_for<'a>(config: &'a Config, who: &Identity, target: &str) -> Vec<&'a Rule> {
+pub(crate) fn rules_for<'a>(config: &'a Config, who: &Identity, target: &str) -> Vec<&'a Rule> {
     let applicable: Vec<&Rule> = config
         .rules
         .iter()
@@ -73,7 +73,7 @@ pub fn rules_for<'a>(config: &'a Config, who: &Identity, target: &str) -> Vec<&'
 
 /// Whether the argv matches the pattern one word to one argument, with any
 /// further arguments allowed after a trailing `...`.
-pub fn pattern_matches(pattern: &Pattern, argv: &[String]) -> bool {
+pub(crate) fn pattern_matches(pattern: &Pattern, argv: &[String]) -> bool {
     let n = pattern.words.len();
     let count_ok = if pattern.rest {
         argv.len() >= n

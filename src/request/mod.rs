@@ -9,22 +9,22 @@ mod tests;
 use crate::quote::escaped_len;
 
 /// The most words a request may have (nsgate(8) THE REQUEST).
-pub const MAX_WORDS: usize = 256;
+pub(crate) const MAX_WORDS: usize = 256;
 
 /// A parsed, validated request: at least one word, each valid UTF-8 without
 /// control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Argv(Vec<String>);
+pub(crate) struct Argv(Vec<String>);
 
 impl Argv {
-    pub fn words(&self) -> &[String] {
+    pub(crate) fn words(&self) -> &[String] {
         &self.0
     }
 }
 
 /// What the client asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
+pub(crate) enum Request {
     /// `SSH_ORIGINAL_COMMAND` unset: an interactive session.
     Interactive,
     /// `raw` is exactly what the client sent, for the audit record.
@@ -34,7 +34,7 @@ pub enum Request {
 /// Why a request was refused before any rule was consulted. Positions are
 /// 1-based and count characters, not bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     TooLong { len: usize, limit: usize },
     InvalidUtf8 { at: usize, byte: usize },
     Control { ch: char, at: usize },
@@ -141,7 +141,7 @@ fn is_operator(c: char) -> bool {
 ///
 /// Checks run cheapest first: the size bound, then UTF-8, then control
 /// characters anywhere, then the quoting and operators left to right.
-pub fn parse(raw: &[u8], max_command_bytes: usize) -> Result<Argv, Refusal> {
+pub(crate) fn parse(raw: &[u8], max_command_bytes: usize) -> Result<Argv, Refusal> {
     let len = escaped_len(raw);
     if len > max_command_bytes {
         return Err(Refusal::TooLong {
@@ -246,7 +246,7 @@ fn lex(text: &str) -> Result<Vec<String>, Refusal> {
 }
 
 /// The request from `SSH_ORIGINAL_COMMAND`'s value (`None`: unset).
-pub fn from_env(
+pub(crate) fn from_env(
     value: Option<&std::ffi::OsStr>,
     max_command_bytes: usize,
 ) -> Result<Request, Refusal> {

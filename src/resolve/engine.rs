@@ -16,26 +16,26 @@ use std::time::Duration;
 const API_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+pub(super) enum Engine {
     Docker,
     Podman,
 }
 
 impl Engine {
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Engine::Docker => "docker",
             Engine::Podman => "podman",
         }
     }
     /// The kind of name this engine's containers have.
-    pub fn name_kind(self) -> NameKind {
+    pub(super) fn name_kind(self) -> NameKind {
         match self {
             Engine::Docker => NameKind::DockerContainer,
             Engine::Podman => NameKind::PodmanContainer,
         }
     }
-    pub fn daemon(self) -> &'static str {
+    pub(super) fn daemon(self) -> &'static str {
         match self {
             Engine::Docker => "docker daemon",
             Engine::Podman => "podman service",
@@ -45,7 +45,7 @@ impl Engine {
 
 /// What one inspect says: the running container's init and configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Inspect {
+pub(super) struct Inspect {
     pub id: String,
     pub pid: Pid,
     pub runtime: RuntimeConfig,
@@ -53,7 +53,7 @@ pub struct Inspect {
 
 /// Asks the engine at `socket` about `container` and checks that it names
 /// this container and that it is running.
-pub fn inspect(engine: Engine, socket: &Path, container: &str) -> Result<Inspect, Why> {
+pub(super) fn inspect(engine: Engine, socket: &Path, container: &str) -> Result<Inspect, Why> {
     engine.name_kind().check(container).map_err(Why::Name)?;
     // The name is validated above, so it needs no escaping in the path.
     let path = format!("/containers/{container}/json");
@@ -96,7 +96,7 @@ enum Rejected {
 
 /// Why the engine's container is not entered; written after its name.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Refused {
+pub(super) enum Refused {
     /// HTTP 404.
     NotFound,
     /// The API found `matched` (id `id`) by a short id prefix.
@@ -136,7 +136,7 @@ impl std::fmt::Display for Refused {
 
 /// An inspect answer that is not the Engine API's: the field that is wrong.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Answer {
+pub(super) enum Answer {
     Missing(&'static str),
     NotBoolean(&'static str),
     BadId(String),

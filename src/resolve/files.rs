@@ -12,14 +12,14 @@ use crate::system::Pid;
 use std::path::{Path, PathBuf};
 
 /// Larger than any pid file or machine record; more is refused, not read.
-pub const MAX_FILE: u64 = 64 << 10;
+pub(super) const MAX_FILE: u64 = 64 << 10;
 
 /// Where systemd-machined keeps one file per running machine.
-pub const MACHINES_DIR: &str = "/run/systemd/machines";
+pub(super) const MACHINES_DIR: &str = "/run/systemd/machines";
 
 /// A file that names the target's pid, and how to read the pid from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PidSource {
+pub(super) enum PidSource {
     /// A pid file, or containerd's `init.pid`: the decimal pid.
     Plain(PathBuf),
     /// systemd-machined's machine record: its `LEADER=` line.
@@ -27,14 +27,14 @@ pub enum PidSource {
 }
 
 impl PidSource {
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         match self {
             PidSource::Plain(path) | PidSource::Machine { path, .. } => path,
         }
     }
 
     /// Reads the pid now; called once to resolve and once more to verify.
-    pub fn read_pid(&self) -> Result<Pid, Why> {
+    pub(super) fn read_pid(&self) -> Result<Pid, Why> {
         let path = self.path();
         let text = read_root_file(path)?;
         match self {
@@ -54,7 +54,7 @@ impl PidSource {
 
 /// `STATE/io.containerd.runtime.v2.task/NAMESPACE/ID/init.pid`, once both
 /// names are checked to be containerd identifiers (so neither is a path).
-pub fn containerd_init_pid(state: &Path, namespace: &str, id: &str) -> Result<PathBuf, Why> {
+pub(super) fn containerd_init_pid(state: &Path, namespace: &str, id: &str) -> Result<PathBuf, Why> {
     NameKind::ContainerdNamespace
         .check(namespace)
         .and_then(|()| NameKind::ContainerdId.check(id))
@@ -68,14 +68,14 @@ pub fn containerd_init_pid(state: &Path, namespace: &str, id: &str) -> Result<Pa
 
 /// `/run/systemd/machines/MACHINE`, once the name is checked to be a
 /// machine name (a hostname, so not a path).
-pub fn machine_file(machine: &str) -> Result<PathBuf, Why> {
+pub(super) fn machine_file(machine: &str) -> Result<PathBuf, Why> {
     NameKind::Machine.check(machine).map_err(Why::Name)?;
     Ok(Path::new(MACHINES_DIR).join(machine))
 }
 
 /// The `LEADER=` pid of a machine record; refuses a VM's (its leader is the
 /// hypervisor, not a container init) and a record with none or several.
-pub fn machine_leader(text: &[u8]) -> Result<Pid, Record> {
+pub(super) fn machine_leader(text: &[u8]) -> Result<Pid, Record> {
     let text = std::str::from_utf8(text).map_err(|_| Record::NotUtf8)?;
     let mut leader = None;
     for line in text.lines() {
@@ -96,7 +96,7 @@ pub fn machine_leader(text: &[u8]) -> Result<Pid, Record> {
 
 /// Why a machine record names no container init.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Record {
+pub(super) enum Record {
     NotUtf8,
     NoLeader,
     SeveralLeaders,
@@ -120,7 +120,7 @@ impl std::fmt::Display for Record {
 
 /// The whole content of a small root-owned file, read as the configuration
 /// is, but never through a symbolic link.
-pub fn read_root_file(path: &Path) -> Result<Vec<u8>, Why> {
+pub(super) fn read_root_file(path: &Path) -> Result<Vec<u8>, Why> {
     read_trusted(path, MAX_FILE, Link::Refuse).map_err(|untrusted| Why::File {
         path: path.to_path_buf(),
         untrusted,

@@ -10,20 +10,20 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Most bytes read for one response, head and framing included.
-pub const MAX_RESPONSE: usize = 4 << 20;
+pub(super) const MAX_RESPONSE: usize = 4 << 20;
 /// Most bytes of the status line and headers.
 const MAX_HEAD: usize = 64 << 10;
 /// Most bytes of one chunk-size line (size, extensions, CRLF).
 const MAX_CHUNK_LINE: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
+pub(super) struct Response {
     pub status: u16,
     pub body: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HttpError {
+pub(super) enum HttpError {
     /// Nobody answered in time, or the connection broke: the daemon is down.
     Unreachable(String),
     /// Something answered, but not a response we can trust.
@@ -32,7 +32,7 @@ pub enum HttpError {
 
 /// `GET path` on the socket at `socket`; the whole exchange, connecting
 /// included, ends within `timeout`.
-pub fn get(socket: &Path, path: &str, timeout: Duration) -> Result<Response, HttpError> {
+pub(super) fn get(socket: &Path, path: &str, timeout: Duration) -> Result<Response, HttpError> {
     let unreachable =
         |what: &str, e: std::io::Error| HttpError::Unreachable(format!("{what}: {e}"));
     let too_slow = || {
@@ -103,7 +103,7 @@ pub fn get(socket: &Path, path: &str, timeout: Duration) -> Result<Response, Htt
 
 /// Parses the bytes received so far. `Ok(None)`: not complete yet (and
 /// `eof` is false). `eof`: the peer has closed the connection.
-pub fn parse_response(buf: &[u8], eof: bool) -> Result<Option<Response>, HttpError> {
+pub(super) fn parse_response(buf: &[u8], eof: bool) -> Result<Option<Response>, HttpError> {
     let bad = |why: String| Err(HttpError::Malformed(why));
     let Some(head_len) = find(buf, b"\r\n\r\n").map(|i| i + 4) else {
         if buf.len() > MAX_HEAD {

@@ -30,7 +30,7 @@ use why::{Pinning, Why};
 /// `Config` and `HostConfig`); empty for pidfile, containerd and nspawn
 /// targets, except `container_id` for containerd (the task id).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RuntimeConfig {
+pub(crate) struct RuntimeConfig {
     /// The full container id, for the audit record.
     pub container_id: Option<String>,
     /// `Config.User`: `name`, `uid`, `name:group` or `uid:gid`.
@@ -48,7 +48,7 @@ pub struct RuntimeConfig {
 /// The target's init process, pinned: `pidfd` refers to the very process
 /// the runtime named, verified after opening.
 #[derive(Debug)]
-pub struct Pinned {
+pub(crate) struct Pinned {
     pub pidfd: OwnedFd,
     /// The pid in nsgate's (the host's) pid namespace.
     pub pid: Pid,
@@ -57,7 +57,7 @@ pub struct Pinned {
 
 /// Asks the target's runtime for its init process and pins it.
 /// Every failure is `Error::Target` with a message for the admin (exit 125).
-pub fn resolve_and_pin(target: &Target) -> Result<Pinned> {
+pub(crate) fn resolve_and_pin(target: &Target) -> Result<Pinned> {
     resolve(&target.kind).map_err(|why| Error::Target {
         target: target.name.clone(),
         why: why.to_string(),
@@ -191,7 +191,7 @@ fn pin(
 
 /// A pid as runtimes write it: decimal digits without sign, blanks or
 /// leading zeros, then at most one newline.
-pub fn parse_pid(text: &[u8]) -> Option<Pid> {
+pub(crate) fn parse_pid(text: &[u8]) -> Option<Pid> {
     let digits = text.strip_suffix(b"\n").unwrap_or(text);
     if digits.is_empty()
         || digits.len() > 7

@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 #[derive(Debug)]
-pub enum Why {
+pub(super) enum Why {
     /// A container, containerd or machine name its runtime would refuse.
     Name(InvalidName),
     /// A pid file or machine record that is not read as trusted.
@@ -74,7 +74,7 @@ pub enum Why {
 
 /// What went wrong talking to a Docker or Podman API.
 #[derive(Debug)]
-pub enum Api {
+pub(super) enum Api {
     Http(HttpError),
     /// Neither 200 nor 404: the status and the API's message.
     Status {
@@ -88,7 +88,7 @@ pub enum Api {
 
 /// The process being pinned, as messages name it.
 #[derive(Debug, Clone)]
-pub enum Pinning {
+pub(super) enum Pinning {
     Container {
         engine: Engine,
         container: String,

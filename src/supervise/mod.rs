@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use tree::Tree;
 
 /// Between SIGTERM and SIGKILL when nsgate ends a session.
-pub const GRACE: Duration = Duration::from_secs(5);
+pub(crate) const GRACE: Duration = Duration::from_secs(5);
 /// How long to keep killing a session that will not die before giving up.
 const GIVE_UP: Duration = Duration::from_secs(10);
 /// How often a session being ended, or output left behind, is looked at.
@@ -30,7 +30,7 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// How a command that was started ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub status: Exit,
     /// Set when nsgate ended the command: its timeout passed or the client
     /// went away.
@@ -47,7 +47,7 @@ pub struct Outcome {
 impl Outcome {
     /// nsgate's exit code (nsgate(8) EXIT STATUS): the command's status, or
     /// 128+N for signal N.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self.status {
             Exit::Exited(code) => code,
             Exit::Signaled(signal) => 128 + signal,
@@ -80,7 +80,7 @@ struct Command {
 /// Supervises the started session until it has ended, and says how the
 /// command ended: `Err` for a failure before the command started (exit code
 /// 125, or 126/127 when the program cannot be executed or is not found).
-pub fn run(started: Started) -> Result<Outcome> {
+pub(crate) fn run(started: Started) -> Result<Outcome> {
     let begun = started.begun;
     let report = supervise(started).map_err(|e| Error::Enter {
         code: EXIT_FAILURE,

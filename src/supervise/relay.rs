@@ -10,7 +10,7 @@ use std::rc::Rc;
 const BUFFER: usize = 16 * 1024;
 
 /// A descriptor a pump reads or writes.
-pub enum Handle {
+pub(super) enum Handle {
     /// nsgate's own 0, 1 or 2: never closed.
     Std(BorrowedFd<'static>),
     /// A pipe end or the pty master, closed when the last user drops it.
@@ -18,7 +18,7 @@ pub enum Handle {
 }
 
 impl Handle {
-    pub fn fd(&self) -> BorrowedFd<'_> {
+    pub(super) fn fd(&self) -> BorrowedFd<'_> {
         match self {
             Handle::Std(fd) => *fd,
             Handle::Ours(fd) => fd.as_fd(),
@@ -26,7 +26,7 @@ impl Handle {
     }
 }
 
-pub enum Filled {
+pub(super) enum Filled {
     Data,
     Nothing,
     Eof,
@@ -34,7 +34,7 @@ pub enum Filled {
 }
 
 /// Copies from one descriptor to another through a buffer.
-pub struct Pump {
+pub(super) struct Pump {
     pub from: Handle,
     pub to: Option<Handle>,
     /// Client to command (else command to client).
@@ -45,7 +45,7 @@ pub struct Pump {
 }
 
 impl Pump {
-    pub fn new(from: Handle, to: Handle, input: bool) -> Pump {
+    pub(super) fn new(from: Handle, to: Handle, input: bool) -> Pump {
         Pump {
             from,
             to: Some(to),
@@ -56,25 +56,25 @@ impl Pump {
         }
     }
 
-    pub fn wants_read(&self) -> bool {
+    pub(super) fn wants_read(&self) -> bool {
         !self.from_done && self.to.is_some() && self.buf.is_empty()
     }
 
-    pub fn wants_write(&self) -> bool {
+    pub(super) fn wants_write(&self) -> bool {
         self.to.is_some() && self.start < self.buf.len()
     }
 
-    pub fn done(&self) -> bool {
+    pub(super) fn done(&self) -> bool {
         self.to.is_none() || (self.from_done && self.start >= self.buf.len())
     }
 
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.buf.clear();
         self.start = 0;
     }
 
     /// Output nobody will read: stop relaying it.
-    pub fn drop_output(&mut self) {
+    pub(super) fn drop_output(&mut self) {
         if !self.input {
             self.to = None;
             self.clear();
@@ -83,7 +83,7 @@ impl Pump {
 
     /// Reads once into the empty buffer. `last`: the command has ended, so
     /// nothing to read now means nothing more will come.
-    pub fn fill(&mut self, last: bool) -> Filled {
+    pub(super) fn fill(&mut self, last: bool) -> Filled {
         self.buf.resize(BUFFER, 0);
         self.start = 0;
         match system::read_fd(self.from.fd(), &mut self.buf) {
@@ -111,7 +111,7 @@ impl Pump {
     }
 
     /// Writes what the buffer holds, as far as it goes without blocking.
-    pub fn flush(&mut self) -> io::Result<()> {
+    pub(super) fn flush(&mut self) -> io::Result<()> {
         let Some(to) = &self.to else {
             return Ok(());
         };
@@ -134,12 +134,12 @@ impl Pump {
 }
 
 /// Restores the blocking mode of descriptors when dropped.
-pub struct NonBlocking {
+pub(super) struct NonBlocking {
     saved: Vec<(BorrowedFd<'static>, bool)>,
 }
 
 impl NonBlocking {
-    pub fn set(fds: &[BorrowedFd<'static>]) -> NonBlocking {
+    pub(super) fn set(fds: &[BorrowedFd<'static>]) -> NonBlocking {
         let saved = fds
             .iter()
             // A closed descriptor is simply not relayed.

@@ -17,14 +17,14 @@ use std::os::fd::{AsFd, OwnedFd};
 /// How often to look again for processes forked while stopping them.
 const MAX_ROUNDS: usize = 50;
 
-pub struct Tree {
+pub(super) struct Tree {
     cgroup: SessionCgroup,
     /// Every process nsgate signalled to end it, by pid.
     ended: HashSet<Pid>,
 }
 
 impl Tree {
-    pub fn new(cgroup: SessionCgroup) -> Tree {
+    pub(super) fn new(cgroup: SessionCgroup) -> Tree {
         Tree {
             cgroup,
             ended: HashSet::new(),
@@ -34,7 +34,7 @@ impl Tree {
     /// A pidfd for `pid` if it is our own child: the command's process the
     /// exec stage reports. We have no other child but the entering process
     /// (`not`), so nothing else can pass.
-    pub fn own_child(pid: Pid, not: Pid) -> Option<OwnedFd> {
+    pub(super) fn own_child(pid: Pid, not: Pid) -> Option<OwnedFd> {
         let pidfd = system::pidfd_open(pid).ok()?;
         // Checked after pinning: a child of ours cannot be reaped by anyone
         // else, so the pid is still the pidfd's process.
@@ -43,7 +43,7 @@ impl Tree {
     }
 
     /// Ends every process of the session with `signal`.
-    pub fn end(&mut self, signal: i32) {
+    pub(super) fn end(&mut self, signal: i32) {
         if signal == system::SIGKILL {
             // Counted first: the kill leaves nothing to count.
             let members = self.members();
@@ -78,7 +78,7 @@ impl Tree {
     }
 
     /// Sends `signal` to members not yet signalled.
-    pub fn follow(&mut self, signal: i32) {
+    pub(super) fn follow(&mut self, signal: i32) {
         let new: Vec<Member> = self
             .members()
             .into_iter()
@@ -89,21 +89,21 @@ impl Tree {
 
     /// Whether a process of the session still runs (zombies are not in
     /// a cgroup); None if the cgroup cannot be read.
-    pub fn any_alive(&self) -> Option<bool> {
+    pub(super) fn any_alive(&self) -> Option<bool> {
         self.cgroup.populated().ok()
     }
 
-    pub fn count_alive(&self) -> usize {
+    pub(super) fn count_alive(&self) -> usize {
         self.cgroup.members().map_or(0, |m| m.len())
     }
 
     /// How many processes nsgate ended.
-    pub fn ended(&self) -> usize {
+    pub(super) fn ended(&self) -> usize {
         self.ended.len()
     }
 
     /// Lets what is left run on as processes of the container.
-    pub fn release(&self) {
+    pub(super) fn release(&self) {
         // If they cannot be moved they stay, and so does the session's cgroup.
         let _ = self.cgroup.release();
     }

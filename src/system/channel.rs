@@ -11,7 +11,7 @@ use nix::sys::socket::{
 };
 
 /// A connected pair, both ends close-on-exec.
-pub fn channel_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn channel_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -21,7 +21,7 @@ pub fn channel_pair() -> io::Result<(OwnedFd, OwnedFd)> {
 }
 
 /// Sends one message, with descriptor `fd` attached if given.
-pub fn channel_send(
+pub(crate) fn channel_send(
     sock: BorrowedFd<'_>,
     data: &[u8],
     fd: Option<BorrowedFd<'_>>,
@@ -46,7 +46,10 @@ pub fn channel_send(
 
 /// Receives one message into `buf`: its length (0 at end of file) and the
 /// descriptor attached to it, close-on-exec.
-pub fn channel_recv(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+pub(crate) fn channel_recv(
+    sock: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> io::Result<(usize, Option<OwnedFd>)> {
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
     let mut iov = [IoSliceMut::new(buf)];
     let msg = loop {

@@ -5,7 +5,7 @@ use super::{Gid, Uid};
 use std::io;
 
 /// Replaces the supplementary groups.
-pub fn set_groups(groups: &[Gid]) -> io::Result<()> {
+pub(crate) fn set_groups(groups: &[Gid]) -> io::Result<()> {
     let groups: Vec<nix::unistd::Gid> = groups
         .iter()
         .map(|g| nix::unistd::Gid::from_raw(g.as_raw()))
@@ -14,20 +14,20 @@ pub fn set_groups(groups: &[Gid]) -> io::Result<()> {
 }
 
 /// Sets real, effective and saved gid.
-pub fn set_gids(gid: Gid) -> io::Result<()> {
+pub(crate) fn set_gids(gid: Gid) -> io::Result<()> {
     let gid = nix::unistd::Gid::from_raw(gid.as_raw());
     Ok(nix::unistd::setresgid(gid, gid, gid)?)
 }
 
 /// Sets real, effective and saved uid.
-pub fn set_uids(uid: Uid) -> io::Result<()> {
+pub(crate) fn set_uids(uid: Uid) -> io::Result<()> {
     let uid = nix::unistd::Uid::from_raw(uid.as_raw());
     Ok(nix::unistd::setresuid(uid, uid, uid)?)
 }
 
 /// The three capability sets of a process, one bit per capability.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CapSets {
+pub(crate) struct CapSets {
     pub permitted: u64,
     pub effective: u64,
     pub inheritable: u64,
@@ -50,7 +50,7 @@ struct CapData {
 const CAP_VERSION_3: u32 = 0x2008_0522;
 
 /// Sets our own permitted, effective and inheritable capabilities.
-pub fn set_caps(caps: CapSets) -> io::Result<()> {
+pub(crate) fn set_caps(caps: CapSets) -> io::Result<()> {
     let mut header = CapHeader {
         version: CAP_VERSION_3,
         pid: 0,
@@ -83,7 +83,7 @@ pub fn set_caps(caps: CapSets) -> io::Result<()> {
 }
 
 /// Removes capability `cap` from our bounding set.
-pub fn drop_bounding(cap: u32) -> io::Result<()> {
+pub(crate) fn drop_bounding(cap: u32) -> io::Result<()> {
     // SAFETY: PR_CAPBSET_DROP takes the capability number by value.
     let ret = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, libc::c_ulong::from(cap), 0, 0, 0) };
     if ret < 0 {
@@ -93,7 +93,7 @@ pub fn drop_bounding(cap: u32) -> io::Result<()> {
 }
 
 /// Empties our ambient capability set.
-pub fn clear_ambient() -> io::Result<()> {
+pub(crate) fn clear_ambient() -> io::Result<()> {
     // SAFETY: PR_CAP_AMBIENT_CLEAR_ALL takes only integer arguments.
     let ret = unsafe {
         libc::prctl(
@@ -111,7 +111,7 @@ pub fn clear_ambient() -> io::Result<()> {
 }
 
 /// The highest capability number this kernel knows.
-pub fn last_cap() -> io::Result<u32> {
+pub(crate) fn last_cap() -> io::Result<u32> {
     let text = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")?;
     text.trim()
         .parse()
@@ -120,7 +120,7 @@ pub fn last_cap() -> io::Result<u32> {
 
 /// One resource limit: which, soft and hard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rlimit {
+pub(crate) struct Rlimit {
     resource: u32,
     pub soft: u64,
     pub hard: u64,
@@ -128,7 +128,7 @@ pub struct Rlimit {
 
 impl Rlimit {
     /// A limit as /proc/PID/limits shows it; `None` soft or hard is unlimited.
-    pub fn new(resource: u32, soft: Option<u64>, hard: Option<u64>) -> Rlimit {
+    pub(crate) fn new(resource: u32, soft: Option<u64>, hard: Option<u64>) -> Rlimit {
         Rlimit {
             resource,
             soft: soft.unwrap_or(libc::RLIM_INFINITY),
@@ -139,7 +139,7 @@ impl Rlimit {
 
 /// The rows of /proc/PID/limits and the resources they show. Read there,
 /// since prlimit(2) on another user's process needs CAP_SYS_RESOURCE.
-pub const RLIMIT_ROWS: [(&str, u32); 16] = [
+pub(crate) const RLIMIT_ROWS: [(&str, u32); 16] = [
     ("Max cpu time", libc::RLIMIT_CPU),
     ("Max file size", libc::RLIMIT_FSIZE),
     ("Max data size", libc::RLIMIT_DATA),
@@ -159,7 +159,7 @@ pub const RLIMIT_ROWS: [(&str, u32); 16] = [
 ];
 
 /// Applies one limit to ourselves.
-pub fn set_rlimit(limit: &Rlimit) -> io::Result<()> {
+pub(crate) fn set_rlimit(limit: &Rlimit) -> io::Result<()> {
     let new = libc::rlimit {
         rlim_cur: limit.soft,
         rlim_max: limit.hard,

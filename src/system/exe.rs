@@ -26,7 +26,7 @@ fn seals() -> SealFlag {
 /// empty directory `empty`: with lower layers only, overlayfs refuses every
 /// write, and the mount is read-only, nosuid and nodev besides. Nothing is
 /// copied. Fails where overlayfs or the new mount API is missing.
-pub fn sealed_view_of(path: &Path, empty: &Path) -> io::Result<OwnedFd> {
+pub(crate) fn sealed_view_of(path: &Path, empty: &Path) -> io::Result<OwnedFd> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     };
@@ -121,7 +121,7 @@ fn check_fd(ret: libc::c_long) -> io::Result<OwnedFd> {
 
 /// A close-on-exec memfd holding a copy of the executable at `path`,
 /// sealed against every change; checked after sealing.
-pub fn sealed_copy_of(path: &std::path::Path) -> io::Result<OwnedFd> {
+pub(crate) fn sealed_copy_of(path: &std::path::Path) -> io::Result<OwnedFd> {
     let mut exe = std::fs::File::open(path)?;
     // MFD_EXEC (Linux 6.3) states that the copy is to be executed, where
     // vm.memfd_noexec would otherwise refuse it; older kernels reject the flag.
@@ -155,14 +155,14 @@ fn memfd(flags: libc::c_uint) -> io::Result<OwnedFd> {
 }
 
 /// Whether `fd` carries every seal of [`sealed_copy_of`].
-pub fn is_sealed(fd: BorrowedFd<'_>) -> io::Result<bool> {
+pub(super) fn is_sealed(fd: BorrowedFd<'_>) -> io::Result<bool> {
     let have = fcntl(fd, FcntlArg::F_GET_SEALS)?;
     Ok(SealFlag::from_bits_truncate(have).contains(seals()))
 }
 
 /// Makes `fd` descriptor number `target`, kept across exec (a copy made
 /// by dup3 has no close-on-exec flag). `fd` must not already be `target`.
-pub fn dup_to(fd: BorrowedFd<'_>, target: i32) -> io::Result<()> {
+pub(crate) fn dup_to(fd: BorrowedFd<'_>, target: i32) -> io::Result<()> {
     if fd.as_raw_fd() == target {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }
@@ -176,7 +176,7 @@ pub fn dup_to(fd: BorrowedFd<'_>, target: i32) -> io::Result<()> {
 }
 
 /// A close-on-exec duplicate of `fd` numbered `min` or above.
-pub fn dup_above(fd: BorrowedFd<'_>, min: i32) -> io::Result<OwnedFd> {
+pub(crate) fn dup_above(fd: BorrowedFd<'_>, min: i32) -> io::Result<OwnedFd> {
     // SAFETY: F_DUPFD_CLOEXEC takes a borrowed open descriptor and a number
     // by value and returns a new descriptor that nothing else owns.
     let ret = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
@@ -189,7 +189,7 @@ pub fn dup_above(fd: BorrowedFd<'_>, min: i32) -> io::Result<OwnedFd> {
 
 /// Borrows descriptor `n`, which the caller knows to be open for as long
 /// as the process runs (the exec stage's inherited descriptors).
-pub fn inherited_fd(n: i32) -> io::Result<BorrowedFd<'static>> {
+pub(crate) fn inherited_fd(n: i32) -> io::Result<BorrowedFd<'static>> {
     // SAFETY: F_GETFD only reads the flags of descriptor `n`.
     if unsafe { libc::fcntl(n, libc::F_GETFD) } < 0 {
         return Err(io::Error::last_os_error());
@@ -200,7 +200,7 @@ pub fn inherited_fd(n: i32) -> io::Result<BorrowedFd<'static>> {
 }
 
 /// Which side of [`clone_parent`] we are on.
-pub enum Cloned {
+pub(crate) enum Cloned {
     Child,
     /// The new process's pid in our pid namespace.
     Parent(super::Pid),
@@ -215,7 +215,7 @@ pub enum Cloned {
 ///
 /// As for [`super::process::fork`]: the caller must be the process's only
 /// thread, and the child must only exec or exit.
-pub unsafe fn clone_parent() -> io::Result<Cloned> {
+pub(super) unsafe fn clone_parent() -> io::Result<Cloned> {
     let flags = (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong;
     // SAFETY: with no new stack and no CLONE_VM the child gets a copy of
     // our memory and continues here, exactly as after fork; the caller
@@ -243,7 +243,7 @@ pub unsafe fn clone_parent() -> io::Result<Cloned> {
 /// force, under which a probing system call may be refused, kill us, or be
 /// answered by the container's seccomp agent. The child must only exec or
 /// exit.
-pub fn clone_parent_from_exec_stage() -> io::Result<Cloned> {
+pub(crate) fn clone_parent_from_exec_stage() -> io::Result<Cloned> {
     // SAFETY: the exec stage is a fresh image of nsgate that has started no
     // thread (the Rust runtime starts none), and its child only execs or
     // exits.
@@ -252,7 +252,7 @@ pub fn clone_parent_from_exec_stage() -> io::Result<Cloned> {
 
 /// The host name of our UTS namespace, from uname(2): nothing the container
 /// could put in a file.
-pub fn node_name() -> io::Result<String> {
+pub(crate) fn node_name() -> io::Result<String> {
     // SAFETY: utsname is plain bytes, for which all zeroes is a valid value.
     let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
     // SAFETY: uname fills the struct we exclusively borrow, no more.

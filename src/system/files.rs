@@ -10,7 +10,7 @@ use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::Mode;
 
 /// Opens `/proc/PID` as a directory descriptor.
-pub fn open_proc_dir(pid: super::Pid) -> io::Result<OwnedFd> {
+pub(crate) fn open_proc_dir(pid: super::Pid) -> io::Result<OwnedFd> {
     let path = format!("/proc/{pid}");
     Ok(nix::fcntl::open(
         path.as_str(),
@@ -20,7 +20,7 @@ pub fn open_proc_dir(pid: super::Pid) -> io::Result<OwnedFd> {
 }
 
 /// Reads at most `limit` bytes of `name` below directory `dir`.
-pub fn read_at(dir: BorrowedFd<'_>, name: &str, limit: u64) -> io::Result<Vec<u8>> {
+pub(crate) fn read_at(dir: BorrowedFd<'_>, name: &str, limit: u64) -> io::Result<Vec<u8>> {
     let fd = nix::fcntl::openat(
         dir,
         name,
@@ -34,14 +34,14 @@ pub fn read_at(dir: BorrowedFd<'_>, name: &str, limit: u64) -> io::Result<Vec<u8
 
 /// Device and inode of what `name` below `dir` refers to (links followed):
 /// for `ns/*` entries, the identity of a namespace.
-pub fn identity_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<(u64, u64)> {
+pub(crate) fn identity_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<(u64, u64)> {
     let st = nix::sys::stat::fstatat(dir, name, nix::fcntl::AtFlags::empty())?;
     Ok((st.st_dev, st.st_ino))
 }
 
 /// Opens directory `name` below `dir` (links followed) as a path-only
 /// descriptor, e.g. `root` of a /proc/PID directory.
-pub fn open_dir_path_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
+pub(crate) fn open_dir_path_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
     Ok(nix::fcntl::openat(
         dir,
         name,
@@ -52,7 +52,7 @@ pub fn open_dir_path_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> 
 
 /// Owner, group, type and permission bits and size of an open file (fstat).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileInfo {
+pub(crate) struct FileInfo {
     pub uid: super::Uid,
     pub gid: super::Gid,
     /// `st_mode`: the file type and permission bits.
@@ -61,23 +61,23 @@ pub struct FileInfo {
 }
 
 impl FileInfo {
-    pub fn is_dir(&self) -> bool {
+    pub(crate) fn is_dir(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFDIR
     }
 
-    pub fn is_file(&self) -> bool {
+    pub(crate) fn is_file(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFREG
     }
 
     /// The permission bits, setuid, setgid and sticky included.
-    pub fn perms(&self) -> u32 {
+    pub(crate) fn perms(&self) -> u32 {
         self.mode & 0o7777
     }
 }
 
 /// What `fd` is, from fstat(2): checked on the descriptor, so what is
 /// checked is what is then read.
-pub fn file_info(fd: BorrowedFd<'_>) -> io::Result<FileInfo> {
+pub(crate) fn file_info(fd: BorrowedFd<'_>) -> io::Result<FileInfo> {
     let st = nix::sys::stat::fstat(fd)?;
     Ok(FileInfo {
         uid: super::Uid::from_kernel(st.st_uid),
@@ -88,7 +88,7 @@ pub fn file_info(fd: BorrowedFd<'_>) -> io::Result<FileInfo> {
 }
 
 /// Opens directory `path`, refusing a symbolic link as its last component.
-pub fn open_dir_nofollow(path: &std::path::Path) -> io::Result<OwnedFd> {
+pub(crate) fn open_dir_nofollow(path: &std::path::Path) -> io::Result<OwnedFd> {
     Ok(nix::fcntl::open(
         path,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
@@ -97,7 +97,7 @@ pub fn open_dir_nofollow(path: &std::path::Path) -> io::Result<OwnedFd> {
 }
 
 /// Opens directory `name` below `dir`, refusing a symbolic link.
-pub fn open_dir_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
+pub(crate) fn open_dir_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
     Ok(nix::fcntl::openat(
         dir,
         name,
@@ -108,7 +108,7 @@ pub fn open_dir_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
 
 /// Creates directory `name` below `dir` with permission bits `mode` (less
 /// the umask); an existing one is left as it is, for the caller to check.
-pub fn make_dir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<()> {
+pub(crate) fn make_dir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<()> {
     match nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)) {
         Err(nix::errno::Errno::EEXIST) => Ok(()),
         r => Ok(r?),
@@ -118,7 +118,7 @@ pub fn make_dir_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<()>
 /// Opens file `name` below `dir` for reading without following a symbolic
 /// link, blocking on a FIFO or taking a terminal; the caller checks
 /// `file_info` before reading.
-pub fn open_file_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<File> {
+pub(crate) fn open_file_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<File> {
     let fd = nix::fcntl::openat(
         dir,
         name,
@@ -134,7 +134,7 @@ pub fn open_file_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<File> {
 
 /// Creates file `name` below `dir` for writing, with permission bits
 /// `mode`; fails if anything of that name exists (O_EXCL), a link included.
-pub fn create_file_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<File> {
+pub(crate) fn create_file_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<File> {
     let fd = nix::fcntl::openat(
         dir,
         name,
@@ -145,12 +145,12 @@ pub fn create_file_at(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<
 }
 
 /// Renames `from` to `to`, both below `dir`; replaces `to` atomically.
-pub fn rename_at(dir: BorrowedFd<'_>, from: &str, to: &str) -> io::Result<()> {
+pub(crate) fn rename_at(dir: BorrowedFd<'_>, from: &str, to: &str) -> io::Result<()> {
     Ok(nix::fcntl::renameat(dir, from, dir, to)?)
 }
 
 /// Removes file `name` below `dir` (never a directory).
-pub fn remove_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
+pub(crate) fn remove_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
     Ok(nix::unistd::unlinkat(
         dir,
         name,
@@ -159,19 +159,19 @@ pub fn remove_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
 }
 
 /// Makes directory `dir` our root and working directory (as `nsenter --root`).
-pub fn chroot_to(dir: BorrowedFd<'_>) -> io::Result<()> {
+pub(crate) fn chroot_to(dir: BorrowedFd<'_>) -> io::Result<()> {
     nix::unistd::fchdir(dir)?;
     nix::unistd::chroot(".")?;
     Ok(())
 }
 
 /// Changes our working directory to `dir`.
-pub fn chdir_to(dir: BorrowedFd<'_>) -> io::Result<()> {
+pub(crate) fn chdir_to(dir: BorrowedFd<'_>) -> io::Result<()> {
     Ok(nix::unistd::fchdir(dir)?)
 }
 
 /// Our root directory, as a descriptor to resolve container paths from.
-pub fn open_root() -> io::Result<OwnedFd> {
+pub(crate) fn open_root() -> io::Result<OwnedFd> {
     Ok(nix::fcntl::open(
         "/",
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -181,7 +181,7 @@ pub fn open_root() -> io::Result<OwnedFd> {
 
 /// How to open a path inside the container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     /// A directory, path-only: for chdir.
     Directory,
     /// Any file, path-only: to check and exec it.
@@ -199,7 +199,11 @@ pub enum Access {
 /// Opens `path` below `root` so that it resolves as if `root` were `/`:
 /// `..` and absolute symlinks stay inside, and /proc magic links (such as
 /// `/proc/self/fd/N` or `/proc/self/exe`) are refused.
-pub fn open_in_root(root: BorrowedFd<'_>, path: &str, access: Access) -> io::Result<OwnedFd> {
+pub(crate) fn open_in_root(
+    root: BorrowedFd<'_>,
+    path: &str,
+    access: Access,
+) -> io::Result<OwnedFd> {
     let flags = match access {
         Access::Directory => OFlag::O_PATH | OFlag::O_DIRECTORY,
         Access::Path => OFlag::O_PATH,
@@ -214,7 +218,12 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &str, access: Access) -> io::Res
 }
 
 /// Gives `fd` to `uid`:`gid` with permission bits `mode`.
-pub fn chown_chmod(fd: impl AsFd, uid: super::Uid, gid: super::Gid, mode: u32) -> io::Result<()> {
+pub(crate) fn chown_chmod(
+    fd: impl AsFd,
+    uid: super::Uid,
+    gid: super::Gid,
+    mode: u32,
+) -> io::Result<()> {
     nix::unistd::fchown(
         fd.as_fd(),
         Some(nix::unistd::Uid::from_raw(uid.as_raw())),
@@ -225,13 +234,13 @@ pub fn chown_chmod(fd: impl AsFd, uid: super::Uid, gid: super::Gid, mode: u32) -
 }
 
 /// A pipe, both ends close-on-exec.
-pub fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)
 }
 
 /// Makes `fd` our stdin (0), stdout (1) or stderr (2); the copy is not
 /// close-on-exec.
-pub fn dup_onto(fd: impl AsFd, target: i32) -> io::Result<()> {
+pub(crate) fn dup_onto(fd: impl AsFd, target: i32) -> io::Result<()> {
     match target {
         0 => nix::unistd::dup2_stdin(fd)?,
         1 => nix::unistd::dup2_stdout(fd)?,
@@ -242,7 +251,7 @@ pub fn dup_onto(fd: impl AsFd, target: i32) -> io::Result<()> {
 }
 
 /// Opens the host's /dev/null for reading and writing.
-pub fn open_null() -> io::Result<OwnedFd> {
+pub(crate) fn open_null() -> io::Result<OwnedFd> {
     Ok(nix::fcntl::open(
         "/dev/null",
         OFlag::O_RDWR | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
@@ -251,7 +260,7 @@ pub fn open_null() -> io::Result<OwnedFd> {
 }
 
 /// Sets or clears O_NONBLOCK on `fd`; returns whether it was set before.
-pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<bool> {
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<bool> {
     let flags = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFL)?;
     let mut flags = OFlag::from_bits_retain(flags);
     let was = flags.contains(OFlag::O_NONBLOCK);
@@ -261,22 +270,22 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>, on: bool) -> io::Result<bool> {
 }
 
 /// Whether `e` says the file would block (EAGAIN).
-pub fn would_block(e: &io::Error) -> bool {
+pub(crate) fn would_block(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::EAGAIN)
 }
 
 /// One `read(2)`.
-pub fn read_fd(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_fd(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     Ok(nix::unistd::read(fd, buf)?)
 }
 
 /// One `write(2)`.
-pub fn write_fd(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+pub(crate) fn write_fd(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     Ok(nix::unistd::write(fd, buf)?)
 }
 
 /// Standard descriptor 0, 1 or 2.
-pub fn std_fd(n: u8) -> BorrowedFd<'static> {
+pub(crate) fn std_fd(n: u8) -> BorrowedFd<'static> {
     let n = i32::from(n.min(2));
     // SAFETY: nsgate never closes its standard descriptors, so 0, 1 and 2
     // stay open (possibly onto /dev/null) for the life of the process.

@@ -9,14 +9,14 @@ use std::fmt;
 /// and negative numbers, which kill(2) and friends read as a process group
 /// or every process, cannot be made into one.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Pid(i32);
+pub(crate) struct Pid(i32);
 
 impl Pid {
     /// The kernel's largest possible pid (`PID_MAX_LIMIT` on 64-bit).
-    pub const MAX: i32 = 4_194_304;
+    pub(crate) const MAX: i32 = 4_194_304;
 
     /// `raw` as a pid, if it can be one.
-    pub fn new(raw: i32) -> Option<Pid> {
+    pub(crate) fn new(raw: i32) -> Option<Pid> {
         (1..=Pid::MAX).contains(&raw).then_some(Pid(raw))
     }
 
@@ -31,11 +31,11 @@ impl Pid {
     }
 
     /// The form the entering processes send a pid in (see `enter::message`).
-    pub fn to_le_bytes(self) -> [u8; 4] {
+    pub(crate) fn to_le_bytes(self) -> [u8; 4] {
         self.0.to_le_bytes()
     }
 
-    pub fn from_le_bytes(bytes: [u8; 4]) -> Option<Pid> {
+    pub(crate) fn from_le_bytes(bytes: [u8; 4]) -> Option<Pid> {
         Pid::new(i32::from_le_bytes(bytes))
     }
 }
@@ -43,13 +43,13 @@ impl Pid {
 /// A user id. Never `(uid_t)-1`, which setresuid(2) and chown(2) read as
 /// "leave unchanged".
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Uid(u32);
+pub(crate) struct Uid(u32);
 
 impl Uid {
-    pub const ROOT: Uid = Uid(0);
+    pub(crate) const ROOT: Uid = Uid(0);
 
     /// `raw` as a uid, if it can be one.
-    pub fn new(raw: u32) -> Option<Uid> {
+    pub(crate) fn new(raw: u32) -> Option<Uid> {
         (raw != u32::MAX).then_some(Uid(raw))
     }
 
@@ -62,7 +62,7 @@ impl Uid {
         self.0
     }
 
-    pub fn is_root(self) -> bool {
+    pub(crate) fn is_root(self) -> bool {
         self == Uid::ROOT
     }
 }
@@ -70,13 +70,13 @@ impl Uid {
 /// A group id. Never `(gid_t)-1`, which setresgid(2) and chown(2) read as
 /// "leave unchanged".
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Gid(u32);
+pub(crate) struct Gid(u32);
 
 impl Gid {
-    pub const ROOT: Gid = Gid(0);
+    pub(crate) const ROOT: Gid = Gid(0);
 
     /// `raw` as a gid, if it can be one.
-    pub fn new(raw: u32) -> Option<Gid> {
+    pub(crate) fn new(raw: u32) -> Option<Gid> {
         (raw != u32::MAX).then_some(Gid(raw))
     }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 /// device, and without ever making a terminal our controlling one. The
 /// caller checks with `File::metadata` (fstat of the opened descriptor) what
 /// it got before reading.
-pub fn open_nofollow_nonblocking(path: &Path) -> io::Result<File> {
+pub(crate) fn open_nofollow_nonblocking(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)

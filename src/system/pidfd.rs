@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 
 /// Opens a pidfd for `pid` (close-on-exec, as every pidfd is).
-pub fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
+pub(crate) fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
     let pid = pid.as_raw();
     // SAFETY: pidfd_open takes a pid and flags by value and touches no memory of ours.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };

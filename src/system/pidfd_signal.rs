@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 /// Sends `signal` to the process of `pidfd`; signal 0 only checks that the
 /// process still exists (as `kill(pid, 0)`). Fails with ESRCH once it has
 /// been reaped.
-pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
+pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
     // SAFETY: the descriptor is borrowed and so open for the call; a null
     // siginfo asks the kernel to fill it in as kill(2) would, and flags are 0.
     let ret = unsafe {
@@ -26,7 +26,7 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
 }
 
 /// Whether `e` says the process does not exist (any more): ESRCH.
-pub fn is_no_such_process(e: &io::Error) -> bool {
+pub(crate) fn is_no_such_process(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::ESRCH)
 }
 

@@ -8,7 +8,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 /// What a descriptor is watched for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Interest {
+pub(crate) struct Interest {
     pub read: bool,
     pub write: bool,
 }
@@ -16,7 +16,7 @@ pub struct Interest {
 /// What poll reported for a descriptor. Hang-ups and errors are reported
 /// whatever the interest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Ready {
+pub(crate) struct Ready {
     pub read: bool,
     pub write: bool,
     pub hangup: bool,
@@ -27,7 +27,7 @@ pub struct Ready {
 
 /// Waits until one of `fds` is ready or `timeout` passes (None: forever).
 /// An interrupted wait reports nothing ready.
-pub fn poll(
+pub(crate) fn poll(
     fds: &[(BorrowedFd<'_>, Interest)],
     timeout: Option<Duration>,
 ) -> io::Result<Vec<Ready>> {

@@ -10,7 +10,7 @@ use super::Pid;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus};
 
 /// Which side of a fork we are on.
-pub enum Forked {
+pub(crate) enum Forked {
     Child,
     /// The child's pid in our (the host's) pid namespace.
     Parent(Pid),
@@ -25,7 +25,7 @@ pub enum Forked {
 /// stdio, std's environment) would stay locked in it forever. The child must
 /// end in [`execve_fd`] or [`exit_now`] and never return into the caller's
 /// frames. [`fork_single_threaded`] checks the first at run time.
-pub unsafe fn fork() -> io::Result<Forked> {
+pub(super) unsafe fn fork() -> io::Result<Forked> {
     // SAFETY: the caller promises one thread and a child that only runs
     // nsgate code until exec or _exit, as nix's fork requires.
     match unsafe { nix::unistd::fork() }? {
@@ -39,7 +39,7 @@ pub unsafe fn fork() -> io::Result<Forked> {
 /// [`fork`], refused unless the calling process has one thread. The child
 /// must end in [`execve_fd`] or [`exit_now`] and never return into the
 /// caller's frames.
-pub fn fork_single_threaded() -> io::Result<Forked> {
+pub(crate) fn fork_single_threaded() -> io::Result<Forked> {
     check_single_threaded()?;
     // SAFETY: checked just above that we are the only thread, and no thread
     // of ours can be born in between; the caller's child only execs or exits.
@@ -61,7 +61,7 @@ fn check_single_threaded() -> io::Result<()> {
 
 /// Ends the process at once: no destructors, no atexit handlers, no flushing
 /// of buffers copied from the parent.
-pub fn exit_now(code: i32) -> ! {
+pub(crate) fn exit_now(code: i32) -> ! {
     // SAFETY: _exit takes its status by value and never returns.
     unsafe { libc::_exit(code) }
 }
@@ -69,7 +69,7 @@ pub fn exit_now(code: i32) -> ! {
 /// A namespace type: its name in nsgate.conf(5) and `/proc/PID/ns`, and the
 /// `CLONE_NEW*` flag that joins it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NsKind {
+pub(crate) struct NsKind {
     pub name: &'static str,
     pub flag: i32,
 }
@@ -78,7 +78,7 @@ pub struct NsKind {
 /// errors, `--explain`, the audit record). The order is not the order of
 /// joining: one setns(2) call joins them all, and the kernel takes the user
 /// namespace first.
-pub const NAMESPACES: [NsKind; 8] = [
+pub(crate) const NAMESPACES: [NsKind; 8] = [
     NsKind {
         name: "mnt",
         flag: libc::CLONE_NEWNS,
@@ -115,13 +115,13 @@ pub const NAMESPACES: [NsKind; 8] = [
 
 /// The `CLONE_NEW*` flag of a namespace type named as in nsgate.conf(5),
 /// "Namespace lists".
-pub fn ns_flag(name: &str) -> Option<i32> {
+pub(crate) fn ns_flag(name: &str) -> Option<i32> {
     NAMESPACES.iter().find(|k| k.name == name).map(|k| k.flag)
 }
 
 /// `setns(2)`: with a pidfd and several flags, joins all those namespaces of
 /// that process at once, the user namespace first as the kernel requires.
-pub fn setns(fd: BorrowedFd<'_>, flags: i32) -> io::Result<()> {
+pub(crate) fn setns(fd: BorrowedFd<'_>, flags: i32) -> io::Result<()> {
     // SAFETY: setns takes a descriptor we borrow and flags, both by value.
     let ret = unsafe { libc::setns(fd.as_raw_fd(), flags) };
     if ret < 0 {
@@ -133,7 +133,7 @@ pub fn setns(fd: BorrowedFd<'_>, flags: i32) -> io::Result<()> {
 /// How a process ended; in exit records also how a command that never
 /// started ended (nsgate's own 125–127).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     Exited(i32),
     Signaled(i32),
 }
@@ -153,7 +153,7 @@ impl std::fmt::Display for Exit {
 }
 
 /// Reaps our child `pidfd` if it has ended, without blocking.
-pub fn try_wait(pidfd: BorrowedFd<'_>) -> io::Result<Option<Exit>> {
+pub(crate) fn try_wait(pidfd: BorrowedFd<'_>) -> io::Result<Option<Exit>> {
     let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG;
     Ok(match nix::sys::wait::waitid(Id::PIDFd(pidfd), flags)? {
         WaitStatus::Exited(_, code) => Some(Exit::Exited(code)),
@@ -163,7 +163,7 @@ pub fn try_wait(pidfd: BorrowedFd<'_>) -> io::Result<Option<Exit>> {
 }
 
 /// Reaps our child `pidfd`, waiting for it to end.
-pub fn wait(pidfd: BorrowedFd<'_>) -> io::Result<Exit> {
+pub(crate) fn wait(pidfd: BorrowedFd<'_>) -> io::Result<Exit> {
     loop {
         match nix::sys::wait::waitid(Id::PIDFd(pidfd), WaitPidFlag::WEXITED) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(Exit::Exited(code)),
@@ -174,16 +174,16 @@ pub fn wait(pidfd: BorrowedFd<'_>) -> io::Result<Exit> {
     }
 }
 
-pub const SIGHUP: i32 = libc::SIGHUP;
-pub const SIGINT: i32 = libc::SIGINT;
-pub const SIGQUIT: i32 = libc::SIGQUIT;
-pub const SIGTERM: i32 = libc::SIGTERM;
-pub const SIGKILL: i32 = libc::SIGKILL;
-pub const SIGSTOP: i32 = libc::SIGSTOP;
-pub const SIGCONT: i32 = libc::SIGCONT;
-pub const SIGUSR1: i32 = libc::SIGUSR1;
-pub const SIGUSR2: i32 = libc::SIGUSR2;
-pub const SIGWINCH: i32 = libc::SIGWINCH;
+pub(crate) const SIGHUP: i32 = libc::SIGHUP;
+pub(crate) const SIGINT: i32 = libc::SIGINT;
+pub(crate) const SIGQUIT: i32 = libc::SIGQUIT;
+pub(crate) const SIGTERM: i32 = libc::SIGTERM;
+pub(crate) const SIGKILL: i32 = libc::SIGKILL;
+pub(crate) const SIGSTOP: i32 = libc::SIGSTOP;
+pub(crate) const SIGCONT: i32 = libc::SIGCONT;
+pub(crate) const SIGUSR1: i32 = libc::SIGUSR1;
+pub(crate) const SIGUSR2: i32 = libc::SIGUSR2;
+pub(crate) const SIGWINCH: i32 = libc::SIGWINCH;
 
 /// The name of a signal (`SIGTERM`), as audit records show it; None for
 /// one without a name (real-time signals).
@@ -195,7 +195,7 @@ fn signal_full_name(signal: i32) -> Option<&'static str> {
 
 /// The name of a signal without `SIG` (`TERM`), or its number when it has
 /// no name, for messages.
-pub fn signal_name(signal: i32) -> String {
+pub(crate) fn signal_name(signal: i32) -> String {
     match signal_full_name(signal) {
         Some(name) => name.trim_start_matches("SIG").to_string(),
         None => signal.to_string(),
@@ -204,44 +204,44 @@ pub fn signal_name(signal: i32) -> String {
 
 /// Marks the process non-dumpable (or dumpable again): no core dumps, and
 /// no ptrace or /proc access by processes of the same uid.
-pub fn set_dumpable(dumpable: bool) -> io::Result<()> {
+pub(crate) fn set_dumpable(dumpable: bool) -> io::Result<()> {
     Ok(nix::sys::prctl::set_dumpable(dumpable)?)
 }
 
 /// Has the kernel send SIGKILL to us when our parent dies.
-pub fn set_parent_death_kill() -> io::Result<()> {
+pub(crate) fn set_parent_death_kill() -> io::Result<()> {
     Ok(nix::sys::prctl::set_pdeathsig(
         nix::sys::signal::Signal::SIGKILL,
     )?)
 }
 
-pub fn set_no_new_privs() -> io::Result<()> {
+pub(crate) fn set_no_new_privs() -> io::Result<()> {
     Ok(nix::sys::prctl::set_no_new_privs()?)
 }
 
 /// Our parent's pid; `None` if the parent is not in our pid namespace.
-pub fn getppid() -> Option<Pid> {
+pub(crate) fn getppid() -> Option<Pid> {
     Pid::new(nix::unistd::getppid().as_raw())
 }
 
-pub fn getpid() -> Pid {
+pub(crate) fn getpid() -> Pid {
     Pid::from_kernel(nix::unistd::getpid().as_raw())
 }
 
 /// Makes us the leader of a new session and process group.
-pub fn setsid() -> io::Result<()> {
+pub(crate) fn setsid() -> io::Result<()> {
     nix::unistd::setsid()?;
     Ok(())
 }
 
-pub fn set_umask(mask: u32) {
+pub(crate) fn set_umask(mask: u32) {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
 }
 
 /// Marks every descriptor from `first` up close-on-exec, so exec leaves
 /// only those below (0, 1, 2) while descriptors we still need before exec
 /// (the status channel) stay usable until then.
-pub fn cloexec_from(first: u32) -> io::Result<()> {
+pub(crate) fn cloexec_from(first: u32) -> io::Result<()> {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on our
     // own descriptors; it takes its arguments by value.
     let ret = unsafe {
@@ -260,7 +260,7 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
 
 /// SIGPIPE back to its default disposition: the Rust runtime ignores it at
 /// start, and an ignored signal stays ignored across exec.
-pub fn default_sigpipe() -> io::Result<()> {
+pub(crate) fn default_sigpipe() -> io::Result<()> {
     // SAFETY: SIG_DFL installs no handler; the signal number is by value.
     if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) } == libc::SIG_ERR {
         return Err(io::Error::last_os_error());
@@ -270,7 +270,7 @@ pub fn default_sigpipe() -> io::Result<()> {
 
 /// Every signal back to its default disposition, SIGPIPE included, and an
 /// empty signal mask: what a freshly exec'd program expects.
-pub fn reset_signals() -> io::Result<()> {
+pub(crate) fn reset_signals() -> io::Result<()> {
     for signal in 1..=64 {
         if signal == libc::SIGKILL || signal == libc::SIGSTOP {
             continue;
@@ -297,7 +297,7 @@ pub fn reset_signals() -> io::Result<()> {
 
 /// `execveat(fd, "", ..., AT_EMPTY_PATH)`: runs the very file `fd` refers to,
 /// with no second path lookup; returns only on failure.
-pub fn execve_fd(fd: BorrowedFd<'_>, argv: &[CString], env: &[CString]) -> io::Error {
+pub(crate) fn execve_fd(fd: BorrowedFd<'_>, argv: &[CString], env: &[CString]) -> io::Error {
     let argv_p: Vec<*const libc::c_char> = argv
         .iter()
         .map(|a| a.as_ptr())
@@ -325,22 +325,22 @@ pub fn execve_fd(fd: BorrowedFd<'_>, argv: &[CString], env: &[CString]) -> io::E
 
 /// Whether exec failed because the file does not exist (127) rather than
 /// because it cannot be executed (126).
-pub fn is_not_found(e: &io::Error) -> bool {
+pub(crate) fn is_not_found(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::ENOTDIR))
 }
 
 /// Whether `e` is EACCES.
-pub fn is_access_denied(e: &io::Error) -> bool {
+pub(crate) fn is_access_denied(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::EACCES)
 }
 
 /// Whether `e` is ELOOP: too many links, or a /proc magic link refused.
-pub fn is_link_refused(e: &io::Error) -> bool {
+pub(crate) fn is_link_refused(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::EXDEV)
 }
 
 /// Whether the descriptor is a terminal.
-pub fn is_tty(fd: impl AsFd) -> bool {
+pub(crate) fn is_tty(fd: impl AsFd) -> bool {
     nix::unistd::isatty(fd).unwrap_or(false)
 }
 

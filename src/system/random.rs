@@ -4,7 +4,7 @@ use std::io;
 
 /// Fills `buf` from getrandom(2), waiting for the pool to be initialised as
 /// the default flags do. Retries on EINTR and after partial reads.
-pub fn getrandom(buf: &mut [u8]) -> io::Result<()> {
+pub(crate) fn getrandom(buf: &mut [u8]) -> io::Result<()> {
     let mut filled = 0;
     while filled < buf.len() {
         let rest = &mut buf[filled..];

@@ -10,24 +10,24 @@ use std::time::{Duration, Instant};
 /// `PTRACE_SECCOMP_GET_FILTER` from linux/ptrace.h (not in the libc crate).
 const PTRACE_SECCOMP_GET_FILTER: libc::c_uint = 0x420c;
 /// The kernel's limit on one classic BPF program (BPF_MAXINSNS).
-pub const MAX_INSNS: usize = 4096;
+pub(crate) const MAX_INSNS: usize = 4096;
 /// More stacked filters than any runtime installs; a bound on our work.
-pub const MAX_FILTERS: usize = 64;
+pub(crate) const MAX_FILTERS: usize = 64;
 /// Bytes of one instruction in `to_bytes`: code, jt, jf, k (struct sock_filter).
-pub const INSN_BYTES: usize = 8;
+pub(crate) const INSN_BYTES: usize = 8;
 
 /// One classic BPF program, as the kernel gave it back.
 #[derive(Clone)]
-pub struct BpfProgram(Vec<libc::sock_filter>);
+pub(crate) struct BpfProgram(Vec<libc::sock_filter>);
 
 impl BpfProgram {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
 
     /// The instructions as bytes, little-endian whatever the machine: code
     /// (2 bytes), jt, jf (1 each), k (4), as struct sock_filter lays them out.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.0.len() * INSN_BYTES);
         for insn in &self.0 {
             out.extend_from_slice(&insn.code.to_le_bytes());
@@ -39,7 +39,7 @@ impl BpfProgram {
 
     /// The program `to_bytes` wrote; None unless it is 1 to MAX_INSNS whole
     /// instructions. Whether the kernel accepts it is for `install_filter`.
-    pub fn from_bytes(bytes: &[u8]) -> Option<BpfProgram> {
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Option<BpfProgram> {
         if bytes.is_empty() || bytes.len() % INSN_BYTES != 0 || bytes.len() > MAX_INSNS * INSN_BYTES
         {
             return None;
@@ -61,7 +61,7 @@ impl BpfProgram {
     /// a return value computed at run time could be that. nsgate makes its
     /// last privilege changes under the filter, so a container that put such
     /// a filter on its own init could otherwise keep the command privileged.
-    pub fn can_fake_success(&self) -> bool {
+    pub(crate) fn can_fake_success(&self) -> bool {
         const CLASS: u16 = 0x07;
         const RVAL: u16 = 0x18;
         self.0.iter().any(|insn| {
@@ -91,7 +91,7 @@ impl std::fmt::Debug for BpfProgram {
 /// within `limit` in all. On an error after attaching, the process is
 /// released when nsgate exits, which the caller must do promptly. An
 /// error says what it means here, for a sysadmin.
-pub fn copy_filters(
+pub(crate) fn copy_filters(
     pid: super::Pid,
     pidfd: BorrowedFd<'_>,
     limit: Duration,
@@ -143,7 +143,7 @@ fn copy(pid: super::Pid, pidfd: BorrowedFd<'_>, limit: Duration) -> io::Result<V
 
 /// Installs `program` as a seccomp filter of the calling thread. Needs
 /// no_new_privs or CAP_SYS_ADMIN in the current user namespace.
-pub fn install_filter(program: &BpfProgram) -> io::Result<()> {
+pub(crate) fn install_filter(program: &BpfProgram) -> io::Result<()> {
     let len =
         u16::try_from(program.0.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let fprog = libc::sock_fprog {

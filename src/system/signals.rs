@@ -9,13 +9,13 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 /// Signals blocked for the lifetime of this value and readable from its fd.
 /// The child of a fork inherits the block; it resets it before exec.
-pub struct Signals {
+pub(crate) struct Signals {
     fd: SignalFd,
     previous: SigSet,
 }
 
 impl Signals {
-    pub fn block(signals: &[i32]) -> io::Result<Signals> {
+    pub(crate) fn block(signals: &[i32]) -> io::Result<Signals> {
         let mut set = SigSet::empty();
         for s in signals {
             set.add(Signal::try_from(*s)?);
@@ -33,12 +33,12 @@ impl Signals {
         Ok(Signals { fd, previous })
     }
 
-    pub fn fd(&self) -> BorrowedFd<'_> {
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
 
     /// The next pending signal, if any.
-    pub fn next(&self) -> io::Result<Option<i32>> {
+    pub(crate) fn next(&self) -> io::Result<Option<i32>> {
         Ok(self.fd.read_signal()?.map(|info| info.ssi_signo as i32))
     }
 }

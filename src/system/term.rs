@@ -8,7 +8,7 @@ use nix::sys::termios::{self, SetArg, Termios};
 
 /// Opens a pty master from `root`'s `/dev/pts/ptmx` (else `/dev/ptmx`),
 /// checks that it is one, and unlocks its peer.
-pub fn open_pty_master(root: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+pub(crate) fn open_pty_master(root: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     let master = match super::open_in_root(root, "/dev/pts/ptmx", super::Access::Terminal) {
         Ok(fd) => fd,
         Err(_) => super::open_in_root(root, "/dev/ptmx", super::Access::Terminal)?,
@@ -31,7 +31,7 @@ pub fn open_pty_master(root: BorrowedFd<'_>) -> io::Result<OwnedFd> {
 
 /// Opens the peer (slave) of `master` through the master itself, so no path
 /// in the container is looked up for it.
-pub fn open_pty_peer(master: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+pub(crate) fn open_pty_peer(master: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
     // SAFETY: TIOCGPTPEER takes open flags by value and returns a new descriptor.
     let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
@@ -43,7 +43,7 @@ pub fn open_pty_peer(master: BorrowedFd<'_>) -> io::Result<OwnedFd> {
 }
 
 /// Makes terminal `fd` the controlling terminal of our (new) session.
-pub fn set_controlling_terminal(fd: BorrowedFd<'_>) -> io::Result<()> {
+pub(crate) fn set_controlling_terminal(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: TIOCSCTTY takes an int by value (0: do not steal).
     let ret = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) };
     if ret < 0 {
@@ -54,14 +54,14 @@ pub fn set_controlling_terminal(fd: BorrowedFd<'_>) -> io::Result<()> {
 
 /// A terminal's size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct WindowSize {
+pub(crate) struct WindowSize {
     pub rows: u16,
     pub cols: u16,
     pub xpixel: u16,
     pub ypixel: u16,
 }
 
-pub fn window_size(fd: BorrowedFd<'_>) -> io::Result<WindowSize> {
+pub(crate) fn window_size(fd: BorrowedFd<'_>) -> io::Result<WindowSize> {
     let mut ws = libc::winsize {
         ws_row: 0,
         ws_col: 0,
@@ -81,7 +81,7 @@ pub fn window_size(fd: BorrowedFd<'_>) -> io::Result<WindowSize> {
     })
 }
 
-pub fn set_window_size(fd: BorrowedFd<'_>, size: WindowSize) -> io::Result<()> {
+pub(crate) fn set_window_size(fd: BorrowedFd<'_>, size: WindowSize) -> io::Result<()> {
     let ws = libc::winsize {
         ws_row: size.rows,
         ws_col: size.cols,
@@ -97,13 +97,13 @@ pub fn set_window_size(fd: BorrowedFd<'_>, size: WindowSize) -> io::Result<()> {
 }
 
 /// A terminal put in raw mode; its settings come back when this is dropped.
-pub struct RawMode<'fd> {
+pub(crate) struct RawMode<'fd> {
     fd: BorrowedFd<'fd>,
     saved: Termios,
 }
 
 impl<'fd> RawMode<'fd> {
-    pub fn enter(fd: BorrowedFd<'fd>) -> io::Result<RawMode<'fd>> {
+    pub(crate) fn enter(fd: BorrowedFd<'fd>) -> io::Result<RawMode<'fd>> {
         let saved = termios::tcgetattr(fd)?;
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);

@@ -15,7 +15,7 @@ const RETRY: Duration = Duration::from_millis(10);
 
 /// Connects to the stream socket at `path`, giving up with `TimedOut` after
 /// `timeout`. The stream returned is blocking and close-on-exec.
-pub fn connect_unix(path: &Path, timeout: Duration) -> io::Result<UnixStream> {
+pub(crate) fn connect_unix(path: &Path, timeout: Duration) -> io::Result<UnixStream> {
     let addr = UnixAddr::new(path).map_err(io::Error::from)?;
     let fd = socket(
         AddressFamily::Unix,

@@ -18,7 +18,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Where the cache lives: /run is emptied at boot and only root writes it.
-pub const BASE: &str = "/run/nsgate";
+pub(super) const BASE: &str = "/run/nsgate";
 /// The cache directory below `BASE`.
 const DIR: &str = "seccomp";
 /// Names of entries being written: this prefix and the writer's pid.
@@ -31,7 +31,7 @@ const MAX_ENTRY: u64 = (MAX_HEADER + MAX_FILTERS * (4 + MAX_INSNS * INSN_BYTES))
 
 /// What an entry is for: one process, and how many filters it had.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key {
+pub(super) struct Key {
     /// /proc/sys/kernel/random/boot_id.
     pub boot_id: String,
     pub pid: Pid,
@@ -74,7 +74,7 @@ fn parse_name(name: &str) -> Option<(i32, u64, usize)> {
 }
 
 /// This boot's id, or None when it cannot be read (then nothing is cached).
-pub fn boot_id() -> Option<String> {
+pub(super) fn boot_id() -> Option<String> {
     let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
     let id = id.trim_end_matches('\n');
     let ok = id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
@@ -83,7 +83,7 @@ pub fn boot_id() -> Option<String> {
 
 /// An entry's bytes: the header line, then each filter, oldest first, as
 /// its instruction count (4 bytes, little-endian) and its instructions.
-pub fn encode(key: &Key, filters: &[BpfProgram]) -> Vec<u8> {
+pub(super) fn encode(key: &Key, filters: &[BpfProgram]) -> Vec<u8> {
     let mut out = key.header().into_bytes();
     for filter in filters {
         let len = u32::try_from(filter.len()).unwrap_or(u32::MAX);
@@ -94,7 +94,7 @@ pub fn encode(key: &Key, filters: &[BpfProgram]) -> Vec<u8> {
 }
 
 /// The filters of an entry written for `key`; the reason if it is not one.
-pub fn decode(key: &Key, bytes: &[u8]) -> Result<Vec<BpfProgram>, String> {
+pub(super) fn decode(key: &Key, bytes: &[u8]) -> Result<Vec<BpfProgram>, String> {
     let mut rest = bytes
         .strip_prefix(key.header().as_bytes())
         .ok_or("the header does not name this process")?;
@@ -119,7 +119,7 @@ pub fn decode(key: &Key, bytes: &[u8]) -> Result<Vec<BpfProgram>, String> {
 
 /// The cache directory, opened and checked.
 #[derive(Debug)]
-pub struct Cache {
+pub(super) struct Cache {
     dir: OwnedFd,
     path: PathBuf,
 }
@@ -129,7 +129,7 @@ impl Cache {
     /// creating both 0700 first when `create`. Refused unless `base` is a
     /// directory of root's that no one else can write, and the cache
     /// directory one of root's that no one else can use at all.
-    pub fn open(base: &Path, create: bool) -> Result<Cache, String> {
+    pub(super) fn open(base: &Path, create: bool) -> Result<Cache, String> {
         let fail = |what: &Path, e: std::io::Error| format!("{}: {e}", what.display());
         if create {
             let (Some(parent), Some(name)) = (base.parent(), base.file_name()) else {
@@ -151,7 +151,7 @@ impl Cache {
     }
 
     /// The filters cached for `key`, or None: nothing to trust there.
-    pub fn load(&self, key: &Key) -> Option<Vec<BpfProgram>> {
+    pub(super) fn load(&self, key: &Key) -> Option<Vec<BpfProgram>> {
         self.read(key).ok()
     }
 
@@ -188,7 +188,7 @@ impl Cache {
     /// Writes `filters` as the entry for `key`: a new file of root's, 0600,
     /// renamed over any old one, so a reader sees a whole entry or none.
     /// Then removes the entries of processes that are gone.
-    pub fn store(&self, key: &Key, filters: &[BpfProgram]) -> Result<(), String> {
+    pub(super) fn store(&self, key: &Key, filters: &[BpfProgram]) -> Result<(), String> {
         if !key.usable() || filters.len() != key.filters {
             return Err("the filters do not match the key".into());
         }
