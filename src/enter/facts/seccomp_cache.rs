@@ -12,9 +12,10 @@
 //! again), never an error: the cache only ever saves time.
 #![forbid(unsafe_code)]
 
+use crate::reader::{self, Bound, NotRead, Owner, Source};
 use crate::system::{self, BpfProgram, Pid, Uid, INSN_BYTES, MAX_FILTERS, MAX_INSNS};
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -44,15 +45,11 @@ pub(super) enum Why {
     DirMode(PathBuf, u32),
     /// A key no entry is kept for.
     NotHeld,
-    /// Opening, examining or reading an entry, or removing an old
-    /// temporary file.
-    Io(io::Error),
-    /// An entry, by name.
-    NotRegular(String),
-    Owner(String, Uid),
-    Writable(String),
-    TooLarge(String),
+    /// An entry, by name, that the reader refused.
+    Entry(String, NotRead),
     Damaged(String, Damaged),
+    /// Removing an old temporary file.
+    Io(io::Error),
     /// Filters to store that are not the ones the key counts.
     Mismatch,
     /// Writing the temporary file of this name.
@@ -82,12 +79,17 @@ impl fmt::Display for Why {
             }
             Why::DirMode(path, perms) => write!(f, "{} has mode {perms:04o}", path.display()),
             Why::NotHeld => f.write_str("not a key the cache holds"),
-            Why::Io(e) => e.fmt(f),
-            Why::NotRegular(name) => write!(f, "{name} is not a regular file"),
-            Why::Owner(name, uid) => write!(f, "{name} is owned by uid {uid}, not root"),
-            Why::Writable(name) => write!(f, "{name} is writable by group or others"),
-            Why::TooLarge(name) => write!(f, "{name} is larger than any entry"),
+            Why::Entry(name, not_read) => match not_read {
+                NotRead::Io(_, e) => e.fmt(f),
+                NotRead::Symlink => write!(f, "{name} is a symbolic link"),
+                NotRead::NotRegular => write!(f, "{name} is not a regular file"),
+                NotRead::Owner(uid) => write!(f, "{name} is owned by uid {uid}, not root"),
+                NotRead::Writable(_) => write!(f, "{name} is writable by group or others"),
+                NotRead::TooLarge => write!(f, "{name} is larger than any entry"),
+                NotRead::Directory(why) => write!(f, "{name}: {why}"),
+            },
             Why::Damaged(name, damaged) => write!(f, "{name}: {damaged}"),
+            Why::Io(e) => e.fmt(f),
             Why::Mismatch => f.write_str("the filters do not match the key"),
             Why::Write(temp, e) => write!(f, "{temp}: {e}"),
         }
@@ -236,27 +238,11 @@ impl Cache {
             return Err(Why::NotHeld);
         }
         let name = key.file_name();
-        let file = system::open_file_at(self.dir.as_fd(), &name).map_err(Why::Io)?;
-        let info = system::file_info(file.as_fd()).map_err(Why::Io)?;
-        if !info.is_file() {
-            return Err(Why::NotRegular(name));
-        }
-        if !info.uid.is_root() {
-            return Err(Why::Owner(name, info.uid));
-        }
-        if info.perms() & 0o022 != 0 {
-            return Err(Why::Writable(name));
-        }
-        if info.size > MAX_ENTRY {
-            return Err(Why::TooLarge(name));
-        }
-        let mut bytes = Vec::new();
-        file.take(MAX_ENTRY + 1)
-            .read_to_end(&mut bytes)
-            .map_err(Why::Io)?;
-        if bytes.len() as u64 > MAX_ENTRY {
-            return Err(Why::TooLarge(name));
-        }
+        let source = Source::At(self.dir.as_fd(), &name);
+        let bytes = match reader::read(source, Bound::AtMost(MAX_ENTRY), Owner::Root) {
+            Ok(bytes) => bytes,
+            Err(not_read) => return Err(Why::Entry(name, not_read)),
+        };
         decode(key, &bytes).map_err(|damaged| Why::Damaged(name, damaged))
     }
 
