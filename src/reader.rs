@@ -7,7 +7,7 @@
 //! caller words a refusal for its own file.
 #![forbid(unsafe_code)]
 
-use crate::system::{self, Uid};
+use crate::system::{self, Access, Uid};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -23,6 +23,9 @@ pub(crate) enum Source<'a> {
     /// An entry of a directory the caller has opened and checked; never
     /// through a symbolic link.
     At(BorrowedFd<'a>, &'a str),
+    /// A path inside a container, resolved from its root as if that were
+    /// `/` (openat2 `RESOLVE_IN_ROOT`): links are followed, never out of it.
+    InRoot(BorrowedFd<'a>, &'a str),
 }
 
 /// Whether a symbolic link may name a file given by path.
@@ -40,6 +43,8 @@ pub(crate) enum Link {
 pub(crate) enum Owner {
     /// Root, and no one else may write it.
     Root,
+    /// Anyone: the caller trusts only what it parses out of it.
+    Anyone,
 }
 
 /// How much of the file is read.
@@ -136,6 +141,9 @@ fn open(source: Source<'_>) -> Result<File, NotRead> {
             .open(path),
         Source::Path(path, Link::Refuse) => system::open_nofollow_nonblocking(path),
         Source::At(dir, name) => system::open_file_at(dir, name),
+        Source::InRoot(root, path) => {
+            system::open_in_root(root, path, Access::Read).map(File::from)
+        }
     };
     opened.map_err(|e| match source {
         // Only to word the message: the open itself refused the link.
