@@ -52,6 +52,8 @@ pub(crate) enum Owner {
 pub(crate) enum Bound {
     /// A file larger than this many bytes is refused.
     AtMost(u64),
+    /// Only the first this many bytes are read, whatever the size.
+    First(u64),
 }
 
 /// Why a file was not read; each caller words it for its file.
@@ -120,6 +122,7 @@ pub(crate) fn read(source: Source<'_>, bound: Bound, owner: Owner) -> Result<Vec
         Bound::AtMost(limit) if info.size > limit => return Err(NotRead::TooLarge),
         // One byte more: the file may grow after the stat.
         Bound::AtMost(limit) => limit + 1,
+        Bound::First(limit) => limit,
     };
     let mut data = Vec::new();
     file.take(limit)
