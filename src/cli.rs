@@ -8,6 +8,7 @@ use crate::identity::{self, Identity};
 use crate::policy::{self, Decision};
 use crate::request::{self, Request};
 use std::ffi::OsString;
+use std::fmt;
 use std::path::PathBuf;
 
 const DEFAULT_CONFIG: &str = "/etc/nsgate.conf";
@@ -44,11 +45,11 @@ pub(crate) fn main() -> i32 {
         Ok(args) => args,
         // In gate mode the client reads this: one line, no usage text.
         Err(e) if !e.admin => {
-            crate::output::error_line(&e.message);
+            crate::output::error_line(&e.why.to_string());
             return EXIT_FAILURE;
         }
         Err(e) => {
-            crate::output::error_line(&e.message);
+            crate::output::error_line(&e.why.to_string());
             crate::output::stderr(&format!("{USAGE}\n"));
             return 2;
         }
@@ -111,10 +112,55 @@ impl Report {
 /// A command line nsgate refuses.
 #[derive(Debug, PartialEq, Eq)]
 struct UsageError {
-    message: String,
+    why: Misuse,
     /// Whether it asked for an admin mode: then the admin reads the error,
     /// with the usage; else the SSH client does, and gets one line.
     admin: bool,
+}
+
+/// What is wrong with a command line; the offending word where there is one.
+#[derive(Debug, PartialEq, Eq)]
+enum Misuse {
+    OptionNotUtf8,
+    UnknownOption(String),
+    /// `--config` or `--key` without a value (or with one not UTF-8).
+    NeedsValue(&'static str),
+    ConfigTwice,
+    ConfigPath,
+    KeyTwice,
+    InvalidKey(String),
+    /// A mode flag given `=VALUE`.
+    TakesNoValue(String),
+    OneMode,
+    MissingTarget,
+    TooManyArguments,
+    TargetNotUtf8,
+}
+
+impl fmt::Display for Misuse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Misuse::OptionNotUtf8 => f.write_str("an option is not valid UTF-8"),
+            Misuse::UnknownOption(text) => write!(f, "unknown option \"{text}\""),
+            Misuse::NeedsValue(name) => write!(f, "{name} needs a value"),
+            Misuse::ConfigTwice => f.write_str("--config given twice"),
+            Misuse::ConfigPath => {
+                f.write_str("--config needs a non-empty path of at most 1024 bytes")
+            }
+            Misuse::KeyTwice => f.write_str("--key given twice"),
+            Misuse::InvalidKey(key) => write!(
+                f,
+                "invalid key label \"{key}\" (letters, digits, '.', '_', '-', '@', at most 64)"
+            ),
+            Misuse::TakesNoValue(flag) => write!(f, "{flag} takes no value"),
+            Misuse::OneMode => {
+                f.write_str("give only one of --check, --explain, --list, --version, --help")
+            }
+            Misuse::MissingTarget => f.write_str("missing TARGET"),
+            Misuse::TooManyArguments => f.write_str("too many arguments"),
+            Misuse::TargetNotUtf8 => f.write_str("TARGET is not valid UTF-8"),
+        }
+    }
 }
 
 /// Parses the command line in one pass. Options end at `--`, and at
@@ -149,7 +195,7 @@ type Words = std::vec::IntoIter<OsString>;
 struct Scan {
     args: Args,
     /// The first error; the pass goes on only to learn the mode.
-    error: Option<String>,
+    error: Option<Misuse>,
     config_seen: bool,
     positional: Vec<OsString>,
     /// Whether `--` has been seen: every later word is positional.
@@ -158,8 +204,8 @@ struct Scan {
 
 impl Scan {
     /// Keeps only the first error, the one reported.
-    fn fail(&mut self, message: String) {
-        self.error.get_or_insert(message);
+    fn fail(&mut self, why: Misuse) {
+        self.error.get_or_insert(why);
     }
 
     /// One word: a positional, or an option that may take the next word too.
@@ -169,7 +215,7 @@ impl Scan {
             return;
         }
         let Some(text) = arg.to_str() else {
-            self.fail("an option is not valid UTF-8".into());
+            self.fail(Misuse::OptionNotUtf8);
             return;
         };
         let (flag, inline) = match text.split_once('=') {
@@ -197,7 +243,7 @@ impl Scan {
             "--version" => Mode::Version,
             "--help" | "-h" => Mode::Help,
             _ => {
-                self.fail(format!("unknown option \"{text}\""));
+                self.fail(Misuse::UnknownOption(text.to_string()));
                 return;
             }
         };
@@ -205,26 +251,22 @@ impl Scan {
     }
 
     /// `--config`: at most once, and a path of sane length.
-    fn config(&mut self, value: Result<String, String>) {
+    fn config(&mut self, value: Result<String, Misuse>) {
         match value {
             Err(e) => self.fail(e),
-            Ok(_) if self.config_seen => self.fail("--config given twice".into()),
-            Ok(path) if path.is_empty() || path.len() > 1024 => {
-                self.fail("--config needs a non-empty path of at most 1024 bytes".into())
-            }
+            Ok(_) if self.config_seen => self.fail(Misuse::ConfigTwice),
+            Ok(path) if path.is_empty() || path.len() > 1024 => self.fail(Misuse::ConfigPath),
             Ok(path) => self.args.config = PathBuf::from(path),
         }
         self.config_seen = true;
     }
 
     /// `--key`: at most once, and a label the audit record can carry.
-    fn key(&mut self, value: Result<String, String>) {
+    fn key(&mut self, value: Result<String, Misuse>) {
         match value {
             Err(e) => self.fail(e),
-            Ok(_) if self.args.key.is_some() => self.fail("--key given twice".into()),
-            Ok(key) if !identity::is_label(&key) => self.fail(format!(
-                "invalid key label \"{key}\" (letters, digits, '.', '_', '-', '@', at most 64)"
-            )),
+            Ok(_) if self.args.key.is_some() => self.fail(Misuse::KeyTwice),
+            Ok(key) if !identity::is_label(&key) => self.fail(Misuse::InvalidKey(key)),
             Ok(key) => self.args.key = Some(key),
         }
     }
@@ -232,10 +274,10 @@ impl Scan {
     /// A mode flag: only one is allowed, and `--explain` ends the options.
     fn mode(&mut self, flag: &str, mode: Mode, inline: bool, raw: &mut Words) {
         if inline {
-            self.fail(format!("{flag} takes no value"));
+            self.fail(Misuse::TakesNoValue(flag.to_string()));
         }
         if self.args.mode != Mode::Gate {
-            self.fail("give only one of --check, --explain, --list, --version, --help".into());
+            self.fail(Misuse::OneMode);
         } else {
             self.args.mode = mode;
         }
@@ -253,11 +295,11 @@ impl Scan {
         let mut rest = rest.into_iter();
         match rest.next() {
             Some(target) => self.positional.push(target),
-            None => self.fail("missing TARGET".into()),
+            None => self.fail(Misuse::MissingTarget),
         }
         self.args.command = rest.next();
         if rest.next().is_some() {
-            self.fail("too many arguments".into());
+            self.fail(Misuse::TooManyArguments);
         }
     }
 
@@ -265,13 +307,10 @@ impl Scan {
     fn finish(self) -> Result<Args, UsageError> {
         let mut args = self.args;
         let admin = args.mode != Mode::Gate;
-        if let Some(message) = self.error {
-            return Err(UsageError { message, admin });
+        if let Some(why) = self.error {
+            return Err(UsageError { why, admin });
         }
-        let refuse = |message: &str| UsageError {
-            message: message.to_string(),
-            admin,
-        };
+        let refuse = |why: Misuse| UsageError { why, admin };
         let mut positional = self.positional.into_iter();
         let (min, max) = match args.mode {
             Mode::Gate | Mode::List | Mode::Explain => (1, 1),
@@ -279,16 +318,16 @@ impl Scan {
         };
         let count = positional.len();
         if count < min {
-            return Err(refuse("missing TARGET"));
+            return Err(refuse(Misuse::MissingTarget));
         }
         if count > max {
-            return Err(refuse("too many arguments"));
+            return Err(refuse(Misuse::TooManyArguments));
         }
         if let Some(target) = positional.next() {
             args.target = Some(
                 target
                     .into_string()
-                    .map_err(|_| refuse("TARGET is not valid UTF-8"))?,
+                    .map_err(|_| refuse(Misuse::TargetNotUtf8))?,
             );
         }
         Ok(args)
@@ -296,13 +335,17 @@ impl Scan {
 }
 
 /// An option's value: after `=`, else the next word, which must be UTF-8.
-fn option_value(name: &str, inline: Option<String>, raw: &mut Words) -> Result<String, String> {
+fn option_value(
+    name: &'static str,
+    inline: Option<String>,
+    raw: &mut Words,
+) -> Result<String, Misuse> {
     match inline {
         Some(v) => Ok(v),
         None => raw
             .next()
             .and_then(|v| v.into_string().ok())
-            .ok_or_else(|| format!("{name} needs a value")),
+            .ok_or(Misuse::NeedsValue(name)),
     }
 }
 

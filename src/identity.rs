@@ -3,10 +3,9 @@
 #![forbid(unsafe_code)]
 
 use crate::error::{Error, Result};
+use crate::reader::{self, Bound, Link, NotRead, Owner, Source};
 use base64::Engine;
 use sha2::Digest;
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// The identity of the key that logged in.
@@ -37,19 +36,23 @@ pub(crate) fn fingerprint_from_user_auth(path: &Path) -> Result<Option<String>> 
         path: path.to_path_buf(),
         why,
     };
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| fail(crate::error::os_message(&e)))?;
-    let meta = file.metadata().map_err(|e| fail(e.to_string()))?;
-    if !meta.file_type().is_file() {
-        return Err(fail("not a regular file".into()));
-    }
-    let mut text = Vec::new();
-    file.take(MAX_USER_AUTH_BYTES)
-        .read_to_end(&mut text)
-        .map_err(|e| fail(e.to_string()))?;
+    // Its owner is not checked (it never was): sshd makes it as the login
+    // user. Only the first 64 KiB are read, as before.
+    let source = Source::Path(path, Link::Follow);
+    let read = reader::read(source, Bound::First(MAX_USER_AUTH_BYTES), Owner::Anyone);
+    let text = read.map_err(|not_read| {
+        fail(match not_read {
+            NotRead::Io("open", e) => crate::error::os_message(&e),
+            NotRead::Io(_, e) => e.to_string(),
+            NotRead::NotRegular => "not a regular file".into(),
+            // Not asked of this file; worded all the same.
+            NotRead::Symlink => "a symbolic link".into(),
+            NotRead::Owner(uid) => format!("owned by uid {uid}"),
+            NotRead::Writable(_) => "writable by group or others".into(),
+            NotRead::TooLarge => "too large".into(),
+            NotRead::Directory(why) => why.to_string(),
+        })
+    })?;
     for line in text.split(|b| *b == b'\n') {
         let mut fields = line.split(|b| *b == b' ');
         if fields.next() != Some(b"publickey") {

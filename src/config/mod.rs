@@ -13,7 +13,7 @@ mod warn;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use load::{load, read_trusted, Link, Untrusted};
+pub(crate) use load::load;
 pub(crate) use names::{InvalidName, NameKind};
 pub(crate) use parse::parse;
 

@@ -6,9 +6,9 @@
 #![forbid(unsafe_code)]
 
 use crate::config::UserSpec;
+use crate::reader::{self, Bound, NotRead, Owner, Source};
 use crate::system::{self, Access, Gid, Uid};
 use std::fmt;
-use std::io::{self, Read};
 use std::os::fd::BorrowedFd;
 
 /// Why the container's users and groups do not give the credentials; each
@@ -17,11 +17,8 @@ use std::os::fd::BorrowedFd;
 pub(super) enum Why {
     /// A link that leads nowhere.
     Dangling(&'static str),
-    Open(&'static str, io::Error),
-    Stat(&'static str, io::Error),
-    NotRegular(&'static str),
-    TooLarge(&'static str),
-    Read(&'static str, io::Error),
+    /// A file the reader refused.
+    File(&'static str, NotRead),
     NotUtf8(&'static str),
     /// A malformed line, by number from 1.
     Line(&'static str, usize, Malformed),
@@ -57,11 +54,18 @@ impl fmt::Display for Why {
         let mib = MAX_FILE_BYTES >> 20;
         match self {
             Why::Dangling(path) => write!(f, "the container's {path} leads nowhere"),
-            Why::Open(path, e) => write!(f, "cannot open the container's {path}: {e}"),
-            Why::Stat(path, e) => write!(f, "cannot stat the container's {path}: {e}"),
-            Why::NotRegular(path) => write!(f, "the container's {path} is not a regular file"),
-            Why::TooLarge(path) => write!(f, "the container's {path} is larger than {mib} MiB"),
-            Why::Read(path, e) => write!(f, "cannot read the container's {path}: {e}"),
+            Why::File(path, not_read) => match not_read {
+                NotRead::Io(step, e) => write!(f, "cannot {step} the container's {path}: {e}"),
+                NotRead::NotRegular => write!(f, "the container's {path} is not a regular file"),
+                NotRead::TooLarge => write!(f, "the container's {path} is larger than {mib} MiB"),
+                // Not asked of the container's files; worded all the same.
+                NotRead::Symlink => write!(f, "the container's {path} is a symbolic link"),
+                NotRead::Owner(uid) => write!(f, "the container's {path} is owned by uid {uid}"),
+                NotRead::Writable(_) => {
+                    write!(f, "the container's {path} is writable by group or others")
+                }
+                NotRead::Directory(why) => write!(f, "the container's {path}: {why}"),
+            },
             Why::NotUtf8(file) => write!(f, "{file} is not valid UTF-8"),
             Why::Line(file, n, malformed) => {
                 write!(f, "{file} line {n}: ")?;
@@ -139,35 +143,19 @@ pub(super) struct Credentials {
 /// Refuses anything but a regular file of at most [`MAX_FILE_BYTES`], and
 /// never blocks (a FIFO opens at once and is then refused).
 pub(super) fn read_file(root: BorrowedFd<'_>, path: &'static str) -> Result<Option<Vec<u8>>, Why> {
-    let fd = match system::open_in_root(root, path, Access::Read) {
-        Ok(fd) => fd,
+    let source = Source::InRoot(root, path);
+    match reader::read(source, Bound::AtMost(MAX_FILE_BYTES), Owner::Anyone) {
+        Ok(data) => Ok(Some(data)),
         // Missing only if nothing is there: a link that leads nowhere (such
         // as into a /proc that does not know us) is refused, not skipped.
-        Err(e) if system::is_not_found(&e) => {
-            return match system::open_in_root(root, path, Access::PathNoFollow) {
+        Err(NotRead::Io("open", e)) if system::is_not_found(&e) => {
+            match system::open_in_root(root, path, Access::PathNoFollow) {
                 Err(e) if system::is_not_found(&e) => Ok(None),
                 _ => Err(Why::Dangling(path)),
             }
         }
-        Err(e) => return Err(Why::Open(path, e)),
-    };
-    let file = std::fs::File::from(fd);
-    let meta = file.metadata().map_err(|e| Why::Stat(path, e))?;
-    if !meta.file_type().is_file() {
-        return Err(Why::NotRegular(path));
+        Err(not_read) => Err(Why::File(path, not_read)),
     }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(Why::TooLarge(path));
-    }
-    let mut data = Vec::new();
-    // Bounded again: the file may grow after the stat.
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| Why::Read(path, e))?;
-    if data.len() as u64 > MAX_FILE_BYTES {
-        return Err(Why::TooLarge(path));
-    }
-    Ok(Some(data))
 }
 
 /// The lines of a colon-separated file with `fields` fields each; blank

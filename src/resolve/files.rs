@@ -7,7 +7,8 @@
 
 use super::parse_pid;
 use super::why::Why;
-use crate::config::{read_trusted, Link, NameKind};
+use crate::config::NameKind;
+use crate::reader::{self, Bound, Link, Owner, Source};
 use crate::system::Pid;
 use std::path::{Path, PathBuf};
 
@@ -121,9 +122,10 @@ impl std::fmt::Display for Record {
 /// The whole content of a small root-owned file, read as the configuration
 /// is, but never through a symbolic link.
 pub(super) fn read_root_file(path: &Path) -> Result<Vec<u8>, Why> {
-    read_trusted(path, MAX_FILE, Link::Refuse).map_err(|untrusted| Why::File {
+    let source = Source::Path(path, Link::Refuse);
+    reader::read(source, Bound::AtMost(MAX_FILE), Owner::Root).map_err(|not_read| Why::File {
         path: path.to_path_buf(),
-        untrusted,
+        not_read,
     })
 }
 

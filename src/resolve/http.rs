@@ -5,7 +5,8 @@
 #![forbid(unsafe_code)]
 
 use crate::system;
-use std::io::{Read, Write};
+use std::fmt;
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -22,25 +23,104 @@ pub(super) struct Response {
     pub body: Vec<u8>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) enum HttpError {
     /// Nobody answered in time, or the connection broke: the daemon is down.
-    Unreachable(String),
+    Unreachable(Unreachable),
     /// Something answered, but not a response we can trust.
-    Malformed(String),
+    Malformed(Malformed),
+}
+
+#[derive(Debug)]
+pub(super) enum Unreachable {
+    /// The step (`connect`, `socket`, `write`, `read`) that failed.
+    Io(&'static str, io::Error),
+    /// No complete response within this time.
+    TooSlow(Duration),
+}
+
+/// What is wrong with a response; the offending text where there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Malformed {
+    Closed,
+    TooLarge,
+    HeadTooLarge,
+    ClosedInHead,
+    HeadNotUtf8,
+    NoColon(String),
+    HeaderName(String),
+    ContentLength(String),
+    ConflictingLengths,
+    TransferEncoding(String),
+    /// A Content-Length above MAX_RESPONSE.
+    LengthTooLarge(usize),
+    /// The body bytes received, and the Content-Length.
+    ShortBody(usize, usize),
+    StatusLine(String),
+    ClosedInChunks,
+    ChunkLineTooLong,
+    ChunkSize(Vec<u8>),
+    BodyTooLarge,
+    NoCrlfAfterChunk,
+    TrailerTooLong,
+}
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unreachable::Io(step, e) => write!(f, "{step}: {e}"),
+            Unreachable::TooSlow(timeout) => {
+                write!(f, "no complete response within {} s", timeout.as_secs_f32())
+            }
+        }
+    }
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mib = MAX_RESPONSE >> 20;
+        match self {
+            Malformed::Closed => f.write_str("connection closed before a complete response"),
+            Malformed::TooLarge => write!(f, "response larger than {mib} MiB"),
+            Malformed::HeadTooLarge => {
+                write!(f, "response head larger than {} KiB", MAX_HEAD >> 10)
+            }
+            Malformed::ClosedInHead => {
+                f.write_str("connection closed before a complete response head")
+            }
+            Malformed::HeadNotUtf8 => f.write_str("response head is not UTF-8"),
+            Malformed::NoColon(line) => write!(f, "header line without a colon: {line:?}"),
+            Malformed::HeaderName(name) => write!(f, "bad header name {name:?}"),
+            Malformed::ContentLength(value) => write!(f, "bad Content-Length {value:?}"),
+            Malformed::ConflictingLengths => f.write_str("conflicting Content-Length headers"),
+            Malformed::TransferEncoding(value) => {
+                write!(f, "unsupported Transfer-Encoding {value:?}")
+            }
+            Malformed::LengthTooLarge(len) => {
+                write!(f, "Content-Length {len} is larger than {mib} MiB")
+            }
+            Malformed::ShortBody(got, len) => {
+                write!(f, "connection closed after {got} of {len} body bytes")
+            }
+            Malformed::StatusLine(line) => write!(f, "bad status line {line:?}"),
+            Malformed::ClosedInChunks => f.write_str("connection closed inside a chunked body"),
+            Malformed::ChunkLineTooLong => f.write_str("chunk-size line too long"),
+            Malformed::ChunkSize(text) => {
+                write!(f, "bad chunk size {:?}", String::from_utf8_lossy(text))
+            }
+            Malformed::BodyTooLarge => write!(f, "body larger than {mib} MiB"),
+            Malformed::NoCrlfAfterChunk => f.write_str("chunk data not followed by CRLF"),
+            Malformed::TrailerTooLong => f.write_str("trailer too long"),
+        }
+    }
 }
 
 /// `GET path` on the socket at `socket`; the whole exchange, connecting
 /// included, ends within `timeout`.
 pub(super) fn get(socket: &Path, path: &str, timeout: Duration) -> Result<Response, HttpError> {
     let unreachable =
-        |what: &str, e: std::io::Error| HttpError::Unreachable(format!("{what}: {e}"));
-    let too_slow = || {
-        HttpError::Unreachable(format!(
-            "no complete response within {} s",
-            timeout.as_secs_f32()
-        ))
-    };
+        |step: &'static str, e: io::Error| HttpError::Unreachable(Unreachable::Io(step, e));
+    let too_slow = || HttpError::Unreachable(Unreachable::TooSlow(timeout));
     let deadline = Instant::now() + timeout;
     let mut stream =
         system::connect_unix(socket, timeout).map_err(|e| unreachable("connect", e))?;
@@ -59,7 +139,7 @@ pub(super) fn get(socket: &Path, path: &str, timeout: Duration) -> Result<Respon
     stream
         .write_all(request.as_bytes())
         .map_err(|e| match e.kind() {
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => too_slow(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => too_slow(),
             _ => unreachable("write", e),
         })?;
 
@@ -74,24 +154,19 @@ pub(super) fn get(socket: &Path, path: &str, timeout: Duration) -> Result<Respon
             .map_err(|e| unreachable("socket", e))?;
         match stream.read(&mut chunk) {
             Ok(0) => {
-                return parse_response(&buf, true)?.ok_or_else(|| {
-                    HttpError::Malformed("connection closed before a complete response".into())
-                })
+                return parse_response(&buf, true)?.ok_or(HttpError::Malformed(Malformed::Closed))
             }
             Ok(n) => {
                 if buf.len() + n > MAX_RESPONSE {
-                    return Err(HttpError::Malformed(format!(
-                        "response larger than {} MiB",
-                        MAX_RESPONSE >> 20
-                    )));
+                    return Err(HttpError::Malformed(Malformed::TooLarge));
                 }
                 buf.extend_from_slice(&chunk[..n]);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e)
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
                 return Err(too_slow())
@@ -104,43 +179,43 @@ pub(super) fn get(socket: &Path, path: &str, timeout: Duration) -> Result<Respon
 /// Parses the bytes received so far. `Ok(None)`: not complete yet (and
 /// `eof` is false). `eof`: the peer has closed the connection.
 pub(super) fn parse_response(buf: &[u8], eof: bool) -> Result<Option<Response>, HttpError> {
-    let bad = |why: String| Err(HttpError::Malformed(why));
+    let bad = |why: Malformed| Err(HttpError::Malformed(why));
     let Some(head_len) = find(buf, b"\r\n\r\n").map(|i| i + 4) else {
         if buf.len() > MAX_HEAD {
-            return bad(format!("response head larger than {} KiB", MAX_HEAD >> 10));
+            return bad(Malformed::HeadTooLarge);
         }
         if eof {
-            return bad("connection closed before a complete response head".into());
+            return bad(Malformed::ClosedInHead);
         }
         return Ok(None);
     };
     if head_len > MAX_HEAD {
-        return bad(format!("response head larger than {} KiB", MAX_HEAD >> 10));
+        return bad(Malformed::HeadTooLarge);
     }
     let head = std::str::from_utf8(&buf[..head_len - 4])
-        .map_err(|_| HttpError::Malformed("response head is not UTF-8".into()))?;
+        .map_err(|_| HttpError::Malformed(Malformed::HeadNotUtf8))?;
     let mut lines = head.split("\r\n");
     let status = parse_status_line(lines.next().unwrap_or(""))?;
     let mut content_length: Option<usize> = None;
     let mut chunked = false;
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
-            return bad(format!("header line without a colon: {line:?}"));
+            return bad(Malformed::NoColon(line.to_string()));
         };
         if name.is_empty() || name.contains([' ', '\t']) {
-            return bad(format!("bad header name {name:?}"));
+            return bad(Malformed::HeaderName(name.to_string()));
         }
         let value = value.trim_matches([' ', '\t']);
         if name.eq_ignore_ascii_case("content-length") {
             let n = parse_decimal(value)
-                .ok_or_else(|| HttpError::Malformed(format!("bad Content-Length {value:?}")))?;
+                .ok_or_else(|| HttpError::Malformed(Malformed::ContentLength(value.to_string())))?;
             if content_length.is_some_and(|old| old != n) {
-                return bad("conflicting Content-Length headers".into());
+                return bad(Malformed::ConflictingLengths);
             }
             content_length = Some(n);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             if !value.eq_ignore_ascii_case("chunked") {
-                return bad(format!("unsupported Transfer-Encoding {value:?}"));
+                return bad(Malformed::TransferEncoding(value.to_string()));
             }
             chunked = true;
         }
@@ -159,20 +234,14 @@ pub(super) fn parse_response(buf: &[u8], eof: bool) -> Result<Option<Response>, 
     }
     if let Some(len) = content_length {
         if len > MAX_RESPONSE {
-            return bad(format!(
-                "Content-Length {len} is larger than {} MiB",
-                MAX_RESPONSE >> 20
-            ));
+            return bad(Malformed::LengthTooLarge(len));
         }
         if rest.len() >= len {
             let body = rest[..len].to_vec();
             return Ok(Some(Response { status, body }));
         }
         if eof {
-            return bad(format!(
-                "connection closed after {} of {len} body bytes",
-                rest.len()
-            ));
+            return bad(Malformed::ShortBody(rest.len(), len));
         }
         return Ok(None);
     }
@@ -185,7 +254,7 @@ pub(super) fn parse_response(buf: &[u8], eof: bool) -> Result<Option<Response>, 
 
 /// `HTTP/1.x NNN reason`: the status code.
 fn parse_status_line(line: &str) -> Result<u16, HttpError> {
-    let bad = || HttpError::Malformed(format!("bad status line {line:?}"));
+    let bad = || HttpError::Malformed(Malformed::StatusLine(line.to_string()));
     let rest = line.strip_prefix("HTTP/1.").ok_or_else(bad)?;
     let (minor, rest) = rest.split_once(' ').ok_or_else(bad)?;
     if !(minor == "0" || minor == "1") {
@@ -205,12 +274,10 @@ fn parse_status_line(line: &str) -> Result<u16, HttpError> {
 
 /// Decodes a chunked body (RFC 9112 §7.1); `Ok(None)` while incomplete.
 fn parse_chunked(buf: &[u8], eof: bool) -> Result<Option<Vec<u8>>, HttpError> {
-    let bad = |why: String| Err(HttpError::Malformed(why));
+    let bad = |why: Malformed| Err(HttpError::Malformed(why));
     let incomplete = || {
         if eof {
-            Err(HttpError::Malformed(
-                "connection closed inside a chunked body".into(),
-            ))
+            Err(HttpError::Malformed(Malformed::ClosedInChunks))
         } else {
             Ok(None)
         }
@@ -222,7 +289,7 @@ fn parse_chunked(buf: &[u8], eof: bool) -> Result<Option<Vec<u8>>, HttpError> {
         let window = &buf[pos..buf.len().min(pos + MAX_CHUNK_LINE)];
         let Some(end) = find(window, b"\r\n") else {
             if window.len() >= MAX_CHUNK_LINE {
-                return bad("chunk-size line too long".into());
+                return bad(Malformed::ChunkLineTooLong);
             }
             return incomplete();
         };
@@ -231,19 +298,15 @@ fn parse_chunked(buf: &[u8], eof: bool) -> Result<Option<Vec<u8>>, HttpError> {
             Some(i) => &line[..i],
             None => line,
         };
-        let size = parse_hex(size_text).ok_or_else(|| {
-            HttpError::Malformed(format!(
-                "bad chunk size {:?}",
-                String::from_utf8_lossy(size_text)
-            ))
-        })?;
+        let size = parse_hex(size_text)
+            .ok_or_else(|| HttpError::Malformed(Malformed::ChunkSize(size_text.to_vec())))?;
         pos += end + 2;
         if size == 0 {
             break;
         }
         total = match total.checked_add(size) {
             Some(t) if t <= MAX_RESPONSE => t,
-            _ => return bad(format!("body larger than {} MiB", MAX_RESPONSE >> 20)),
+            _ => return bad(Malformed::BodyTooLarge),
         };
         // size <= MAX_RESPONSE here, so this cannot overflow.
         let data_end = pos + size;
@@ -251,7 +314,7 @@ fn parse_chunked(buf: &[u8], eof: bool) -> Result<Option<Vec<u8>>, HttpError> {
             return incomplete();
         }
         if &buf[data_end..data_end + 2] != b"\r\n" {
-            return bad("chunk data not followed by CRLF".into());
+            return bad(Malformed::NoCrlfAfterChunk);
         }
         pieces.push(&buf[pos..data_end]);
         pos = data_end + 2;
@@ -261,7 +324,7 @@ fn parse_chunked(buf: &[u8], eof: bool) -> Result<Option<Vec<u8>>, HttpError> {
         let window = &buf[pos..buf.len().min(pos + MAX_HEAD)];
         let Some(end) = find(window, b"\r\n") else {
             if window.len() >= MAX_HEAD {
-                return bad("trailer too long".into());
+                return bad(Malformed::TrailerTooLong);
             }
             return incomplete();
         };
@@ -308,7 +371,7 @@ mod tests {
 
     fn malformed(r: Result<Option<Response>, HttpError>) -> String {
         match r {
-            Err(HttpError::Malformed(why)) => why,
+            Err(HttpError::Malformed(why)) => why.to_string(),
             other => panic!("expected Malformed, got {other:?}"),
         }
     }
@@ -444,7 +507,7 @@ mod tests {
         let started = Instant::now();
         let err = get(&path, "/containers/x/json", Duration::from_millis(150)).unwrap_err();
         assert!(
-            matches!(&err, HttpError::Unreachable(why) if why.contains("no complete response")),
+            matches!(&err, HttpError::Unreachable(why) if why.to_string().contains("no complete response")),
             "{err:?}"
         );
         assert!(started.elapsed() < Duration::from_millis(900));
@@ -461,7 +524,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            matches!(&err, HttpError::Unreachable(why) if why.starts_with("connect: ")),
+            matches!(&err, HttpError::Unreachable(why) if why.to_string().starts_with("connect: ")),
             "{err:?}"
         );
     }

@@ -6,7 +6,8 @@ use super::engine::{Answer, Engine, Refused};
 use super::files::Record;
 use super::http::HttpError;
 use super::stat::StatError;
-use crate::config::{InvalidName, Untrusted};
+use crate::config::InvalidName;
+use crate::reader::NotRead;
 use crate::system::Pid;
 use std::fmt;
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ pub(super) enum Why {
     /// A pid file or machine record that is not read as trusted.
     File {
         path: PathBuf,
-        untrusted: Untrusted,
+        not_read: NotRead,
     },
     /// A pid file that holds something else than a pid (its first bytes).
     NotAPid {
@@ -104,26 +105,26 @@ impl fmt::Display for Why {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Why::Name(invalid) => invalid.fmt(f),
-            Why::File { path, untrusted } => {
+            Why::File { path, not_read } => {
                 let shown = path.display();
-                match untrusted {
-                    Untrusted::Io(step, e) => write!(f, "cannot {step} {shown}: {e}"),
-                    Untrusted::Symlink => {
+                match not_read {
+                    NotRead::Io(step, e) => write!(f, "cannot {step} {shown}: {e}"),
+                    NotRead::Symlink => {
                         write!(f, "{shown} is a symbolic link; name the file itself")
                     }
-                    Untrusted::NotRegular => write!(f, "{shown} is not a regular file"),
-                    Untrusted::Owner(uid) => write!(f, "{shown} is owned by uid {uid}, not root"),
-                    Untrusted::Writable(mode) => write!(
+                    NotRead::NotRegular => write!(f, "{shown} is not a regular file"),
+                    NotRead::Owner(uid) => write!(f, "{shown} is owned by uid {uid}, not root"),
+                    NotRead::Writable(mode) => write!(
                         f,
                         "{shown} is writable by group or others (mode {:04o})",
                         mode & 0o7777
                     ),
-                    Untrusted::TooLarge => write!(
+                    NotRead::TooLarge => write!(
                         f,
                         "{shown} is larger than {} KiB",
                         super::files::MAX_FILE >> 10
                     ),
-                    Untrusted::Directory(why) => write!(f, "{shown}: {why}"),
+                    NotRead::Directory(why) => write!(f, "{shown}: {why}"),
                 }
             }
             Why::NotAPid { path, start } => write!(

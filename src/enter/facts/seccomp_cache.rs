@@ -12,8 +12,10 @@
 //! again), never an error: the cache only ever saves time.
 #![forbid(unsafe_code)]
 
-use crate::system::{self, BpfProgram, Pid, INSN_BYTES, MAX_FILTERS, MAX_INSNS};
-use std::io::{Read, Write};
+use crate::reader::{self, Bound, NotRead, Owner, Source};
+use crate::system::{self, BpfProgram, Pid, Uid, INSN_BYTES, MAX_FILTERS, MAX_INSNS};
+use std::fmt;
+use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -28,6 +30,83 @@ const MAX_HEADER: usize = 256;
 /// The largest entry: a header, then MAX_FILTERS filters of MAX_INSNS
 /// instructions, each with its 4-byte length (about 2 MiB).
 const MAX_ENTRY: u64 = (MAX_HEADER + MAX_FILTERS * (4 + MAX_INSNS * INSN_BYTES)) as u64;
+
+/// Why the cache is not used: an entry is a miss, the directory cannot be
+/// opened or an entry not written. Only the tests read it.
+#[derive(Debug)]
+pub(super) enum Why {
+    /// The directory (the base or the cache) at this path.
+    Dir(PathBuf, io::Error),
+    NoParent(PathBuf),
+    NotUtf8,
+    NotADirectory(PathBuf),
+    DirOwner(PathBuf, Uid),
+    /// Its permission bits.
+    DirMode(PathBuf, u32),
+    /// A key no entry is kept for.
+    NotHeld,
+    /// An entry, by name, that the reader refused.
+    Entry(String, NotRead),
+    Damaged(String, Damaged),
+    /// Removing an old temporary file.
+    Io(io::Error),
+    /// Filters to store that are not the ones the key counts.
+    Mismatch,
+    /// Writing the temporary file of this name.
+    Write(String, io::Error),
+}
+
+/// What is wrong with the bytes of an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Damaged {
+    Header,
+    /// Filter number `n`, from 0.
+    Missing(usize),
+    BadLength(usize),
+    BadFilter(usize),
+    Trailing,
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::Dir(path, e) => write!(f, "{}: {e}", path.display()),
+            Why::NoParent(path) => write!(f, "{}: no parent directory", path.display()),
+            Why::NotUtf8 => f.write_str("a name that is not UTF-8"),
+            Why::NotADirectory(path) => write!(f, "{} is not a directory", path.display()),
+            Why::DirOwner(path, uid) => {
+                write!(f, "{} is owned by uid {uid}, not root", path.display())
+            }
+            Why::DirMode(path, perms) => write!(f, "{} has mode {perms:04o}", path.display()),
+            Why::NotHeld => f.write_str("not a key the cache holds"),
+            Why::Entry(name, not_read) => match not_read {
+                NotRead::Io(_, e) => e.fmt(f),
+                NotRead::Symlink => write!(f, "{name} is a symbolic link"),
+                NotRead::NotRegular => write!(f, "{name} is not a regular file"),
+                NotRead::Owner(uid) => write!(f, "{name} is owned by uid {uid}, not root"),
+                NotRead::Writable(_) => write!(f, "{name} is writable by group or others"),
+                NotRead::TooLarge => write!(f, "{name} is larger than any entry"),
+                NotRead::Directory(why) => write!(f, "{name}: {why}"),
+            },
+            Why::Damaged(name, damaged) => write!(f, "{name}: {damaged}"),
+            Why::Io(e) => e.fmt(f),
+            Why::Mismatch => f.write_str("the filters do not match the key"),
+            Why::Write(temp, e) => write!(f, "{temp}: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for Damaged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Damaged::Header => f.write_str("the header does not name this process"),
+            Damaged::Missing(n) => write!(f, "filter {n} is missing"),
+            Damaged::BadLength(n) => write!(f, "filter {n} has a bad length"),
+            Damaged::BadFilter(n) => write!(f, "filter {n} is bad"),
+            Damaged::Trailing => f.write_str("bytes after the last filter"),
+        }
+    }
+}
 
 /// What an entry is for: one process, and how many filters it had.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,25 +173,23 @@ pub(super) fn encode(key: &Key, filters: &[BpfProgram]) -> Vec<u8> {
 }
 
 /// The filters of an entry written for `key`; the reason if it is not one.
-pub(super) fn decode(key: &Key, bytes: &[u8]) -> Result<Vec<BpfProgram>, String> {
+pub(super) fn decode(key: &Key, bytes: &[u8]) -> Result<Vec<BpfProgram>, Damaged> {
     let mut rest = bytes
         .strip_prefix(key.header().as_bytes())
-        .ok_or("the header does not name this process")?;
+        .ok_or(Damaged::Header)?;
     let mut filters = Vec::with_capacity(key.filters.min(MAX_FILTERS));
     for n in 0..key.filters {
-        let (len, tail) = rest
-            .split_first_chunk::<4>()
-            .ok_or(format!("filter {n} is missing"))?;
+        let (len, tail) = rest.split_first_chunk::<4>().ok_or(Damaged::Missing(n))?;
         let len = usize::try_from(u32::from_le_bytes(*len)).unwrap_or(usize::MAX);
         if !(1..=MAX_INSNS).contains(&len) || tail.len() < len * INSN_BYTES {
-            return Err(format!("filter {n} has a bad length"));
+            return Err(Damaged::BadLength(n));
         }
         let (program, tail) = tail.split_at(len * INSN_BYTES);
-        filters.push(BpfProgram::from_bytes(program).ok_or(format!("filter {n} is bad"))?);
+        filters.push(BpfProgram::from_bytes(program).ok_or(Damaged::BadFilter(n))?);
         rest = tail;
     }
     if !rest.is_empty() {
-        return Err("bytes after the last filter".into());
+        return Err(Damaged::Trailing);
     }
     Ok(filters)
 }
@@ -129,14 +206,14 @@ impl Cache {
     /// creating both 0700 first when `create`. Refused unless `base` is a
     /// directory of root's that no one else can write, and the cache
     /// directory one of root's that no one else can use at all.
-    pub(super) fn open(base: &Path, create: bool) -> Result<Cache, String> {
-        let fail = |what: &Path, e: std::io::Error| format!("{}: {e}", what.display());
+    pub(super) fn open(base: &Path, create: bool) -> Result<Cache, Why> {
+        let fail = |what: &Path, e: io::Error| Why::Dir(what.to_path_buf(), e);
         if create {
             let (Some(parent), Some(name)) = (base.parent(), base.file_name()) else {
-                return Err(format!("{}: no parent directory", base.display()));
+                return Err(Why::NoParent(base.to_path_buf()));
             };
             let parent_fd = system::open_dir_nofollow(parent).map_err(|e| fail(parent, e))?;
-            let name = name.to_str().ok_or("a name that is not UTF-8")?;
+            let name = name.to_str().ok_or(Why::NotUtf8)?;
             system::make_dir_at(parent_fd.as_fd(), name, 0o700).map_err(|e| fail(base, e))?;
         }
         let base_fd = system::open_dir_nofollow(base).map_err(|e| fail(base, e))?;
@@ -156,60 +233,44 @@ impl Cache {
     }
 
     /// The filters cached for `key`; why not, for tests.
-    fn read(&self, key: &Key) -> Result<Vec<BpfProgram>, String> {
+    fn read(&self, key: &Key) -> Result<Vec<BpfProgram>, Why> {
         if !key.usable() {
-            return Err("not a key the cache holds".into());
+            return Err(Why::NotHeld);
         }
         let name = key.file_name();
-        let file = system::open_file_at(self.dir.as_fd(), &name).map_err(|e| e.to_string())?;
-        let info = system::file_info(file.as_fd()).map_err(|e| e.to_string())?;
-        if !info.is_file() {
-            return Err(format!("{name} is not a regular file"));
-        }
-        if !info.uid.is_root() {
-            return Err(format!("{name} is owned by uid {}, not root", info.uid));
-        }
-        if info.perms() & 0o022 != 0 {
-            return Err(format!("{name} is writable by group or others"));
-        }
-        if info.size > MAX_ENTRY {
-            return Err(format!("{name} is larger than any entry"));
-        }
-        let mut bytes = Vec::new();
-        file.take(MAX_ENTRY + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| e.to_string())?;
-        if bytes.len() as u64 > MAX_ENTRY {
-            return Err(format!("{name} is larger than any entry"));
-        }
-        decode(key, &bytes).map_err(|why| format!("{name}: {why}"))
+        let source = Source::At(self.dir.as_fd(), &name);
+        let bytes = match reader::read(source, Bound::AtMost(MAX_ENTRY), Owner::Root) {
+            Ok(bytes) => bytes,
+            Err(not_read) => return Err(Why::Entry(name, not_read)),
+        };
+        decode(key, &bytes).map_err(|damaged| Why::Damaged(name, damaged))
     }
 
     /// Writes `filters` as the entry for `key`: a new file of root's, 0600,
     /// renamed over any old one, so a reader sees a whole entry or none.
     /// Then removes the entries of processes that are gone.
-    pub(super) fn store(&self, key: &Key, filters: &[BpfProgram]) -> Result<(), String> {
+    pub(super) fn store(&self, key: &Key, filters: &[BpfProgram]) -> Result<(), Why> {
         if !key.usable() || filters.len() != key.filters {
-            return Err("the filters do not match the key".into());
+            return Err(Why::Mismatch);
         }
         let dir = self.dir.as_fd();
         // Our pid: no live nsgate writes the same name; one that died
         // writing it left a file nobody else uses.
         let temp = format!("{TEMP_PREFIX}{}", system::getpid());
         let mut file = match system::create_file_at(dir, &temp, 0o600) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                system::remove_at(dir, &temp).map_err(|e| e.to_string())?;
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                system::remove_at(dir, &temp).map_err(Why::Io)?;
                 system::create_file_at(dir, &temp, 0o600)
             }
             r => r,
         }
-        .map_err(|e| format!("{temp}: {e}"))?;
+        .map_err(|e| Why::Write(temp.clone(), e))?;
         let written = file
             .write_all(&encode(key, filters))
             .and_then(|()| system::rename_at(dir, &temp, &key.file_name()));
         if let Err(e) = written {
             let _ = system::remove_at(dir, &temp);
-            return Err(format!("{temp}: {e}"));
+            return Err(Why::Write(temp, e));
         }
         self.prune(key);
         Ok(())
@@ -252,17 +313,16 @@ impl Cache {
 }
 
 /// A directory of root's, with none of the permission bits in `refused`.
-fn check_dir(fd: &OwnedFd, path: &Path, refused: u32) -> Result<(), String> {
-    let shown = path.display();
-    let info = system::file_info(fd.as_fd()).map_err(|e| format!("{shown}: {e}"))?;
+fn check_dir(fd: &OwnedFd, path: &Path, refused: u32) -> Result<(), Why> {
+    let info = system::file_info(fd.as_fd()).map_err(|e| Why::Dir(path.to_path_buf(), e))?;
     if !info.is_dir() {
-        return Err(format!("{shown} is not a directory"));
+        return Err(Why::NotADirectory(path.to_path_buf()));
     }
     if !info.uid.is_root() {
-        return Err(format!("{shown} is owned by uid {}, not root", info.uid));
+        return Err(Why::DirOwner(path.to_path_buf(), info.uid));
     }
     if info.perms() & refused != 0 {
-        return Err(format!("{shown} has mode {:04o}", info.perms()));
+        return Err(Why::DirMode(path.to_path_buf(), info.perms()));
     }
     Ok(())
 }
@@ -309,13 +369,13 @@ mod tests {
         let other = |f: fn(&mut Key)| {
             let mut k = key(2);
             f(&mut k);
-            decode(&k, &entry).unwrap_err()
+            decode(&k, &entry).unwrap_err().to_string()
         };
         for why in [
             other(|k| k.pid = Pid::new(4243).unwrap()),
             other(|k| k.start_time = 98766),
             other(|k| k.boot_id = k.boot_id.replace('0', "1")),
-            decode(&key(3), &entry).unwrap_err(),
+            decode(&key(3), &entry).unwrap_err().to_string(),
         ] {
             assert!(why.contains("header"), "{why}");
         }
@@ -340,7 +400,7 @@ mod tests {
             (at_len(2), "bad length"),
             (Vec::new(), "header"),
         ] {
-            let err = decode(&key(2), &bad).unwrap_err();
+            let err = decode(&key(2), &bad).unwrap_err().to_string();
             assert!(err.contains(why), "{err} (wanted {why})");
         }
         assert_eq!(parse_name("4242-98765-2"), Some((4242, 98765, 2)));
@@ -390,35 +450,52 @@ mod tests {
         let set_mode =
             |mode| std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).unwrap();
         set_mode(0o620);
-        assert!(cache.read(&k).unwrap_err().contains("writable by group"));
+        assert!(cache
+            .read(&k)
+            .unwrap_err()
+            .to_string()
+            .contains("writable by group"));
         set_mode(0o644);
         assert!(cache.load(&k).is_some());
         nix::unistd::chown(&entry, Some(nix::unistd::Uid::from_raw(1000)), None).unwrap();
-        assert!(cache.read(&k).unwrap_err().contains("owned by uid 1000"));
+        assert!(cache
+            .read(&k)
+            .unwrap_err()
+            .to_string()
+            .contains("owned by uid 1000"));
         std::fs::remove_file(&entry).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", &entry).unwrap();
         assert!(cache.read(&k).is_err());
         std::fs::remove_file(&entry).unwrap();
         std::fs::create_dir(&entry).unwrap();
-        assert!(cache.read(&k).unwrap_err().contains("not a regular file"));
+        assert!(cache
+            .read(&k)
+            .unwrap_err()
+            .to_string()
+            .contains("not a regular file"));
         std::fs::remove_dir(&entry).unwrap();
         let huge = std::fs::File::create(&entry).unwrap();
         huge.set_len(MAX_ENTRY + 1).unwrap();
         assert!(cache
             .read(&k)
             .unwrap_err()
+            .to_string()
             .contains("larger than any entry"));
         std::fs::write(&entry, b"garbage").unwrap();
-        assert!(cache.read(&k).unwrap_err().contains("header"));
+        assert!(cache.read(&k).unwrap_err().to_string().contains("header"));
 
         // A cache directory others may enter, or not root's, is not used.
         let dir = base.join(DIR);
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert!(Cache::open(&base, false).unwrap_err().contains("mode 0755"));
+        assert!(Cache::open(&base, false)
+            .unwrap_err()
+            .to_string()
+            .contains("mode 0755"));
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         nix::unistd::chown(&dir, Some(nix::unistd::Uid::from_raw(1000)), None).unwrap();
         assert!(Cache::open(&base, true)
             .unwrap_err()
+            .to_string()
             .contains("owned by uid 1000"));
         std::fs::remove_dir_all(&base).unwrap();
     }
