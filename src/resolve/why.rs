@@ -10,7 +10,7 @@ use crate::config::InvalidName;
 use crate::reader::NotRead;
 use crate::system::Pid;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
 pub(super) enum Why {
@@ -105,28 +105,7 @@ impl fmt::Display for Why {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Why::Name(invalid) => invalid.fmt(f),
-            Why::File { path, not_read } => {
-                let shown = path.display();
-                match not_read {
-                    NotRead::Io(step, e) => write!(f, "cannot {step} {shown}: {e}"),
-                    NotRead::Symlink => {
-                        write!(f, "{shown} is a symbolic link; name the file itself")
-                    }
-                    NotRead::NotRegular => write!(f, "{shown} is not a regular file"),
-                    NotRead::Owner(uid) => write!(f, "{shown} is owned by uid {uid}, not root"),
-                    NotRead::Writable(mode) => write!(
-                        f,
-                        "{shown} is writable by group or others (mode {:04o})",
-                        mode & 0o7777
-                    ),
-                    NotRead::TooLarge => write!(
-                        f,
-                        "{shown} is larger than {} KiB",
-                        super::files::MAX_FILE >> 10
-                    ),
-                    NotRead::Directory(why) => write!(f, "{shown}: {why}"),
-                }
-            }
+            Why::File { path, not_read } => file_refused(f, path, not_read),
             Why::NotAPid { path, start } => write!(
                 f,
                 "{} holds {:?}, not a pid (a decimal number and at most one newline)",
@@ -152,22 +131,7 @@ impl fmt::Display for Why {
                 problem,
             } => {
                 write!(f, "{} at {} ", engine.daemon(), socket.display())?;
-                match problem {
-                    Api::Http(HttpError::Unreachable(why)) => write!(f, "not answering: {why}"),
-                    Api::Http(HttpError::Malformed(why)) => {
-                        write!(f, "sent a malformed response: {why}")
-                    }
-                    Api::Status {
-                        status,
-                        container,
-                        message,
-                    } => write!(
-                        f,
-                        "answered HTTP {status} for container \"{container}\": {message}"
-                    ),
-                    Api::Json(e) => write!(f, "sent invalid JSON: {e}"),
-                    Api::Unexpected(answer) => write!(f, "sent an unexpected answer: {answer}"),
-                }
+                problem.fmt(f)
             }
             Why::Container {
                 engine,
@@ -183,7 +147,7 @@ impl fmt::Display for Why {
                 f,
                 "{} container \"{container}\" changed while being pinned (now id {}, pid {pid})",
                 engine.name(),
-                &id[..12]
+                id.get(..12).unwrap_or(id)
             ),
             Why::FileChanged { path, pid } => write!(
                 f,
@@ -201,6 +165,52 @@ impl fmt::Display for Why {
                 write!(f, "{what} exited while being pinned ({e})")
             }
             Why::Stat(e) => e.fmt(f),
+        }
+    }
+}
+
+/// A pid file or machine record that the reader refused, in words.
+fn file_refused(f: &mut fmt::Formatter<'_>, path: &Path, not_read: &NotRead) -> fmt::Result {
+    let shown = path.display();
+    match not_read {
+        NotRead::Io(step, e) => write!(f, "cannot {step} {shown}: {e}"),
+        NotRead::Symlink => {
+            write!(f, "{shown} is a symbolic link; name the file itself")
+        }
+        NotRead::NotRegular => write!(f, "{shown} is not a regular file"),
+        NotRead::Owner(uid) => write!(f, "{shown} is owned by uid {uid}, not root"),
+        NotRead::Writable(mode) => write!(
+            f,
+            "{shown} is writable by group or others (mode {:04o})",
+            mode & 0o7777
+        ),
+        NotRead::TooLarge => write!(
+            f,
+            "{shown} is larger than {} KiB",
+            super::files::MAX_FILE >> 10
+        ),
+        NotRead::Directory(why) => write!(f, "{shown}: {why}"),
+    }
+}
+
+impl fmt::Display for Api {
+    /// What the engine did wrong, after "DAEMON at SOCKET ".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Api::Http(HttpError::Unreachable(why)) => write!(f, "not answering: {why}"),
+            Api::Http(HttpError::Malformed(why)) => {
+                write!(f, "sent a malformed response: {why}")
+            }
+            Api::Status {
+                status,
+                container,
+                message,
+            } => write!(
+                f,
+                "answered HTTP {status} for container \"{container}\": {message}"
+            ),
+            Api::Json(e) => write!(f, "sent invalid JSON: {e}"),
+            Api::Unexpected(answer) => write!(f, "sent an unexpected answer: {answer}"),
         }
     }
 }
