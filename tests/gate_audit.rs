@@ -294,6 +294,11 @@ permit * on web cmd /no/such/program
     assert_eq!(status.code, 3, "{status:?}");
     assert_eq!(killed.code, 128 + 9, "{killed:?}");
     assert!(timeout.code > 128, "{timeout:?}");
+    // The client is told why, before the session ends.
+    assert_eq!(
+        timeout.stderr, "nsgate: timed out after 1s\n",
+        "{timeout:?}"
+    );
     assert!(timeout.took < Duration::from_secs(10), "{timeout:?}");
     assert_eq!(missing.code, 127, "{missing:?}");
 

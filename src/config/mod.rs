@@ -346,6 +346,16 @@ fn config_word(text: &str, literal: bool) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// A duration as the configuration writes it: `2h`, `5m` or `30s`.
+pub(crate) fn duration_text(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        _ if s % 3600 == 0 => format!("{}h", s / 3600),
+        _ if s % 60 == 0 => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
+}
+
 impl std::fmt::Display for Rule {
     /// The rule as it would be written in the configuration.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -376,12 +386,7 @@ impl std::fmt::Display for Rule {
             write!(f, " ns {ns}")?;
         }
         if let Some(timeout) = self.timeout {
-            let s = timeout.as_secs();
-            match s {
-                _ if s % 3600 == 0 => write!(f, " timeout {}h", s / 3600)?,
-                _ if s % 60 == 0 => write!(f, " timeout {}m", s / 60)?,
-                _ => write!(f, " timeout {s}s")?,
-            }
+            write!(f, " timeout {}", duration_text(timeout))?;
         }
         if self.tty {
             f.write_str(" tty")?;

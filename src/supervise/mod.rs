@@ -131,6 +131,7 @@ fn supervise(session: Started) -> io::Result<Report> {
         pending: Vec::new(),
         ending: None,
         deadline: session.timeout.map(|t| Instant::now() + t),
+        timeout: session.timeout,
         master,
         input_is_tty: session.client.stdin,
         is_pty,
@@ -230,6 +231,8 @@ struct Supervisor {
     pending: Vec<i32>,
     ending: Option<Ending>,
     deadline: Option<Instant>,
+    /// The rule's timeout, for the client's line when it passes.
+    timeout: Option<Duration>,
     master: Option<Rc<OwnedFd>>,
     input_is_tty: bool,
     is_pty: bool,
@@ -422,6 +425,18 @@ impl Supervisor {
     fn check_clock(&mut self) {
         let now = Instant::now();
         if self.ending.is_none() && !self.settled && self.deadline.is_some_and(|d| now >= d) {
+            // The client learns why before the session ends (nsgate(8),
+            // "Signals and the end of a session").
+            if let Some(limit) = self.timeout {
+                // A terminal in raw mode needs its carriage return.
+                let end = if self.is_pty && self.input_is_tty {
+                    "\r\n"
+                } else {
+                    "\n"
+                };
+                let limit = crate::config::duration_text(limit);
+                crate::output::stderr(&format!("nsgate: timed out after {limit}{end}"));
+            }
             self.begin_end(Some(EndReason::Timeout));
         }
         let (look, kill) = match &mut self.ending {
