@@ -134,7 +134,10 @@ struct Req<'a> {
     argv: Option<&'a [&'a str]>,
     user: Option<&'a str>,
     ns: Option<&'a str>,
+    /// The target's `cwd`.
     cwd: Option<&'a str>,
+    /// The rule's `cwd`, over the target's.
+    rule_cwd: Option<&'a str>,
     env: &'a [&'a str],
     tty: bool,
     timeout_ms: Option<u64>,
@@ -189,7 +192,7 @@ fn wait(child: &mut std::process::Child) -> std::process::ExitStatus {
 
 /// nsgate in gate mode, as sshd starts it, for `req` on a `pidfile` target
 /// naming `c`'s init: the rule and target lines say what `Req` asks for
-/// (rules: `as`, `ns`, `env`, `tty`, `timeout`; the target: `cwd`), and
+/// (rules: `as`, `ns`, `cwd`, `env`, `tty`, `timeout`; the target: `cwd`), and
 /// the records go to a socket the test binds. Returns the command, its
 /// directory and that socket; stdin, stdout and stderr are the caller's.
 fn gate_setup(c: &Container, req: &Req<'_>) -> (Command, PathBuf, UnixDatagram) {
@@ -209,6 +212,9 @@ fn gate_setup(c: &Container, req: &Req<'_>) -> (Command, PathBuf, UnixDatagram) 
     }
     if let Some(ns) = req.ns {
         rule += &format!(" ns {ns}");
+    }
+    if let Some(cwd) = req.rule_cwd {
+        rule += &format!(" cwd {cwd}");
     }
     if let Some(ms) = req.timeout_ms {
         assert_eq!(ms % 1000, 0, "timeouts are whole seconds");
@@ -715,6 +721,15 @@ fn working_directory() {
             ..cmd(&["pwd"])
         }),
         "/srv/data\n"
+    );
+    // A rule's cwd over the target's.
+    assert_eq!(
+        pwd(Req {
+            cwd: Some("/srv/data"),
+            rule_cwd: Some("/tmp"),
+            ..cmd(&["pwd"])
+        }),
+        "/tmp\n"
     );
     // Through /proc/self links: refused.
     let ran = run(

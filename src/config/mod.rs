@@ -298,6 +298,8 @@ pub(crate) struct Rule {
     pub tty: bool,
     /// Background processes may outlive the session (`detach`).
     pub detach: bool,
+    /// The working directory, over the target's `cwd`.
+    pub cwd: Option<String>,
     pub env: Vec<EnvVar>,
     pub what: RuleCommand,
 }
@@ -394,6 +396,9 @@ impl std::fmt::Display for Rule {
         if self.detach {
             f.write_str(" detach")?;
         }
+        if let Some(cwd) = &self.cwd {
+            write!(f, " cwd {}", config_word(cwd, false))?;
+        }
         for var in &self.env {
             write!(
                 f,
@@ -440,7 +445,7 @@ impl Rule {
         Effective {
             user: self.as_user.as_ref().or(target.user.as_ref()),
             ns: self.ns.or(target.ns),
-            cwd: target.cwd.as_deref(),
+            cwd: self.cwd.as_deref().or(target.cwd.as_deref()),
             env: target.env.iter().chain(&self.env).cloned().collect(),
             tty: self.tty || self.what == RuleCommand::Shell,
         }

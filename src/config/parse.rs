@@ -227,6 +227,7 @@ impl Parser<'_> {
             timeout: None,
             tty: false,
             detach: false,
+            cwd: None,
             env: Vec::new(),
             what: RuleCommand::Everything,
         };
@@ -415,7 +416,7 @@ fn rule_tail<'a>(rule: &mut Rule, on: &'a Word, words: &mut Words<'a>) -> Parsed
                     format!("unexpected \"{}\": a deny rule takes only \"cmd WORD...\" after the targets", word.text),
                 ))
             }
-            "as" | "ns" | "timeout" | "tty" | "detach" | "env" => {
+            "as" | "ns" | "timeout" | "tty" | "detach" | "cwd" | "env" => {
                 if keyword != "env" {
                     seen.once(word)?;
                 }
@@ -426,7 +427,7 @@ fn rule_tail<'a>(rule: &mut Rule, on: &'a Word, words: &mut Words<'a>) -> Parsed
                 return Err(at(
                     word,
                     format!(
-                        "unknown option \"{}\" (expected as, ns, timeout, tty, detach, env, then cmd or shell)",
+                        "unknown option \"{}\" (expected as, ns, timeout, tty, detach, cwd, env, then cmd or shell)",
                         word.text
                     ),
                 ))
@@ -443,6 +444,7 @@ fn rule_option(rule: &mut Rule, keyword: &str, words: &mut Words) -> Parsed<()> 
         "timeout" => rule.timeout = Some(duration(words.expect("DURATION")?)?),
         "tty" => rule.tty = true,
         "detach" => rule.detach = true,
+        "cwd" => rule.cwd = Some(absolute_path(words.expect("directory")?)?),
         _ => rule.env.push(env_var(words.expect("NAME=VALUE")?)?),
     }
     Ok(())
@@ -455,12 +457,12 @@ fn shell_alone(words: &mut Words, options: &[&Word]) -> Parsed<()> {
     }
     if let Some(option) = options
         .iter()
-        .find(|o| !matches!(o.text.as_str(), "as" | "timeout"))
+        .find(|o| !matches!(o.text.as_str(), "as" | "cwd" | "timeout"))
     {
         return Err(at(
             option,
             format!(
-                "option \"{}\" is not allowed in a shell rule (only as and timeout)",
+                "option \"{}\" is not allowed in a shell rule (only as, cwd and timeout)",
                 option.text
             ),
         ));

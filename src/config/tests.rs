@@ -136,6 +136,33 @@ deny alice on web1 cmd rm ..."
 }
 
 #[test]
+fn a_rules_cwd_and_detach_over_the_targets() {
+    let c = ok(&format!(
+        "{T}permit ops on web1 detach cwd /srv/app cmd /usr/sbin/nginx
+permit ops on web1 cwd \"/srv/my app\" shell"
+    ));
+    let (cmd, shell) = (&c.rules[0], &c.rules[1]);
+    assert!(cmd.detach);
+    assert_eq!(cmd.cwd.as_deref(), Some("/srv/app"));
+    assert_eq!(
+        cmd.to_string(),
+        "permit ops on web1 detach cwd /srv/app cmd /usr/sbin/nginx"
+    );
+    assert_eq!(shell.cwd.as_deref(), Some("/srv/my app"));
+    assert_eq!(
+        shell.to_string(),
+        "permit ops on web1 cwd \"/srv/my app\" shell"
+    );
+    let target = c.target("web1").unwrap();
+    assert_eq!(cmd.effective(target).cwd, Some("/srv/app"));
+    let bad = parse(
+        "f",
+        format!("{T}permit ops on web1 cwd srv cmd ls").as_bytes(),
+    );
+    assert!(bad.is_err());
+}
+
+#[test]
 fn a_lone_bracket_and_quoted_dots_are_literal() {
     let c = ok(&format!("{T}permit * on web1 cmd [ -f x ] \"...\""));
     let RuleCommand::Cmd(p) = &c.rules[0].what else {
@@ -193,13 +220,13 @@ fn every_error_with_line_and_column() {
         ("target x docker yy\npermit * on x cmd", "f:2:15: \"cmd\" needs at least the program"),
         ("target x docker yy\npermit * on x cmd ...", "f:2:19: \"...\" cannot stand for the program"),
         ("target x docker yy\npermit * on x cmd ls ... -l", "f:2:26: \"...\" must be the last word of the command"),
-        ("target x docker yy\npermit * on x ns net shell", "f:2:15: option \"ns\" is not allowed in a shell rule (only as and timeout)"),
+        ("target x docker yy\npermit * on x ns net shell", "f:2:15: option \"ns\" is not allowed in a shell rule (only as, cwd and timeout)"),
         ("target x docker yy\npermit * on x shell now", "f:2:21: unexpected word after \"shell\""),
         ("target x docker yy\npermit * on x tty tty cmd ls", "f:2:19: option \"tty\" given twice"),
         ("target x docker yy\npermit * on x timeout 0s cmd ls", "f:2:23: duration \"0s\" out of range (1s to 30 days)"),
         ("target x docker yy\npermit * on x timeout 5 cmd ls", "f:2:23: invalid duration \"5\" (a whole number then s, m or h, e.g. 30s)"),
         ("target x docker yy\npermit * on x timeout 1.5m cmd ls", "f:2:23: invalid duration \"1.5m\" (a whole number then s, m or h, e.g. 30s)"),
-        ("target x docker yy\npermit * on x sudo cmd ls", "f:2:15: unknown option \"sudo\" (expected as, ns, timeout, tty, detach, env, then cmd or shell)"),
+        ("target x docker yy\npermit * on x sudo cmd ls", "f:2:15: unknown option \"sudo\" (expected as, ns, timeout, tty, detach, cwd, env, then cmd or shell)"),
         ("target x docker yy\ndeny * on x as root cmd ls", "f:2:13: unexpected \"as\": a deny rule takes only \"cmd WORD...\" after the targets"),
         ("target x docker yy\ndeny * on x shell", "f:2:13: unexpected \"shell\": a deny rule takes only \"cmd WORD...\" after the targets"),
         ("set syslog-socket", "f:1:19: missing setting value"),
