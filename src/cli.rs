@@ -1,5 +1,5 @@
 //! The command line of nsgate(8) OPTIONS: gate mode and the admin's `--check`,
-//! `--explain` and `--list`.
+//! `--explain`, `--list` and `--authorized-key`.
 #![forbid(unsafe_code)]
 
 use crate::config::{self, Config, TargetKind};
@@ -17,6 +17,7 @@ const USAGE: &str = "usage: nsgate [--config FILE] [--key LABEL] TARGET
        nsgate [--config FILE] --check
        nsgate [--config FILE] [--key LABEL] --explain TARGET [COMMAND]
        nsgate [--config FILE] [--key LABEL] --list TARGET
+       nsgate [--config FILE] [--key LABEL] --authorized-key TARGET < KEY.pub
        nsgate --version | --help";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,7 @@ enum Mode {
     Check,
     Explain,
     List,
+    AuthorizedKey,
     Version,
     Help,
 }
@@ -60,6 +62,7 @@ pub(crate) fn main() -> i32 {
         Mode::Check => check(&args),
         Mode::Explain => explain(&args),
         Mode::List => list(&args),
+        Mode::AuthorizedKey => authorized_key(&args, std::io::stdin().lock()),
         Mode::Gate => {
             return crate::session::run(
                 &args.config,
@@ -153,9 +156,9 @@ impl fmt::Display for Misuse {
                 "invalid key label \"{key}\" (letters, digits, '.', '_', '-', '@', at most 64)"
             ),
             Misuse::TakesNoValue(flag) => write!(f, "{flag} takes no value"),
-            Misuse::OneMode => {
-                f.write_str("give only one of --check, --explain, --list, --version, --help")
-            }
+            Misuse::OneMode => f.write_str(
+                "give only one of --check, --explain, --list, --authorized-key, --version, --help",
+            ),
             Misuse::MissingTarget => f.write_str("missing TARGET"),
             Misuse::TooManyArguments => f.write_str("too many arguments"),
             Misuse::TargetNotUtf8 => f.write_str("TARGET is not valid UTF-8"),
@@ -240,6 +243,7 @@ impl Scan {
             "--check" => Mode::Check,
             "--explain" => Mode::Explain,
             "--list" => Mode::List,
+            "--authorized-key" => Mode::AuthorizedKey,
             "--version" => Mode::Version,
             "--help" | "-h" => Mode::Help,
             _ => {
@@ -313,7 +317,7 @@ impl Scan {
         let refuse = |why: Misuse| UsageError { why, admin };
         let mut positional = self.positional.into_iter();
         let (min, max) = match args.mode {
-            Mode::Gate | Mode::List | Mode::Explain => (1, 1),
+            Mode::Gate | Mode::List | Mode::Explain | Mode::AuthorizedKey => (1, 1),
             Mode::Check | Mode::Version | Mode::Help => (0, 0),
         };
         let count = positional.len();
@@ -456,4 +460,109 @@ fn list(args: &Args) -> Report {
             .map(|r| format!("{}: {r}\n", r.origin))
             .collect(),
     )
+}
+
+/// Longest public key file `--authorized-key` reads.
+const MAX_PUBLIC_KEY: u64 = 64 * 1024;
+
+/// `--authorized-key`: the authorized_keys line for the public key on
+/// `input` (as ssh-keygen writes it), with `restrict`, and `pty` where the
+/// key's rules on TARGET give a terminal; exit 1 if no rule permits it
+/// anything there.
+fn authorized_key(args: &Args, input: impl std::io::Read) -> Report {
+    let (config, target) = match admin_setup(args) {
+        Ok(setup) => setup,
+        Err(report) => return report,
+    };
+    let mut text = String::new();
+    if std::io::Read::read_to_string(&mut input.take(MAX_PUBLIC_KEY), &mut text).is_err() {
+        return Report::err(
+            2,
+            "nsgate: standard input is not a public key in UTF-8\n".into(),
+        );
+    }
+    let Some(key) = PublicKey::parse(&text) else {
+        return Report::err(
+            2,
+            "nsgate: standard input holds no public key (TYPE BASE64 [COMMENT], as in a .pub file)\n"
+                .into(),
+        );
+    };
+    let who = Identity {
+        label: args.key.clone(),
+        fingerprint: Some(key.fingerprint.clone()),
+    };
+    let Some(target_def) = config.target(&target) else {
+        return Report::err(2, format!("nsgate: {}\n", Error::UnknownTarget(target)));
+    };
+    let permits: Vec<_> = policy::rules_for(&config, &who, &target)
+        .into_iter()
+        .filter(|r| r.action == config::Action::Permit)
+        .collect();
+    if permits.is_empty() {
+        return Report::err(
+            1,
+            format!("nsgate: no rule permits this key anything on {target}\n"),
+        );
+    }
+    let pty = permits.iter().any(|r| r.effective(target_def).tty);
+    let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/sbin/nsgate"));
+    let mut command = program.display().to_string();
+    if args.config != std::path::Path::new(DEFAULT_CONFIG) {
+        command += &format!(" --config {}", args.config.display());
+    }
+    if let Some(label) = &args.key {
+        command += &format!(" --key {label}");
+    }
+    command += &format!(" {target}");
+    // Inside the option's double quotes, sshd takes \" for a quote.
+    let command = command.replace('\\', "\\\\").replace('"', "\\\"");
+    let options = if pty { "restrict,pty" } else { "restrict" };
+    let comment = key.comment.map(|c| format!(" {c}")).unwrap_or_default();
+    Report::out(
+        0,
+        format!(
+            "{options},command=\"{command}\" {} {}{comment}\n",
+            key.kind, key.blob
+        ),
+    )
+}
+
+/// One public key line: `TYPE BASE64 [COMMENT]`.
+struct PublicKey<'a> {
+    kind: &'a str,
+    blob: &'a str,
+    comment: Option<&'a str>,
+    fingerprint: String,
+}
+
+impl<'a> PublicKey<'a> {
+    /// The first line that is not blank or a `#` comment, if it is a key
+    /// whose blob decodes and names the same type.
+    fn parse(text: &'a str) -> Option<PublicKey<'a>> {
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+        let mut fields = line.splitn(3, [' ', '\t']);
+        let kind = fields.next()?;
+        let blob = fields.next()?.trim();
+        let comment = fields.next().map(str::trim).filter(|c| !c.is_empty());
+        let known =
+            kind.starts_with("ssh-") || kind.starts_with("ecdsa-sha2-") || kind.starts_with("sk-");
+        if !known || comment.is_some_and(|c| c.chars().any(char::is_control)) {
+            return None;
+        }
+        let fingerprint = identity::fingerprint(blob.as_bytes())?;
+        // The blob starts with its own type as an SSH string.
+        let decoded =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, blob).ok()?;
+        let len = u32::from_be_bytes(decoded.get(..4)?.try_into().ok()?) as usize;
+        (decoded.get(4..4 + len)? == kind.as_bytes()).then_some(PublicKey {
+            kind,
+            blob,
+            comment,
+            fingerprint,
+        })
+    }
 }

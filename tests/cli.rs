@@ -426,7 +426,7 @@ fn usage_errors_go_to_whoever_the_mode_is_for() {
         (
             &["--check", "--explain", "web1", "ls"][..],
             2,
-            "give only one of --check, --explain, --list, --version, --help",
+            "give only one of --check, --explain, --list, --authorized-key, --version, --help",
         ),
         (&["web1", "--explain", "web2"][..], 2, "too many arguments"),
         (&["--explain=web1"][..], 2, "--explain takes no value"),
@@ -774,4 +774,103 @@ ns=mnt,uts rule=/etc/nsgate.conf:12";
     // The severity must be the event's.
     let warning = good.replace("<86>", "<84>");
     assert!(std::panic::catch_unwind(|| Line::datagram(&warning)).is_err());
+}
+
+/// nsgate with `stdin` on its standard input: (exit code, stdout, stderr).
+fn run_with_input(args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(NSGATE)
+        .args(args)
+        .env_clear()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+#[test]
+fn authorized_key_prints_a_ready_line_with_restrict_and_pty_only_where_needed() {
+    require_root();
+    let dir = Dir::new("authorized-key");
+    let conf = dir.file(
+        "nsgate.conf",
+        "target web1 docker web1\n\
+         target db docker db1\n\
+         permit alice on web1 cmd /bin/cat /etc/hostname\n\
+         permit alice on db shell\n\
+         permit SHA256:nh3LUKgHFggmLS8sswf/j2DYKmj89O0zAJxgwulDZNw on web1 cmd /bin/true\n",
+    );
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGwm/o6mcb7adn0KwqwcOmsPssWFZjE4Vx7LzHW0f77e";
+    let pub_file = format!("{key} alice@laptop\n");
+    let line = |key_label: Option<&str>, target: &str| {
+        let mut args = vec!["--config", s(&conf)];
+        if let Some(label) = key_label {
+            args.extend(["--key", label]);
+        }
+        args.extend(["--authorized-key", target]);
+        run_with_input(&args, &pub_file)
+    };
+    let command = |rest: &str| format!("{NSGATE} --config {} {rest}", s(&conf));
+    // Commands only: restrict, no pty.
+    assert_eq!(
+        line(Some("alice"), "web1"),
+        (
+            0,
+            format!(
+                "restrict,command=\"{}\" {key} alice@laptop\n",
+                command("--key alice web1")
+            ),
+            String::new()
+        )
+    );
+    // A shell rule needs a terminal: pty is added back.
+    assert_eq!(
+        line(Some("alice"), "db"),
+        (
+            0,
+            format!(
+                "restrict,pty,command=\"{}\" {key} alice@laptop\n",
+                command("--key alice db")
+            ),
+            String::new()
+        )
+    );
+    // Rules naming the key's fingerprint count without a label.
+    assert_eq!(line(None, "web1").0, 0);
+    // A key nothing permits gets no line.
+    assert_eq!(
+        line(Some("bob"), "db"),
+        (
+            1,
+            String::new(),
+            "nsgate: no rule permits this key anything on db\n".into()
+        )
+    );
+    // Junk, or a key whose blob names another type, is refused.
+    for junk in [
+        "hello\n",
+        "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIGwm/o6mcb7adn0KwqwcOmsPssWFZjE4Vx7LzHW0f77e\n",
+        "ssh-ed25519 not-base64\n",
+    ] {
+        let (code, out, err) =
+            run_with_input(&["--config", s(&conf), "--authorized-key", "web1"], junk);
+        assert_eq!((code, out.as_str()), (2, ""), "{junk}");
+        assert!(
+            err.starts_with("nsgate: standard input holds no public key"),
+            "{err}"
+        );
+    }
 }
