@@ -66,6 +66,17 @@ pub(super) struct Failure {
 }
 
 impl Failure {
+    /// Tells the supervisor why, on `channel`, and exits with the code.
+    pub(super) fn report(self, channel: BorrowedFd<'_>) -> ! {
+        // If the supervisor is gone there is no one left to tell.
+        let _ = Message::Failed {
+            code: self.code,
+            text: self.message,
+        }
+        .send(channel);
+        system::exit_now(self.code)
+    }
+
     /// A failure to enter (125), `why` in words.
     pub(super) fn enter(why: String) -> Failure {
         fail(format!("cannot enter the container: {why}"))
@@ -84,7 +95,7 @@ fn failed(f: confine::Failed) -> Failure {
 }
 
 /// Wraps a system call's error into a failure to enter.
-fn step<T>(what: &str, r: std::io::Result<T>) -> Result<T, Failure> {
+pub(super) fn step<T>(what: &str, r: std::io::Result<T>) -> Result<T, Failure> {
     r.map_err(|e| Failure::enter(format!("{what}: {e}")))
 }
 
@@ -96,14 +107,7 @@ pub(super) fn main(spec: &Spec<'_>) -> ! {
         Ok(Err(f)) => f,
         Err(_) => fail("cannot enter the container: internal error"),
     };
-    let code = failure.code;
-    // If the supervisor is gone there is no one left to tell.
-    let _ = Message::Failed {
-        code,
-        text: failure.message,
-    }
-    .send(spec.channel);
-    system::exit_now(code)
+    failure.report(spec.channel)
 }
 
 fn enter(spec: &Spec<'_>) -> Result<Infallible, Failure> {

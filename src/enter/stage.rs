@@ -13,7 +13,7 @@
 //! it becomes a session leader, takes its terminal and execs the command.
 #![forbid(unsafe_code)]
 
-use super::child::{exec, Failure};
+use super::child::{exec, step, Failure};
 use super::message::{Message, Received};
 use crate::error::EXIT_FAILURE;
 use crate::system::{self, Cloned, Interest};
@@ -53,33 +53,21 @@ pub(crate) fn main() -> ! {
         },
         Err(f) => f,
     };
-    report(channel, failure)
-}
-
-fn report(channel: BorrowedFd<'_>, failure: Failure) -> ! {
-    let code = failure.code;
-    // If the supervisor is gone there is no one left to tell.
-    let _ = Message::Failed {
-        code,
-        text: failure.message,
-    }
-    .send(channel);
-    system::exit_now(code)
+    failure.report(channel)
 }
 
 fn make_command_process(
     channel: BorrowedFd<'_>,
     lifeline: BorrowedFd<'_>,
 ) -> Result<system::Pid, Failure> {
-    let step = |what: &str, e: std::io::Error| Failure::enter(format!("{what}: {e}"));
     // The Rust runtime ignores SIGPIPE; the command must not inherit that.
     // Everything else the entering process reset before it executed us.
-    system::default_sigpipe().map_err(|e| step("SIGPIPE", e))?;
+    step("SIGPIPE", system::default_sigpipe())?;
     // Only CAP_SYS_PTRACE in the container may look at the process the
     // container is about to see, until it execs the command.
-    system::set_dumpable(false).map_err(|e| step("non-dumpable", e))?;
+    step("non-dumpable", system::set_dumpable(false))?;
     // The channel and lifeline go no further than the command's exec.
-    system::cloexec_from(3).map_err(|e| step("closing descriptors", e))?;
+    step("closing descriptors", system::cloexec_from(3))?;
     // The supervisor has moved us into the target's cgroups (runc's order):
     // the command's process is born there, and nothing of the container's
     // runs before.
@@ -92,7 +80,7 @@ fn make_command_process(
     match system::clone_parent_from_exec_stage() {
         Ok(Cloned::Parent(pid)) => Ok(pid),
         Ok(Cloned::Child) => command_process(channel, lifeline),
-        Err(e) => Err(step("making the command's process", e)),
+        Err(e) => step("making the command's process", Err(e)),
     }
 }
 
@@ -102,25 +90,29 @@ fn command_process(channel: BorrowedFd<'_>, lifeline: BorrowedFd<'_>) -> ! {
         Ok(never) => match never {},
         Err(f) => f,
     };
-    report(channel, failure)
+    failure.report(channel)
 }
 
 fn prepare_and_exec(lifeline: BorrowedFd<'_>) -> Result<std::convert::Infallible, Failure> {
-    let step = |what: &str, e: std::io::Error| Failure::enter(format!("{what}: {e}"));
-    system::setsid().map_err(|e| step("new session", e))?;
+    step("new session", system::setsid())?;
     let stdin = system::std_fd(0);
     if system::is_tty(stdin) {
-        system::set_controlling_terminal(stdin).map_err(|e| step("controlling terminal", e))?;
+        step(
+            "controlling terminal",
+            system::set_controlling_terminal(stdin),
+        )?;
     }
     // Our parent is the supervisor: from here its death kills us, and if it
     // died before, its end of the lifeline is closed.
-    system::set_parent_death_kill().map_err(|e| step("parent-death signal", e))?;
+    step("parent-death signal", system::set_parent_death_kill())?;
     let read = Interest {
         read: true,
         write: false,
     };
-    let ready =
-        system::poll(&[(lifeline, read)], Some(Duration::ZERO)).map_err(|e| step("lifeline", e))?;
+    let ready = step(
+        "lifeline",
+        system::poll(&[(lifeline, read)], Some(Duration::ZERO)),
+    )?;
     if !ready
         .first()
         .is_some_and(|r| !(r.hangup || r.error || r.read))
@@ -141,8 +133,8 @@ fn prepare_and_exec(lifeline: BorrowedFd<'_>) -> Result<std::convert::Infallible
         .map(|a| a.into_string())
         .collect::<Result<_, _>>()
         .map_err(|_| Failure::enter("an argument is not valid UTF-8".into()))?;
-    let root = system::open_root().map_err(|e| step("opening /", e))?;
-    let cwd = std::env::current_dir().map_err(|e| step("working directory", e))?;
+    let root = step("opening /", system::open_root())?;
+    let cwd = step("working directory", std::env::current_dir())?;
     Err(exec(
         std::os::fd::AsFd::as_fd(&root),
         &argv,
