@@ -134,7 +134,6 @@ fn supervise(session: Started) -> io::Result<Report> {
         timeout: session.timeout,
         master,
         input_is_tty: session.client.stdin,
-        is_pty,
         detach: session.detach,
         tree: Tree::new(session.cgroup),
         settled: false,
@@ -233,9 +232,9 @@ struct Supervisor {
     deadline: Option<Instant>,
     /// The rule's timeout, for the client's line when it passes.
     timeout: Option<Duration>,
+    /// The pty master, when the command has a terminal.
     master: Option<Rc<OwnedFd>>,
     input_is_tty: bool,
-    is_pty: bool,
     detach: bool,
     tree: Tree,
     /// The command has exited and nothing of its session is left to wait
@@ -429,7 +428,7 @@ impl Supervisor {
             // "Signals and the end of a session").
             if let Some(limit) = self.timeout {
                 // A terminal in raw mode needs its carriage return.
-                let end = if self.is_pty && self.input_is_tty {
+                let end = if self.master.is_some() && self.input_is_tty {
                     "\r\n"
                 } else {
                     "\n"
@@ -468,7 +467,7 @@ impl Supervisor {
     }
 
     fn forward(&mut self, signal: i32) {
-        if signal == system::SIGWINCH && self.is_pty {
+        if signal == system::SIGWINCH && self.master.is_some() {
             // The kernel tells the terminal's foreground job itself.
             if let (Some(m), Ok(size)) = (&self.master, system::window_size(system::std_fd(0))) {
                 let _ = system::set_window_size(m.as_fd(), size);
@@ -604,7 +603,7 @@ impl Supervisor {
             // (`ssh -n` is an ordinary session).
             let hangup = self.input_is_tty && (r.hangup || r.error);
             let eof = matches!(filled, Filled::Eof | Filled::Failed);
-            if hangup || (eof && self.input_is_tty && self.is_pty) {
+            if hangup || (eof && self.input_is_tty && self.master.is_some()) {
                 self.begin_end(Some(EndReason::Disconnect));
             } else if eof || r.hangup {
                 p.from_done = true;
