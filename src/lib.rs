@@ -15,6 +15,7 @@ pub(crate) mod enter;
 pub(crate) mod error;
 pub(crate) mod identity;
 pub(crate) mod output;
+pub(crate) mod own_dir;
 pub(crate) mod policy;
 pub(crate) mod quote;
 pub(crate) mod reader;

@@ -197,7 +197,7 @@ fn seccomp_filters(
     status: &str,
 ) -> Result<Vec<system::BpfProgram>, Why> {
     let key = cache_key(pinned.pid, dir, status);
-    let base = Path::new(seccomp_cache::BASE);
+    let base = Path::new(crate::own_dir::RUN);
     let cached = key
         .as_ref()
         .and_then(|key| Cache::open(base, false).ok()?.load(key));

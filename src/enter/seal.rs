@@ -4,10 +4,11 @@
 //! memfd copy (nsgate(8) SECURITY, "Entering").
 #![forbid(unsafe_code)]
 
+use crate::own_dir;
 use crate::system;
-use std::os::fd::OwnedFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-use std::path::Path;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 /// The running nsgate's binary, sealed one way or the other.
 pub(super) fn exec_stage() -> std::io::Result<OwnedFd> {
@@ -18,8 +19,9 @@ pub(super) fn exec_stage() -> std::io::Result<OwnedFd> {
     system::sealed_copy_of(source)
 }
 
-/// The overlay's second, empty layer: overlayfs is read-only only with two.
-const EMPTY_LAYER: &str = "/run/nsgate/empty";
+/// The overlay's second, empty layer below `own_dir::RUN`: overlayfs is
+/// read-only only with two.
+const EMPTY_LAYER: &str = "empty";
 
 /// `source` seen through a read-only overlay, if that can be had and shows
 /// the very binary (same size and times) that `source` names.
@@ -29,15 +31,20 @@ fn overlay_view(source: &Path) -> Option<OwnedFd> {
     if path.to_string_lossy().ends_with(" (deleted)") {
         return None;
     }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(EMPTY_LAYER)
-        .ok()?;
-    if !std::fs::symlink_metadata(EMPTY_LAYER).ok()?.is_dir() {
-        return None;
-    }
-    let view = system::sealed_view_of(&path, Path::new(EMPTY_LAYER)).ok()?;
+    let run = Path::new(own_dir::RUN);
+    let run_fd = own_dir::open(run, true, own_dir::SHARED_WRITE).ok()?;
+    let empty = own_dir::open_at(
+        run_fd.as_fd(),
+        run,
+        EMPTY_LAYER,
+        true,
+        own_dir::SHARED_WRITE,
+    )
+    .ok()?;
+    // The layer checked is the layer mounted: the kernel resolves this
+    // path to the open directory itself.
+    let empty_path = PathBuf::from(format!("/proc/self/fd/{}", empty.as_raw_fd()));
+    let view = system::sealed_view_of(&path, &empty_path).ok()?;
     let seen = std::fs::File::from(view.try_clone().ok()?)
         .metadata()
         .ok()?;

@@ -12,15 +12,15 @@
 //! again), never an error: the cache only ever saves time.
 #![forbid(unsafe_code)]
 
+use crate::own_dir::{self, DirProblem};
 use crate::reader::{self, Bound, NotRead, Owner, Source};
-use crate::system::{self, BpfProgram, Pid, Uid, INSN_BYTES, MAX_FILTERS, MAX_INSNS};
+use crate::system::{self, BpfProgram, Pid, INSN_BYTES, MAX_FILTERS, MAX_INSNS};
 use std::fmt;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Where the cache lives: /run is emptied at boot and only root writes it.
-pub(super) const BASE: &str = "/run/nsgate";
 /// The cache directory below `BASE`.
 const DIR: &str = "seccomp";
 /// Names of entries being written: this prefix and the writer's pid.
@@ -35,14 +35,8 @@ const MAX_ENTRY: u64 = (MAX_HEADER + MAX_FILTERS * (4 + MAX_INSNS * INSN_BYTES))
 /// opened or an entry not written. Only the tests read it.
 #[derive(Debug)]
 pub(super) enum Why {
-    /// The directory (the base or the cache) at this path.
-    Dir(PathBuf, io::Error),
-    NoParent(PathBuf),
-    NotUtf8,
-    NotADirectory(PathBuf),
-    DirOwner(PathBuf, Uid),
-    /// Its permission bits.
-    DirMode(PathBuf, u32),
+    /// The base or the cache directory.
+    Dir(DirProblem),
     /// A key no entry is kept for.
     NotHeld,
     /// An entry, by name, that the reader refused.
@@ -70,14 +64,7 @@ pub(super) enum Damaged {
 impl fmt::Display for Why {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Why::Dir(path, e) => write!(f, "{}: {e}", path.display()),
-            Why::NoParent(path) => write!(f, "{}: no parent directory", path.display()),
-            Why::NotUtf8 => f.write_str("a name that is not UTF-8"),
-            Why::NotADirectory(path) => write!(f, "{} is not a directory", path.display()),
-            Why::DirOwner(path, uid) => {
-                write!(f, "{} is owned by uid {uid}, not root", path.display())
-            }
-            Why::DirMode(path, perms) => write!(f, "{} has mode {perms:04o}", path.display()),
+            Why::Dir(why) => why.fmt(f),
             Why::NotHeld => f.write_str("not a key the cache holds"),
             Why::Entry(name, not_read) => match not_read {
                 NotRead::Io(_, e) => e.fmt(f),
@@ -207,23 +194,10 @@ impl Cache {
     /// directory of root's that no one else can write, and the cache
     /// directory one of root's that no one else can use at all.
     pub(super) fn open(base: &Path, create: bool) -> Result<Cache, Why> {
-        let fail = |what: &Path, e: io::Error| Why::Dir(what.to_path_buf(), e);
-        if create {
-            let (Some(parent), Some(name)) = (base.parent(), base.file_name()) else {
-                return Err(Why::NoParent(base.to_path_buf()));
-            };
-            let parent_fd = system::open_dir_nofollow(parent).map_err(|e| fail(parent, e))?;
-            let name = name.to_str().ok_or(Why::NotUtf8)?;
-            system::make_dir_at(parent_fd.as_fd(), name, 0o700).map_err(|e| fail(base, e))?;
-        }
-        let base_fd = system::open_dir_nofollow(base).map_err(|e| fail(base, e))?;
-        check_dir(&base_fd, base, 0o022)?;
+        let base_fd = own_dir::open(base, create, own_dir::SHARED_WRITE).map_err(Why::Dir)?;
+        let dir = own_dir::open_at(base_fd.as_fd(), base, DIR, create, own_dir::ANY_ACCESS)
+            .map_err(Why::Dir)?;
         let path = base.join(DIR);
-        if create {
-            system::make_dir_at(base_fd.as_fd(), DIR, 0o700).map_err(|e| fail(&path, e))?;
-        }
-        let dir = system::open_dir_at(base_fd.as_fd(), DIR).map_err(|e| fail(&path, e))?;
-        check_dir(&dir, &path, 0o077)?;
         Ok(Cache { dir, path })
     }
 
@@ -310,21 +284,6 @@ impl Cache {
             }
         }
     }
-}
-
-/// A directory of root's, with none of the permission bits in `refused`.
-fn check_dir(fd: &OwnedFd, path: &Path, refused: u32) -> Result<(), Why> {
-    let info = system::file_info(fd.as_fd()).map_err(|e| Why::Dir(path.to_path_buf(), e))?;
-    if !info.is_dir() {
-        return Err(Why::NotADirectory(path.to_path_buf()));
-    }
-    if !info.uid.is_root() {
-        return Err(Why::DirOwner(path.to_path_buf(), info.uid));
-    }
-    if info.perms() & refused != 0 {
-        return Err(Why::DirMode(path.to_path_buf(), info.perms()));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,104 @@
+//! Directories nsgate keeps its own files in (`/run/nsgate` and what is below
+//! it): root's, made 0700 where missing, and checked on the open descriptor
+//! every time, so that a directory someone else made, or can write to, is
+//! refused rather than used (nsgate(8) FILES).
+#![forbid(unsafe_code)]
+
+use crate::system::{self, Uid};
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// nsgate's directory for what lives only until reboot: the seccomp filter
+/// cache and the overlay's empty layer.
+pub(crate) const RUN: &str = "/run/nsgate";
+
+/// Write access for group or others: refused for every directory of nsgate's.
+pub(crate) const SHARED_WRITE: u32 = 0o022;
+/// Any access for group or others: refused where the contents are private.
+pub(crate) const ANY_ACCESS: u32 = 0o077;
+
+/// Why a directory of nsgate's cannot be used.
+#[derive(Debug)]
+pub(crate) enum DirProblem {
+    /// Opening or making it (or its parent) failed.
+    Io(PathBuf, io::Error),
+    /// A path without a parent or a final name, or a name not UTF-8.
+    BadPath(PathBuf),
+    NotADirectory(PathBuf),
+    Owner(PathBuf, Uid),
+    /// Its permission bits.
+    Mode(PathBuf, u32),
+}
+
+impl fmt::Display for DirProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DirProblem::Io(path, e) => {
+                write!(f, "{}: {}", path.display(), crate::error::os_message(e))
+            }
+            DirProblem::BadPath(path) => write!(f, "{}: not a usable path", path.display()),
+            DirProblem::NotADirectory(path) => write!(f, "{}: not a directory", path.display()),
+            DirProblem::Owner(path, uid) => {
+                write!(f, "{}: owned by uid {uid}, not root", path.display())
+            }
+            DirProblem::Mode(path, mode) => {
+                write!(f, "{}: mode {mode:04o} lets others in", path.display())
+            }
+        }
+    }
+}
+
+/// Opens directory `path` (never through a symbolic link), first making it
+/// 0700 below its existing parent when `create`; refused unless it is
+/// root's with none of the bits in `refused`.
+pub(crate) fn open(path: &Path, create: bool, refused: u32) -> Result<OwnedFd, DirProblem> {
+    if create {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(DirProblem::BadPath(path.to_path_buf()));
+        };
+        let name = name
+            .to_str()
+            .ok_or_else(|| DirProblem::BadPath(path.to_path_buf()))?;
+        let parent_fd = system::open_dir_nofollow(parent)
+            .map_err(|e| DirProblem::Io(parent.to_path_buf(), e))?;
+        system::make_dir_at(parent_fd.as_fd(), name, 0o700)
+            .map_err(|e| DirProblem::Io(path.to_path_buf(), e))?;
+    }
+    let fd = system::open_dir_nofollow(path).map_err(|e| DirProblem::Io(path.to_path_buf(), e))?;
+    check(&fd, path, refused)?;
+    Ok(fd)
+}
+
+/// Opens directory `name` below `dir` (which is at `dir_path`), as [`open`] does.
+pub(crate) fn open_at(
+    dir: BorrowedFd<'_>,
+    dir_path: &Path,
+    name: &str,
+    create: bool,
+    refused: u32,
+) -> Result<OwnedFd, DirProblem> {
+    let path = dir_path.join(name);
+    if create {
+        system::make_dir_at(dir, name, 0o700).map_err(|e| DirProblem::Io(path.clone(), e))?;
+    }
+    let fd = system::open_dir_at(dir, name).map_err(|e| DirProblem::Io(path.clone(), e))?;
+    check(&fd, &path, refused)?;
+    Ok(fd)
+}
+
+/// Checked on the descriptor, so what is checked is what is then used.
+fn check(fd: &OwnedFd, path: &Path, refused: u32) -> Result<(), DirProblem> {
+    let info = system::file_info(fd.as_fd()).map_err(|e| DirProblem::Io(path.to_path_buf(), e))?;
+    if !info.is_dir() {
+        return Err(DirProblem::NotADirectory(path.to_path_buf()));
+    }
+    if !info.uid.is_root() {
+        return Err(DirProblem::Owner(path.to_path_buf(), info.uid));
+    }
+    if info.perms() & refused != 0 {
+        return Err(DirProblem::Mode(path.to_path_buf(), info.perms()));
+    }
+    Ok(())
+}
