@@ -48,6 +48,9 @@ pub(crate) fn main() -> i32 {
         // In gate mode the client reads this: one line, no usage text.
         Err(e) if !e.admin => {
             crate::output::error_line(&e.why.to_string());
+            // No silent failure: the record has what the command line said.
+            let k = e.known;
+            crate::session::usage_error(&k.config, k.key, k.target, e.why.to_string());
             return EXIT_FAILURE;
         }
         Err(e) => {
@@ -119,6 +122,15 @@ struct UsageError {
     /// Whether it asked for an admin mode: then the admin reads the error,
     /// with the usage; else the SSH client does, and gets one line.
     admin: bool,
+    known: Known,
+}
+
+/// What a refused command line did say, for gate mode's error record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Known {
+    config: PathBuf,
+    key: Option<String>,
+    target: Option<String>,
 }
 
 /// What is wrong with a command line; the offending word where there is one.
@@ -311,10 +323,23 @@ impl Scan {
     fn finish(self) -> Result<Args, UsageError> {
         let mut args = self.args;
         let admin = args.mode != Mode::Gate;
+        let known = Known {
+            config: args.config.clone(),
+            key: args.key.clone(),
+            target: self
+                .positional
+                .first()
+                .and_then(|t| t.to_str())
+                .map(str::to_string),
+        };
         if let Some(why) = self.error {
-            return Err(UsageError { why, admin });
+            return Err(UsageError { why, admin, known });
         }
-        let refuse = |why: Misuse| UsageError { why, admin };
+        let refuse = |why: Misuse| UsageError {
+            why,
+            admin,
+            known: known.clone(),
+        };
         let mut positional = self.positional.into_iter();
         let (min, max) = match args.mode {
             Mode::Gate | Mode::List | Mode::Explain | Mode::AuthorizedKey => (1, 1),

@@ -99,7 +99,7 @@ impl Error {
             .map(|p| format!("\"{}\"", crate::quote::escape(p.as_bytes())));
         match self {
             Error::UnknownTarget(_) | Error::Denied(_) => self.to_string(),
-            // No record names the socket yet; --check shows the details.
+            // The error record (default settings) and --check have the details.
             Error::ConfigIo { .. } | Error::ConfigUnsafe { .. } => {
                 "cannot load the configuration; an administrator can run nsgate --check".into()
             }

@@ -3,8 +3,8 @@
 //! audit, enter, wait.
 #![forbid(unsafe_code)]
 
-use crate::audit::{self, Auditor, Event, Record, SessionId};
-use crate::config::{self, Config, Rule, Target};
+use crate::audit::{self, redact, Auditor, Event, Record, SessionId};
+use crate::config::{self, Config, Rule, Settings, Target};
 use crate::enter;
 use crate::error::{ClientView, Error, Result, EXIT_DENIED};
 use crate::identity::{self, Identity};
@@ -23,23 +23,21 @@ pub(crate) fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 
         target,
         ..ClientView::default()
     };
-    // The client must not learn the rules or the host: the details are for --check.
+    // The client must not learn the rules or the host: the details are for
+    // --check, and for the error record the default settings send.
     let config = match config::load(config_path) {
         Ok(config) => config,
-        Err(e) => return fail(&e, &view),
+        Err(e) => {
+            early_error(None, key, Some(target.to_string()), e.to_string());
+            return fail(&e, &view);
+        }
     };
     let mut auditor = Auditor::new(&config.settings);
     let sid = match SessionId::generate() {
         Ok(sid) => sid,
         Err(e) => return fail(&e, &view),
     };
-    let mut record = Record::new(sid, Event::Error);
-    record.key = key.clone();
-    record.target = Some(target.to_string());
-    record.from = audit::client_address(
-        std::env::var_os("SSH_CONNECTION").as_deref(),
-        std::env::var_os("SSH_CLIENT").as_deref(),
-    );
+    let mut record = early_record(sid, Some(&config), key.clone(), Some(target.to_string()));
     let mut program = None;
     match session(
         &config,
@@ -64,6 +62,64 @@ pub(crate) fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 
     }
 }
 
+/// A gate-mode command line nsgate refuses (nsgate(8) AUDIT): an error
+/// record with what it did say, sent as the configuration it names says,
+/// else as the defaults do. Nothing else happens, whether it was sent or not.
+pub(crate) fn usage_error(
+    config_path: &Path,
+    key: Option<String>,
+    target: Option<String>,
+    reason: String,
+) {
+    let config = config::load(config_path).ok();
+    early_error(config.as_ref(), key, target, reason);
+}
+
+/// Writes an error record of a session that ends before any rule is read:
+/// with the configuration's settings and `redact` globs when there is one.
+fn early_error(config: Option<&Config>, key: Option<String>, target: Option<String>, why: String) {
+    let Ok(sid) = SessionId::generate() else {
+        return;
+    };
+    let mut record = early_record(sid, config, key, target);
+    record.reason = Some(why);
+    let defaults = Settings::default();
+    let settings = config.map_or(&defaults, |c| &c.settings);
+    // Already failing: a lost error record changes nothing.
+    let _ = Auditor::new(settings).send(&record);
+}
+
+/// The record of a session before a rule decides: who, from where, and the
+/// request with every `redact` glob of the configuration applied, since no
+/// rule says yet which words are secrets. Without a configuration, nothing
+/// says which are not: all of the request is redacted.
+fn early_record(
+    sid: SessionId,
+    config: Option<&Config>,
+    key: Option<String>,
+    target: Option<String>,
+) -> Record {
+    let mut record = Record::new(sid, Event::Error);
+    record.key = key;
+    record.target = target;
+    record.from = audit::client_address(
+        std::env::var_os("SSH_CONNECTION").as_deref(),
+        std::env::var_os("SSH_CLIENT").as_deref(),
+    );
+    let original = std::env::var_os("SSH_ORIGINAL_COMMAND");
+    let raw = original.as_ref().map(|v| v.as_bytes());
+    record.cmd = match config {
+        Some(config) => {
+            let request =
+                request::from_env(original.as_deref(), config.settings.max_command_bytes).ok();
+            let globs = config.rules.iter().flat_map(|r| r.redact.iter());
+            redact::cmd(raw, request.as_ref(), globs.map(String::as_str))
+        }
+        None => raw.map(|raw| redact::mark(raw).into_bytes()),
+    };
+    record
+}
+
 /// One line for the client, without host details; the audit record has them.
 fn fail(e: &Error, view: &ClientView) -> i32 {
     crate::output::error_line(&e.client_message(view));
@@ -80,7 +136,6 @@ fn session(
     program: &mut Option<String>,
 ) -> Result<i32> {
     let original = std::env::var_os("SSH_ORIGINAL_COMMAND");
-    record.cmd = original.as_ref().map(|v| v.as_bytes().to_vec());
     let target = config
         .target(target_name)
         .ok_or_else(|| Error::UnknownTarget(target_name.to_string()))?;
@@ -95,16 +150,30 @@ fn session(
     };
     let request = match request::from_env(original.as_deref(), config.settings.max_command_bytes) {
         Ok(request) => request,
-        Err(refusal) => return deny(auditor, record, None, refusal.to_string()),
+        Err(refusal) => {
+            record.reason = Some(refusal.to_string());
+            return deny(auditor, record, None, refusal.to_string());
+        }
     };
     let rule = match policy::decide(config, &who, target_name, &request) {
         Decision::Deny(rule) => {
-            let message = denied(&request, target_name);
-            return deny(auditor, record, rule.map(|r| r.origin.clone()), message);
+            let raw = match &request {
+                Request::Interactive => None,
+                Request::Command { raw, .. } => Some(&raw[..]),
+            };
+            // The client sees what it sent; the record, the request redacted.
+            let client = denied(raw, target_name);
+            record.reason = Some(denied(record.cmd.as_deref(), target_name));
+            return deny(auditor, record, rule.map(|r| r.origin.clone()), client);
         }
         Decision::Permit(rule) => rule,
     };
     record.rule = Some(rule.origin.clone());
+    // From here on the permitting rule says which words are secrets.
+    let raw = original.as_ref().map(|v| v.as_bytes());
+    let globs = rule.redact.iter().map(String::as_str);
+    record.cmd = redact::cmd(raw, Some(&request), globs.clone());
+    let secrets = redact::secrets(&request, globs);
     if let Request::Command { argv, .. } = &request {
         *program = argv.words().first().cloned();
     }
@@ -120,22 +189,19 @@ fn session(
     // was accepted.
     record.event = Event::Allow;
     auditor.send(record)?;
-    enter_and_wait(auditor, record, &pinned, &plan, prepared)
+    enter_and_wait(auditor, record, &pinned, &plan, prepared, &secrets)
 }
 
-/// What the client reads when no rule permits the request.
-fn denied(request: &Request, target_name: &str) -> String {
-    match request {
-        Request::Interactive => {
-            format!("an interactive session is not permitted on {target_name}")
-        }
+/// What the client reads when no rule permits the request `cmd` (`None`:
+/// interactive); with the request redacted, the record's reason.
+fn denied(cmd: Option<&[u8]>, target_name: &str) -> String {
+    match cmd {
+        None => format!("an interactive session is not permitted on {target_name}"),
         // What the client sent, escaped as in the audit record.
-        Request::Command { raw, .. } => {
-            format!(
-                "\"{}\" is not permitted on {target_name}",
-                audit::escape(raw)
-            )
-        }
+        Some(cmd) => format!(
+            "\"{}\" is not permitted on {target_name}",
+            audit::escape(cmd)
+        ),
     }
 }
 
@@ -165,6 +231,7 @@ fn enter_and_wait(
     pinned: &Pinned,
     plan: &enter::Plan,
     prepared: enter::Prepared,
+    secrets: &[String],
 ) -> Result<i32> {
     let started = Instant::now();
     match enter::start(pinned, plan, prepared).and_then(supervise::run) {
@@ -184,7 +251,7 @@ fn enter_and_wait(
             let exit = record.exit(
                 Exit::Exited(e.exit_code()),
                 started.elapsed(),
-                Some(e.to_string()),
+                Some(redact::scrub(e.to_string(), secrets)),
             );
             let _ = auditor.send(&exit);
             Err(e)
@@ -192,8 +259,8 @@ fn enter_and_wait(
     }
 }
 
-/// Refuses the request: a deny record (written or not, it is a deny), one
-/// line for the client, exit 126.
+/// Refuses the request: a deny record with the reason already in `record`
+/// (written or not, it is a deny), one line for the client, exit 126.
 fn deny(
     auditor: &mut Auditor,
     record: &mut Record,
@@ -202,7 +269,6 @@ fn deny(
 ) -> Result<i32> {
     record.event = Event::Deny;
     record.rule = rule;
-    record.reason = Some(message.clone());
     let _ = auditor.send(record);
     crate::output::error_line(&Error::Denied(message).to_string());
     Ok(EXIT_DENIED)

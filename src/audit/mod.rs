@@ -26,7 +26,9 @@
 
 #[cfg(test)]
 mod decode;
+mod journal;
 mod record;
+pub(crate) mod redact;
 #[cfg(test)]
 mod socket_tests;
 mod syslog;

@@ -73,6 +73,8 @@ pub(crate) struct Auditor {
     path: PathBuf,
     facility: Facility,
     socket: Option<UnixDatagram>,
+    /// journald's native protocol on `path` instead of syslog (journal.rs).
+    journal: bool,
 }
 
 /// Why one attempt failed, for the message and the reconnect decision.
@@ -84,16 +86,37 @@ enum Failure {
 
 impl Auditor {
     pub(crate) fn new(settings: &Settings) -> Auditor {
+        let journal = super::journal::chosen(settings);
         Auditor {
-            path: settings.syslog_socket.clone(),
+            path: match journal {
+                true => settings.journal_socket.clone(),
+                false => settings.syslog_socket.clone(),
+            },
             facility: settings.syslog_facility,
             socket: None,
+            journal,
         }
     }
 
     /// The datagram `send` would write at `now`, or the error for a record
     /// over the size limit.
-    pub(crate) fn datagram(&self, record: &Record, now: SystemTime) -> Result<String> {
+    pub(crate) fn datagram(&self, record: &Record, now: SystemTime) -> Result<Vec<u8>> {
+        if self.journal {
+            let message = record
+                .fit(MAX_RECORD_BYTES)
+                .map_err(|len| too_long(record, len))?;
+            let pid = system::getpid();
+            return Ok(super::journal::datagram(
+                &message,
+                record.event,
+                self.facility,
+                pid,
+            ));
+        }
+        self.syslog_datagram(record, now).map(String::into_bytes)
+    }
+
+    fn syslog_datagram(&self, record: &Record, now: SystemTime) -> Result<String> {
         // Before 1970 only on a broken clock; the daemon re-stamps anyway.
         let secs = now
             .duration_since(UNIX_EPOCH)
@@ -101,11 +124,7 @@ impl Auditor {
         let header = header(self.facility, record.event, secs, system::getpid());
         match record.fit(MAX_RECORD_BYTES.saturating_sub(header.len())) {
             Ok(message) => Ok(header + &message),
-            Err(len) => Err(Error::Audit(format!(
-                "the {} record would be {} bytes, over the {MAX_RECORD_BYTES}-byte limit",
-                record.event,
-                header.len() + len
-            ))),
+            Err(len) => Err(too_long(record, header.len() + len)),
         }
     }
 
@@ -114,7 +133,7 @@ impl Auditor {
     /// re-created), reconnects once and tries again.
     pub(crate) fn send(&mut self, record: &Record) -> Result<()> {
         let datagram = self.datagram(record, SystemTime::now())?;
-        let data = datagram.as_bytes();
+        let data = &datagram[..];
         let result = match self.attempt(data) {
             Err(Failure::Connect(e) | Failure::Send(e)) if reconnectable(&e) => self.attempt(data),
             other => other,
@@ -135,9 +154,13 @@ impl Auditor {
 
     fn explain(&self, failure: Failure, len: usize) -> Error {
         let path = self.path.display();
+        let (syslog, daemon) = match self.journal {
+            true => ("journal", "journald"),
+            false => ("syslog", "syslog daemon"),
+        };
         Error::Audit(match failure {
             Failure::Connect(e) => format!(
-                "cannot connect to syslog socket {path}: {}",
+                "cannot connect to {syslog} socket {path}: {}",
                 crate::error::os_message(&e)
             ),
             Failure::Send(e)
@@ -147,19 +170,26 @@ impl Auditor {
                 ) =>
             {
                 format!(
-                    "syslog socket {path} accepted nothing for {} s (syslog daemon stuck?)",
+                    "{syslog} socket {path} accepted nothing for {} s ({daemon} stuck?)",
                     WRITE_TIMEOUT.as_secs()
                 )
             }
             Failure::Send(e) => format!(
-                "cannot send to syslog socket {path}: {}",
+                "cannot send to {syslog} socket {path}: {}",
                 crate::error::os_message(&e)
             ),
             Failure::Short(n) => {
-                format!("syslog socket {path} took only {n} of {len} bytes of a record")
+                format!("{syslog} socket {path} took only {n} of {len} bytes of a record")
             }
         })
     }
+}
+
+fn too_long(record: &Record, len: usize) -> Error {
+    Error::Audit(format!(
+        "the {} record would be {len} bytes, over the {MAX_RECORD_BYTES}-byte limit",
+        record.event
+    ))
 }
 
 fn connect(path: &Path) -> io::Result<UnixDatagram> {
@@ -316,7 +346,10 @@ mod tests {
 
     #[test]
     fn datagrams_never_exceed_8000_bytes() {
-        let a = Auditor::new(&Settings::default());
+        let a = Auditor::new(&Settings {
+            journal: crate::config::Journal::No,
+            ..Settings::default()
+        });
         let now = SystemTime::now();
         // Find the longest allow request that still fits: one byte more fails.
         let mut r = Record::new(sid(), Event::Allow);

@@ -36,6 +36,15 @@ pub(crate) fn matches(pattern: &str, arg: &str) -> bool {
         })
 }
 
+/// Whether the glob `pattern` matches `arg` for a rule's `redact`
+/// (nsgate.conf(5), "Rules"): there `*`, `?` and sets match `/` too, and
+/// options and paths are not guarded, since an argument the glob failed to
+/// match would be written in the clear.
+pub(crate) fn matches_redact(pattern: &str, arg: &str) -> bool {
+    let arg: Vec<char> = arg.chars().collect();
+    match_tokens(&tokens(pattern), &arg, Token::matches_any)
+}
+
 /// False for an argument with an empty, `.` or `..` path component, the
 /// empty one before the `/` of an absolute path apart.
 fn clean_path(arg: &str) -> bool {
@@ -60,12 +69,17 @@ enum Token {
 impl Token {
     /// Whether this token matches `c`; `Star` is handled by the caller.
     fn matches(&self, c: char) -> bool {
+        // Components hold no `/`; checked again so no wildcard ever can.
+        c != '/' && self.matches_any(c)
+    }
+
+    /// As `matches`, but a wildcard matches `/` too (`redact`).
+    fn matches_any(&self, c: char) -> bool {
         match self {
             Token::Char(t) => *t == c,
-            // Components hold no `/`; checked again so no wildcard ever can.
-            Token::Any | Token::Star => c != '/',
+            Token::Any | Token::Star => true,
             Token::Set { negated, ranges } => {
-                c != '/' && ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated
+                ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi) != *negated
             }
         }
     }
@@ -143,6 +157,11 @@ fn set(body: &[char]) -> Token {
 /// is widened, which is enough when every other token takes one character,
 /// so the cost is at most len(pattern) × len(arg), never exponential.
 fn match_component(pat: &[Token], arg: &[char]) -> bool {
+    match_tokens(pat, arg, Token::matches)
+}
+
+/// `match_component` with `fits` saying which characters a token takes.
+fn match_tokens(pat: &[Token], arg: &[char], fits: fn(&Token, char) -> bool) -> bool {
     let (mut p, mut a) = (0, 0);
     // After the last star seen: the pattern index following it and the arg
     // index where its run currently ends.
@@ -153,12 +172,12 @@ fn match_component(pat: &[Token], arg: &[char]) -> bool {
                 star = Some((p + 1, a));
                 p += 1;
             }
-            Some(t) if t.matches(arg[a]) => {
+            Some(t) if fits(t, arg[a]) => {
                 p += 1;
                 a += 1;
             }
             _ => match star {
-                Some((after, end)) if Token::Star.matches(arg[end]) => {
+                Some((after, end)) if fits(&Token::Star, arg[end]) => {
                     star = Some((after, end + 1));
                     p = after;
                     a = end + 1;

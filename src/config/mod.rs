@@ -55,7 +55,23 @@ pub(crate) struct Settings {
     pub syslog_socket: PathBuf,
     pub syslog_facility: Facility,
     pub max_command_bytes: usize,
+    /// Whether records go by journald's native protocol (`set journal`).
+    pub journal: Journal,
+    /// journald's native socket (`set journal-socket`).
+    pub journal_socket: PathBuf,
 }
+
+/// `set journal yes|no|auto` (nsgate.conf(5), "Settings").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Journal {
+    Yes,
+    No,
+    /// The journal when its socket exists, unless `syslog-socket` is set.
+    Auto,
+}
+
+/// journald's native protocol socket on every systemd host.
+pub(crate) const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
 impl Default for Settings {
     fn default() -> Self {
@@ -63,6 +79,8 @@ impl Default for Settings {
             syslog_socket: PathBuf::from("/dev/log"),
             syslog_facility: Facility::Authpriv,
             max_command_bytes: 4096,
+            journal: Journal::Auto,
+            journal_socket: PathBuf::from(JOURNAL_SOCKET),
         }
     }
 }
@@ -301,6 +319,8 @@ pub(crate) struct Rule {
     /// The working directory, over the target's `cwd`.
     pub cwd: Option<String>,
     pub env: Vec<EnvVar>,
+    /// `redact GLOB`: arguments written hashed in audit records.
+    pub redact: Vec<String>,
     pub what: RuleCommand,
 }
 
@@ -405,6 +425,9 @@ impl std::fmt::Display for Rule {
                 " env {}",
                 config_word(&format!("{}={}", var.name, var.value), false)
             )?;
+        }
+        for glob in &self.redact {
+            write!(f, " redact {}", config_word(glob, false))?;
         }
         match &self.what {
             RuleCommand::Everything => Ok(()),

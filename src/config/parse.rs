@@ -29,6 +29,12 @@ pub(crate) fn parse(file: &str, text: &[u8]) -> Result<Config, Vec<String>> {
             diagnostics.push((e.line, e.col, e.message));
         }
     }
+    // `auto` is the journal only where no syslog socket was named.
+    if parser.settings_seen.iter().any(|s| s == "syslog-socket")
+        && parser.config.settings.journal == Journal::Auto
+    {
+        parser.config.settings.journal = Journal::No;
+    }
     let warnings = super::warn::warnings(file, &parser.config);
     if diagnostics.is_empty() {
         let mut config = parser.config;
@@ -156,15 +162,29 @@ impl Parser<'_> {
                     }
                 }
             }
+            "journal" => settings.journal = journal(value)?,
+            "journal-socket" => settings.journal_socket = absolute_path(value)?.into(),
             _ => {
                 return Err(at(
                     name,
                     format!(
-                        "unknown setting \"{}\" (expected syslog-socket, syslog-facility or max-command-bytes)",
+                        "unknown setting \"{}\" (expected syslog-socket, syslog-facility, max-command-bytes, journal or journal-socket)",
                         name.text
                     ),
                 ))
             }
+        }
+        // Records go to one place: the journal, or the syslog socket named.
+        let other = match name.text.as_str() {
+            "journal" => "syslog-socket",
+            "syslog-socket" => "journal",
+            _ => "",
+        };
+        if self.settings_seen.iter().any(|s| s == other) && settings.journal == Journal::Yes {
+            return Err(at(
+                name,
+                "\"set journal yes\" and \"set syslog-socket\" exclude each other",
+            ));
         }
         self.settings_seen.push(name.text.clone());
         Ok(())
@@ -229,6 +249,7 @@ impl Parser<'_> {
             detach: false,
             cwd: None,
             env: Vec::new(),
+            redact: Vec::new(),
             what: RuleCommand::Everything,
         };
         rule_tail(&mut rule, on, words)?;
@@ -416,8 +437,8 @@ fn rule_tail<'a>(rule: &mut Rule, on: &'a Word, words: &mut Words<'a>) -> Parsed
                     format!("unexpected \"{}\": a deny rule takes only \"cmd WORD...\" after the targets", word.text),
                 ))
             }
-            "as" | "ns" | "timeout" | "tty" | "detach" | "cwd" | "env" => {
-                if keyword != "env" {
+            "as" | "ns" | "timeout" | "tty" | "detach" | "cwd" | "env" | "redact" => {
+                if keyword != "env" && keyword != "redact" {
                     seen.once(word)?;
                 }
                 options.push(word);
@@ -427,7 +448,7 @@ fn rule_tail<'a>(rule: &mut Rule, on: &'a Word, words: &mut Words<'a>) -> Parsed
                 return Err(at(
                     word,
                     format!(
-                        "unknown option \"{}\" (expected as, ns, timeout, tty, detach, cwd, env, then cmd or shell)",
+                        "unknown option \"{}\" (expected as, ns, timeout, tty, detach, cwd, env, redact, then cmd or shell)",
                         word.text
                     ),
                 ))
@@ -445,6 +466,7 @@ fn rule_option(rule: &mut Rule, keyword: &str, words: &mut Words) -> Parsed<()> 
         "tty" => rule.tty = true,
         "detach" => rule.detach = true,
         "cwd" => rule.cwd = Some(absolute_path(words.expect("directory")?)?),
+        "redact" => rule.redact.push(redact_glob(words.expect("GLOB")?)?),
         _ => rule.env.push(env_var(words.expect("NAME=VALUE")?)?),
     }
     Ok(())
@@ -581,6 +603,27 @@ fn env_var(word: &Word) -> Parsed<EnvVar> {
         name: name.to_string(),
         value: value.to_string(),
     })
+}
+
+/// `yes`, `no` or `auto`.
+fn journal(word: &Word) -> Parsed<Journal> {
+    match word.text.as_str() {
+        "yes" => Ok(Journal::Yes),
+        "no" => Ok(Journal::No),
+        "auto" => Ok(Journal::Auto),
+        other => Err(at(
+            word,
+            format!("journal must be yes, no or auto, not \"{other}\""),
+        )),
+    }
+}
+
+/// A `redact` glob: always a glob, quoted or not, and one that can match.
+fn redact_glob(word: &Word) -> Parsed<String> {
+    if word.text.is_empty() || word.text.len() > 1024 {
+        return Err(at(word, "redact needs a GLOB of 1 to 1024 bytes"));
+    }
+    Ok(word.text.clone())
 }
 
 fn ns_list(word: &Word) -> Parsed<NsSet> {

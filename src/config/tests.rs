@@ -226,7 +226,7 @@ fn every_error_with_line_and_column() {
         ("target x docker yy\npermit * on x timeout 0s cmd ls", "f:2:23: duration \"0s\" out of range (1s to 30 days)"),
         ("target x docker yy\npermit * on x timeout 5 cmd ls", "f:2:23: invalid duration \"5\" (a whole number then s, m or h, e.g. 30s)"),
         ("target x docker yy\npermit * on x timeout 1.5m cmd ls", "f:2:23: invalid duration \"1.5m\" (a whole number then s, m or h, e.g. 30s)"),
-        ("target x docker yy\npermit * on x sudo cmd ls", "f:2:15: unknown option \"sudo\" (expected as, ns, timeout, tty, detach, cwd, env, then cmd or shell)"),
+        ("target x docker yy\npermit * on x sudo cmd ls", "f:2:15: unknown option \"sudo\" (expected as, ns, timeout, tty, detach, cwd, env, redact, then cmd or shell)"),
         ("target x docker yy\ndeny * on x as root cmd ls", "f:2:13: unexpected \"as\": a deny rule takes only \"cmd WORD...\" after the targets"),
         ("target x docker yy\ndeny * on x shell", "f:2:13: unexpected \"shell\": a deny rule takes only \"cmd WORD...\" after the targets"),
         ("set syslog-socket", "f:1:19: missing setting value"),
@@ -234,7 +234,7 @@ fn every_error_with_line_and_column() {
         ("set syslog-facility local8", "f:1:21: unknown syslog facility \"local8\""),
         ("set max-command-bytes 10", "f:1:23: max-command-bytes must be a number from 16 to 6144"),
         ("set max-command-bytes 99999", "f:1:23: max-command-bytes must be a number from 16 to 6144"),
-        ("set colour blue", "f:1:5: unknown setting \"colour\" (expected syslog-socket, syslog-facility or max-command-bytes)"),
+        ("set colour blue", "f:1:5: unknown setting \"colour\" (expected syslog-socket, syslog-facility, max-command-bytes, journal or journal-socket)"),
         ("set syslog-facility auth x", "f:1:26: unexpected word after the setting's value"),
         ("set syslog-facility auth\nset syslog-facility user", "f:2:5: syslog-facility is set twice"),
         ("target x docker yy \"z\"", "f:1:20: unknown option \"z\" for a docker target (expected socket, user, cwd, env or ns)"),
@@ -460,6 +460,78 @@ fn line_numbers_follow_continuations() {
     );
     assert_eq!(c.rules[0].origin.line, 4);
     assert_eq!(c.rules[1].origin.line, 7);
+}
+
+#[test]
+fn journal_settings() {
+    let d = Settings::default();
+    assert_eq!(
+        (d.journal, d.journal_socket.to_str()),
+        (Journal::Auto, Some("/run/systemd/journal/socket"))
+    );
+    let journal = |src: &str| ok(src).settings.journal;
+    assert_eq!(journal("set journal yes"), Journal::Yes);
+    assert_eq!(journal("set journal no"), Journal::No);
+    assert_eq!(journal("set journal auto"), Journal::Auto);
+    // A syslog socket named makes `auto` the syslog socket, in any order.
+    assert_eq!(journal("set syslog-socket /s"), Journal::No);
+    assert_eq!(
+        journal("set journal auto\nset syslog-socket /s"),
+        Journal::No
+    );
+    assert_eq!(journal("set journal no\nset syslog-socket /s"), Journal::No);
+    let c = ok("set journal-socket /run/systemd/journal.audit/socket");
+    assert_eq!(
+        c.settings.journal_socket.to_str(),
+        Some("/run/systemd/journal.audit/socket")
+    );
+    for (src, want) in [
+        (
+            "set journal maybe",
+            "f:1:13: journal must be yes, no or auto, not \"maybe\"",
+        ),
+        (
+            "set journal-socket rel",
+            "f:1:20: expected an absolute path, found \"rel\"",
+        ),
+        (
+            "set journal yes\nset syslog-socket /s",
+            "f:2:5: \"set journal yes\" and \"set syslog-socket\" exclude each other",
+        ),
+        (
+            "set syslog-socket /s\nset journal yes",
+            "f:2:5: \"set journal yes\" and \"set syslog-socket\" exclude each other",
+        ),
+    ] {
+        assert_eq!(errors(src), [want], "{src}");
+    }
+}
+
+#[test]
+fn redact_globs_on_permit_rules() {
+    let c = ok(&format!(
+        "{T}permit * on web1 redact --password=* redact \"tok en*\" cmd mysql ..."
+    ));
+    assert_eq!(c.rules[0].redact, ["--password=*", "tok en*"]);
+    assert_eq!(
+        c.rules[0].to_string(),
+        "permit * on web1 redact --password=* redact \"tok en*\" cmd mysql ..."
+    );
+    for (src, want) in [
+        ("permit * on web1 redact", "f:2:25: missing GLOB"),
+        ("permit * on web1 redact \"\" cmd ls", "f:2:25: redact needs a GLOB of 1 to 1024 bytes"),
+        (
+            "permit * on web1 redact x shell",
+            "f:2:18: option \"redact\" is not allowed in a shell rule (only as, cwd and timeout)",
+        ),
+        (
+            "deny * on web1 redact x cmd ls",
+            "f:2:16: unexpected \"redact\": a deny rule takes only \"cmd WORD...\" after the targets",
+        ),
+    ] {
+        let src = format!("{T}{src}");
+        assert_eq!(errors(&src), [want], "{src}");
+    }
 }
 
 proptest::proptest! {

@@ -7,18 +7,39 @@ mod tests;
 
 // The size bound is on the request as the audit record will hold it.
 use crate::quote::escaped_len;
+use std::ops::Range;
 
 /// The most words a request may have (nsgate(8) THE REQUEST).
 pub(crate) const MAX_WORDS: usize = 256;
 
 /// A parsed, validated request: at least one word, each valid UTF-8 without
-/// control characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Argv(Vec<String>);
+/// control characters, and where each word was written in the request.
+#[derive(Debug, Clone, Eq)]
+pub(crate) struct Argv {
+    words: Vec<String>,
+    /// The bytes of the raw request each word was lexed from, quotes
+    /// included: what `redact` replaces in the audit record.
+    spans: Vec<Range<usize>>,
+}
+
+/// Two requests mean the same when their words are the same, however quoted.
+impl PartialEq for Argv {
+    fn eq(&self, other: &Argv) -> bool {
+        self.words == other.words
+    }
+}
 
 impl Argv {
     pub(crate) fn words(&self) -> &[String] {
-        &self.0
+        &self.words
+    }
+
+    /// Each word with its span in the raw request.
+    pub(crate) fn spans(&self) -> impl Iterator<Item = (&str, Range<usize>)> {
+        self.words
+            .iter()
+            .map(String::as_str)
+            .zip(self.spans.iter().cloned())
     }
 }
 
@@ -167,27 +188,36 @@ pub(crate) fn parse(raw: &[u8], max_command_bytes: usize) -> Result<Argv, Refusa
     {
         return Err(Refusal::Control { ch, at: i + 1 });
     }
-    let words = lex(text)?;
-    if words.is_empty() {
+    let (words, spans) = lex(text)?.into_iter().unzip();
+    let argv = Argv { words, spans };
+    if argv.words.is_empty() {
         return Err(Refusal::Empty);
     }
-    Ok(Argv(words))
+    Ok(argv)
 }
+
+/// A word and the bytes of the text it was lexed from.
+type Lexed = (String, Range<usize>);
 
 /// Splits `text` into words with POSIX quoting. Words past `MAX_WORDS` are
 /// counted but not kept, so memory stays within the input's size.
-fn lex(text: &str) -> Result<Vec<String>, Refusal> {
+fn lex(text: &str) -> Result<Vec<Lexed>, Refusal> {
     let mut words = Vec::new();
     let mut count = 0usize;
     let mut first_extra_at = 0;
-    let mut word: Option<String> = None;
-    let mut chars = text.chars().enumerate().map(|(i, c)| (i + 1, c)).peekable();
+    // The word being lexed and the byte it starts at.
+    let mut word: Option<(String, usize)> = None;
+    let mut chars = text
+        .char_indices()
+        .enumerate()
+        .map(|(i, (byte, c))| (i + 1, byte, c))
+        .peekable();
 
-    while let Some((at, c)) = chars.next() {
+    while let Some((at, byte, c)) = chars.next() {
         if c == ' ' {
-            if let Some(done) = word.take() {
+            if let Some((done, start)) = word.take() {
                 if count < MAX_WORDS {
-                    words.push(done);
+                    words.push((done, start..byte));
                 }
                 count += 1;
             }
@@ -196,33 +226,33 @@ fn lex(text: &str) -> Result<Vec<String>, Refusal> {
         if word.is_none() && count == MAX_WORDS {
             first_extra_at = at;
         }
-        let current = word.get_or_insert_with(String::new);
+        let (current, _) = word.get_or_insert_with(|| (String::new(), byte));
         match c {
             '\'' => loop {
                 match chars.next() {
-                    Some((_, '\'')) => break,
-                    Some((_, ch)) => current.push(ch),
+                    Some((_, _, '\'')) => break,
+                    Some((_, _, ch)) => current.push(ch),
                     None => return Err(Refusal::UnmatchedQuote { quote: c, at }),
                 }
             },
             '"' => loop {
                 match chars.next() {
-                    Some((_, '"')) => break,
+                    Some((_, _, '"')) => break,
                     // As POSIX: inside double quotes a backslash escapes only
                     // these; before anything else it is itself.
-                    Some((_, '\\')) => match chars.peek() {
-                        Some(&(_, ch @ ('"' | '\\' | '$' | '`'))) => {
+                    Some((_, _, '\\')) => match chars.peek() {
+                        Some(&(_, _, ch @ ('"' | '\\' | '$' | '`'))) => {
                             chars.next();
                             current.push(ch);
                         }
                         _ => current.push('\\'),
                     },
-                    Some((_, ch)) => current.push(ch),
+                    Some((_, _, ch)) => current.push(ch),
                     None => return Err(Refusal::UnmatchedQuote { quote: c, at }),
                 }
             },
             '\\' => match chars.next() {
-                Some((_, ch)) => current.push(ch),
+                Some((_, _, ch)) => current.push(ch),
                 None => return Err(Refusal::TrailingBackslash { at }),
             },
             '#' => return Err(Refusal::Comment { at }),
@@ -230,9 +260,9 @@ fn lex(text: &str) -> Result<Vec<String>, Refusal> {
             _ => current.push(c),
         }
     }
-    if let Some(done) = word {
+    if let Some((done, start)) = word {
         if count < MAX_WORDS {
-            words.push(done);
+            words.push((done, start..text.len()));
         }
         count += 1;
     }
