@@ -9,7 +9,7 @@ use crate::enter;
 use crate::error::{ClientView, Error, Result, EXIT_DENIED};
 use crate::identity::{self, Identity};
 use crate::policy::{self, Decision};
-use crate::request::{self, Request};
+use crate::request::{self, Reach, Request};
 use crate::resolve::{self, Pinned};
 use crate::supervise;
 use crate::system::Exit;
@@ -18,9 +18,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Runs one gate-mode session and returns nsgate's exit code.
-pub(crate) fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 {
+pub(crate) fn run(config_path: &Path, key: Option<String>, reach: &Reach) -> i32 {
+    let fixed = match reach {
+        Reach::Fixed(target) => Some(target.as_str()),
+        Reach::Any | Reach::Only(_) => None,
+    };
     let mut view = ClientView {
-        target,
+        target: fixed.unwrap_or_default(),
         ..ClientView::default()
     };
     // The client must not learn the rules or the host: the details are for --check.
@@ -35,20 +39,17 @@ pub(crate) fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 
     };
     let mut record = Record::new(sid, Event::Error);
     record.key = key.clone();
-    record.target = Some(target.to_string());
+    record.target = fixed.map(str::to_string);
     record.from = audit::client_address(
         std::env::var_os("SSH_CONNECTION").as_deref(),
         std::env::var_os("SSH_CLIENT").as_deref(),
     );
     let mut program = None;
-    match session(
-        &config,
-        &mut auditor,
-        &mut record,
-        key,
-        target,
-        &mut program,
-    ) {
+    let outcome = session(&config, &mut auditor, &mut record, key, reach, &mut program);
+    // A request may have named the target: the client reads that name.
+    let target = record.target.clone().unwrap_or_default();
+    view.target = &target;
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             if record.event == Event::Error {
@@ -76,14 +77,17 @@ fn session(
     auditor: &mut Auditor,
     record: &mut Record,
     key: Option<String>,
-    target_name: &str,
+    reach: &Reach,
     program: &mut Option<String>,
 ) -> Result<i32> {
     let original = std::env::var_os("SSH_ORIGINAL_COMMAND");
     record.cmd = original.as_ref().map(|v| v.as_bytes().to_vec());
-    let target = config
-        .target(target_name)
-        .ok_or_else(|| Error::UnknownTarget(target_name.to_string()))?;
+    // A TARGET in authorized_keys that is not one is the admin's mistake.
+    if let Reach::Fixed(name) = reach {
+        config
+            .target(name)
+            .ok_or_else(|| Error::UnknownTarget(name.clone()))?;
+    }
     let fingerprint = match std::env::var_os("SSH_USER_AUTH") {
         Some(path) => identity::fingerprint_from_user_auth(&PathBuf::from(path))?,
         None => None,
@@ -93,13 +97,28 @@ fn session(
         label: key,
         fingerprint,
     };
-    let request = match request::from_env(original.as_deref(), config.settings.max_command_bytes) {
-        Ok(request) => request,
-        Err(refusal) => return deny(auditor, record, None, refusal.to_string()),
+    let max = config.settings.max_command_bytes;
+    let (target_name, request) = match (reach, original.as_deref()) {
+        (Reach::Fixed(name), original) => match request::from_env(original, max) {
+            Ok(request) => (name.clone(), request),
+            Err(refusal) => return deny(auditor, record, None, refusal.to_string()),
+        },
+        (_, None) => return list(config, auditor, record, &who, reach),
+        (_, Some(raw)) => match request::named(raw.as_bytes(), max) {
+            Ok(named) => named,
+            Err(refusal) => return deny(auditor, record, None, refusal.to_string()),
+        },
     };
-    let rule = match policy::decide(config, &who, target_name, &request) {
+    record.target = Some(target_name.clone());
+    // A name that is no target, or not one this key reaches, is denied as
+    // if no rule permitted it, so that a client cannot probe for targets.
+    let target = match config.target(&target_name) {
+        Some(target) if reach.allows(&target_name) => target,
+        _ => return deny(auditor, record, None, denied(&request, &target_name)),
+    };
+    let rule = match policy::decide(config, &who, &target_name, &request) {
         Decision::Deny(rule) => {
-            let message = denied(&request, target_name);
+            let message = denied(&request, &target_name);
             return deny(auditor, record, rule.map(|r| r.origin.clone()), message);
         }
         Decision::Permit(rule) => rule,
@@ -123,8 +142,36 @@ fn session(
     enter_and_wait(auditor, record, &pinned, &plan, prepared)
 }
 
+/// A login that names no target and sends no request: the key's own
+/// permissions (nsgate(8) THE REQUEST), once the `list` record is accepted.
+fn list(
+    config: &Config,
+    auditor: &mut Auditor,
+    record: &mut Record,
+    who: &Identity,
+    reach: &Reach,
+) -> Result<i32> {
+    record.event = Event::List;
+    auditor.send(record)?;
+    let text = policy::list::for_client(config, who, reach);
+    if text.is_empty() {
+        crate::output::error_line("this key is permitted nothing");
+    }
+    // A client gone or a full pipe is its own loss: it has been audited.
+    let _ = crate::output::stdout(&text);
+    Ok(0)
+}
+
 /// What the client reads when no rule permits the request.
 fn denied(request: &Request, target_name: &str) -> String {
+    // A name the client sent may be anything printable.
+    let shown;
+    let target_name = if config::is_name(target_name) {
+        target_name
+    } else {
+        shown = format!("\"{}\"", audit::escape(target_name.as_bytes()));
+        &shown
+    };
     match request {
         Request::Interactive => {
             format!("an interactive session is not permitted on {target_name}")

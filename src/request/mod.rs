@@ -2,8 +2,11 @@
 //! into an argv with POSIX quoting and nothing else. No shell is ever involved.
 #![forbid(unsafe_code)]
 
+mod reach;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use reach::{named, Reach};
 
 // The size bound is on the request as the audit record will hold it.
 use crate::quote::escaped_len;
@@ -142,6 +145,19 @@ fn is_operator(c: char) -> bool {
 /// Checks run cheapest first: the size bound, then UTF-8, then control
 /// characters anywhere, then the quoting and operators left to right.
 pub(crate) fn parse(raw: &[u8], max_command_bytes: usize) -> Result<Argv, Refusal> {
+    parse_words(raw, max_command_bytes).map(|lexed| Argv(lexed.words))
+}
+
+/// The words of a request, and where its second word starts.
+struct Lexed {
+    words: Vec<String>,
+    /// The byte offset of the second word in the request, if it has one.
+    second: Option<usize>,
+}
+
+/// [`parse`], keeping where the second word starts, so that a request that
+/// names its target first ([`named`]) is split by this same parser.
+fn parse_words(raw: &[u8], max_command_bytes: usize) -> Result<Lexed, Refusal> {
     let len = escaped_len(raw);
     if len > max_command_bytes {
         return Err(Refusal::TooLong {
@@ -167,23 +183,28 @@ pub(crate) fn parse(raw: &[u8], max_command_bytes: usize) -> Result<Argv, Refusa
     {
         return Err(Refusal::Control { ch, at: i + 1 });
     }
-    let words = lex(text)?;
-    if words.is_empty() {
+    let lexed = lex(text)?;
+    if lexed.words.is_empty() {
         return Err(Refusal::Empty);
     }
-    Ok(Argv(words))
+    Ok(lexed)
 }
 
 /// Splits `text` into words with POSIX quoting. Words past `MAX_WORDS` are
 /// counted but not kept, so memory stays within the input's size.
-fn lex(text: &str) -> Result<Vec<String>, Refusal> {
+fn lex(text: &str) -> Result<Lexed, Refusal> {
     let mut words = Vec::new();
     let mut count = 0usize;
     let mut first_extra_at = 0;
+    let mut second = None;
     let mut word: Option<String> = None;
-    let mut chars = text.chars().enumerate().map(|(i, c)| (i + 1, c)).peekable();
+    let mut chars = text
+        .char_indices()
+        .enumerate()
+        .map(|(i, (byte, c))| (i + 1, byte, c))
+        .peekable();
 
-    while let Some((at, c)) = chars.next() {
+    while let Some((at, byte, c)) = chars.next() {
         if c == ' ' {
             if let Some(done) = word.take() {
                 if count < MAX_WORDS {
@@ -193,6 +214,9 @@ fn lex(text: &str) -> Result<Vec<String>, Refusal> {
             }
             continue;
         }
+        if word.is_none() && count == 1 {
+            second = Some(byte);
+        }
         if word.is_none() && count == MAX_WORDS {
             first_extra_at = at;
         }
@@ -200,29 +224,29 @@ fn lex(text: &str) -> Result<Vec<String>, Refusal> {
         match c {
             '\'' => loop {
                 match chars.next() {
-                    Some((_, '\'')) => break,
-                    Some((_, ch)) => current.push(ch),
+                    Some((_, _, '\'')) => break,
+                    Some((_, _, ch)) => current.push(ch),
                     None => return Err(Refusal::UnmatchedQuote { quote: c, at }),
                 }
             },
             '"' => loop {
                 match chars.next() {
-                    Some((_, '"')) => break,
+                    Some((_, _, '"')) => break,
                     // As POSIX: inside double quotes a backslash escapes only
                     // these; before anything else it is itself.
-                    Some((_, '\\')) => match chars.peek() {
-                        Some(&(_, ch @ ('"' | '\\' | '$' | '`'))) => {
+                    Some((_, _, '\\')) => match chars.peek() {
+                        Some(&(_, _, ch @ ('"' | '\\' | '$' | '`'))) => {
                             chars.next();
                             current.push(ch);
                         }
                         _ => current.push('\\'),
                     },
-                    Some((_, ch)) => current.push(ch),
+                    Some((_, _, ch)) => current.push(ch),
                     None => return Err(Refusal::UnmatchedQuote { quote: c, at }),
                 }
             },
             '\\' => match chars.next() {
-                Some((_, ch)) => current.push(ch),
+                Some((_, _, ch)) => current.push(ch),
                 None => return Err(Refusal::TrailingBackslash { at }),
             },
             '#' => return Err(Refusal::Comment { at }),
@@ -242,7 +266,7 @@ fn lex(text: &str) -> Result<Vec<String>, Refusal> {
             first_extra_at,
         });
     }
-    Ok(words)
+    Ok(Lexed { words, second })
 }
 
 /// The request from `SSH_ORIGINAL_COMMAND`'s value (`None`: unset).
