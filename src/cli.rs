@@ -675,3 +675,110 @@ impl<'a> PublicKey<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &[&str]) -> Result<Args, UsageError> {
+        parse_args(words.iter().map(OsString::from).collect())
+    }
+
+    fn misuse(words: &[&str]) -> (Misuse, bool) {
+        let e = parse(words).expect_err("a usage error");
+        (e.why, e.admin)
+    }
+
+    const FP: &str = "SHA256:nh3LUKgHFggmLS8sswf/j2DYKmj89O0zAJxgwulDZNw";
+
+    #[test]
+    fn gate_mode_takes_one_target_none_or_a_list() {
+        let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect();
+        for (words, reach) in [
+            (&["--key", "alice", "web1"][..], Reach::Fixed("web1".into())),
+            (&["--key", "alice"][..], Reach::Any),
+            (&[][..], Reach::Any),
+            (&["web1,db1"][..], Reach::Only(names(&["web1", "db1"]))),
+            (
+                &["--", "web1,db1"][..],
+                Reach::Only(names(&["web1", "db1"])),
+            ),
+        ] {
+            let args = parse(words).unwrap();
+            assert_eq!((args.mode, args.reach), (Mode::Gate, reach), "{words:?}");
+        }
+        for list in ["web1,", ",db1", "web1,,db1", "web1,a b", "web1,-x"] {
+            assert_eq!(
+                misuse(&["--key", "alice", list]),
+                (Misuse::InvalidTargetList(list.into()), false)
+            );
+        }
+        assert_eq!(misuse(&["web1", "db1"]), (Misuse::TooManyArguments, false));
+    }
+
+    #[test]
+    fn list_and_authorized_key_take_an_optional_target() {
+        let args = parse(&["--list"]).unwrap();
+        assert_eq!((args.mode, args.target), (Mode::List, None));
+        let args = parse(&["--key", "a", "--list", "web1"]).unwrap();
+        assert_eq!(args.target.as_deref(), Some("web1"));
+        let args = parse(&["--authorized-key"]).unwrap();
+        assert_eq!((args.mode, args.reach), (Mode::AuthorizedKey, Reach::Any));
+        let args = parse(&["--authorized-key", "web1,db1"]).unwrap();
+        assert_eq!(args.reach.arg().as_deref(), Some("web1,db1"));
+        assert_eq!(
+            misuse(&["--authorized-key", "web1,"]),
+            (Misuse::InvalidTargetList("web1,".into()), true)
+        );
+        // --explain still needs its TARGET.
+        assert_eq!(misuse(&["--explain"]), (Misuse::MissingTarget, true));
+    }
+
+    #[test]
+    fn fingerprint_is_for_explain_and_list_only() {
+        let args = parse(&["--fingerprint", FP, "--explain", "web1", "ls"]).unwrap();
+        assert_eq!(args.fingerprint.as_deref(), Some(FP));
+        assert_eq!(admin_identity(&args).fingerprint.as_deref(), Some(FP));
+        let args = parse(&["--list", &format!("--fingerprint={FP}")]).unwrap();
+        assert_eq!(args.fingerprint.as_deref(), Some(FP));
+        // After --explain TARGET every word is the request's.
+        assert_eq!(
+            misuse(&["--explain", "web1", "--fingerprint", FP]),
+            (Misuse::TooManyArguments, true)
+        );
+        for (words, why, admin) in [
+            (
+                &["--fingerprint", FP, "web1"][..],
+                Misuse::FingerprintNotHere,
+                false,
+            ),
+            (
+                &["--fingerprint", FP, "--check"][..],
+                Misuse::FingerprintNotHere,
+                true,
+            ),
+            (
+                &["--fingerprint", FP, "--authorized-key", "web1"][..],
+                Misuse::FingerprintNotHere,
+                true,
+            ),
+            (
+                &["--fingerprint", "SHA256:short", "--list"][..],
+                Misuse::InvalidFingerprint("SHA256:short".into()),
+                true,
+            ),
+            (
+                &["--fingerprint", FP, "--fingerprint", FP, "--list"][..],
+                Misuse::FingerprintTwice,
+                true,
+            ),
+            (
+                &["--list", "--fingerprint"][..],
+                Misuse::NeedsValue("--fingerprint"),
+                true,
+            ),
+        ] {
+            assert_eq!(misuse(words), (why, admin), "{words:?}");
+        }
+    }
+}

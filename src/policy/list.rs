@@ -112,3 +112,109 @@ fn principals(config: &Config) -> Vec<(String, Identity)> {
     seen.push(("*".to_string(), Identity::default()));
     seen
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "\
+target web1 docker web1
+target db1 docker db1
+target web2 docker web2
+permit alice on web1 cmd /bin/cat /srv/*.log
+permit alice,bob on web1,db1 as root timeout 5m env SECRET=x cmd /bin/ls ...
+permit SHA256:nh3LUKgHFggmLS8sswf/j2DYKmj89O0zAJxgwulDZNw on * shell
+permit * on db1 tty cmd /usr/bin/top
+deny bob on db1
+";
+
+    fn config() -> Config {
+        crate::config::parse("f", CONFIG.as_bytes()).unwrap()
+    }
+
+    fn label(l: &str) -> Identity {
+        Identity {
+            label: Some(l.into()),
+            fingerprint: None,
+        }
+    }
+
+    #[test]
+    fn the_client_reads_its_own_permissions_without_host_details() {
+        let config = config();
+        let only = |names: &[&str]| Reach::Only(names.iter().map(|n| n.to_string()).collect());
+        assert_eq!(
+            for_client(&config, &label("alice"), &Reach::Any),
+            "web1: cmd /bin/cat /srv/*.log\n\
+             web1: timeout 5m cmd /bin/ls ...\n\
+             db1: timeout 5m cmd /bin/ls ...\n\
+             db1: tty cmd /usr/bin/top\n"
+        );
+        // Only the targets its forced command lists.
+        assert_eq!(
+            for_client(&config, &label("alice"), &only(&["db1", "web2"])),
+            "db1: timeout 5m cmd /bin/ls ...\ndb1: tty cmd /usr/bin/top\n"
+        );
+        // A later blanket deny takes bob's db1 away.
+        assert_eq!(
+            for_client(&config, &label("bob"), &Reach::Any),
+            "web1: timeout 5m cmd /bin/ls ...\n"
+        );
+        assert_eq!(for_client(&config, &label("carol"), &only(&["web1"])), "");
+        let fp = Identity {
+            label: Some("carol".into()),
+            fingerprint: Some("SHA256:nh3LUKgHFggmLS8sswf/j2DYKmj89O0zAJxgwulDZNw".into()),
+        };
+        assert_eq!(
+            for_client(&config, &fp, &only(&["web2", "db1"])),
+            "db1: shell\ndb1: tty cmd /usr/bin/top\nweb2: shell\n"
+        );
+        for who in ["alice", "bob"] {
+            let text = for_client(&config, &label(who), &Reach::Any);
+            assert!(!text.contains("SECRET") && !text.contains("root"), "{text}");
+        }
+    }
+
+    #[test]
+    fn every_key_is_grouped_under_each_target() {
+        let config = config();
+        let fp = "SHA256:nh3LUKgHFggmLS8sswf/j2DYKmj89O0zAJxgwulDZNw";
+        let l = |n: u32| match n {
+            4 => "f:4: permit alice on web1 cmd /bin/cat /srv/*.log".to_string(),
+            5 => {
+                "f:5: permit alice,bob on web1,db1 as root timeout 5m env SECRET=x cmd /bin/ls ..."
+                    .to_string()
+            }
+            6 => format!("f:6: permit {fp} on * shell"),
+            _ => "f:7: permit * on db1 tty cmd /usr/bin/top".to_string(),
+        };
+        assert_eq!(
+            every_target(&config),
+            format!(
+                "web1:\n  alice:\n    {}\n    {}\n  bob:\n    {}\n  {fp}:\n    {}\n\
+                 db1:\n  alice:\n    {}\n    {}\n  {fp}:\n    {}\n    {}\n  *:\n    {}\n\
+                 web2:\n  {fp}:\n    {}\n",
+                l(4),
+                l(5),
+                l(5),
+                l(6),
+                l(5),
+                l(7),
+                l(6),
+                l(7),
+                l(7),
+                l(6)
+            )
+        );
+        assert_eq!(
+            key_on_every_target(&config, &label("bob")),
+            format!(
+                "web1:\n  {}\ndb1:\n  (nothing permitted)\nweb2:\n  (nothing permitted)\n",
+                l(5)
+            )
+        );
+        let bare = crate::config::parse("f", b"target web1 docker web1\n").unwrap();
+        assert_eq!(every_target(&bare), "web1:\n  (nothing permitted)\n");
+        assert_eq!(every_key(&bare, "web1", ""), "(nothing permitted)\n");
+    }
+}
