@@ -284,6 +284,15 @@ fn the_request_names_its_target_when_the_forced_command_gives_none() {
     let deny = w.record();
     assert_eq!(deny.get("target"), Some(&Value::Missing));
 
+    // Set but empty is no listing: there is no target to name.
+    let (code, out, err) = w.gate(&["--key", "alice"], Some(" "));
+    assert_eq!((code, out.as_str()), (126, ""));
+    assert_eq!(
+        err,
+        "nsgate: denied: empty command: nsgate runs no shell and needs a target name first \
+         (send no command at all to see what this key may do)\n"
+    );
+    assert_eq!(w.record().text("event"), "deny");
     // A single TARGET keeps the request as the command.
     assert_eq!(
         w.gate(&["--key", "alice", "web1"], Some("web1 cat /x")),

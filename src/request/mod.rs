@@ -38,15 +38,39 @@ pub(crate) enum Request {
 /// 1-based and count characters, not bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Refusal {
-    TooLong { len: usize, limit: usize },
-    InvalidUtf8 { at: usize, byte: usize },
-    Control { ch: char, at: usize },
-    UnmatchedQuote { quote: char, at: usize },
-    TrailingBackslash { at: usize },
-    Operator { op: char, at: usize },
-    Comment { at: usize },
-    TooManyWords { count: usize, first_extra_at: usize },
+    TooLong {
+        len: usize,
+        limit: usize,
+    },
+    InvalidUtf8 {
+        at: usize,
+        byte: usize,
+    },
+    Control {
+        ch: char,
+        at: usize,
+    },
+    UnmatchedQuote {
+        quote: char,
+        at: usize,
+    },
+    TrailingBackslash {
+        at: usize,
+    },
+    Operator {
+        op: char,
+        at: usize,
+    },
+    Comment {
+        at: usize,
+    },
+    TooManyWords {
+        count: usize,
+        first_extra_at: usize,
+    },
     Empty,
+    /// Empty where the request must name its target ([`named`]).
+    NoTarget,
 }
 
 impl std::fmt::Display for Refusal {
@@ -104,6 +128,10 @@ impl std::fmt::Display for Refusal {
             Refusal::Empty => f.write_str(
                 "empty command: nsgate runs no shell and has nothing to run (send no command at all \
                  for an interactive session)",
+            ),
+            Refusal::NoTarget => f.write_str(
+                "empty command: nsgate runs no shell and needs a target name first (send no \
+                 command at all to see what this key may do)",
             ),
         }
     }

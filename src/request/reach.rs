@@ -71,7 +71,10 @@ impl Reach {
 /// The whole request is parsed as one, so quoting and every limit are
 /// exactly those of any other request.
 pub(crate) fn named(raw: &[u8], max_command_bytes: usize) -> Result<(String, Request), Refusal> {
-    let lexed = parse_words(raw, max_command_bytes)?;
+    let lexed = parse_words(raw, max_command_bytes).map_err(|refusal| match refusal {
+        Refusal::Empty => Refusal::NoTarget,
+        other => other,
+    })?;
     let mut words = lexed.words.into_iter();
     // parse_words refuses a request without words.
     let target = words.next().unwrap_or_default();

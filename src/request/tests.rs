@@ -524,8 +524,8 @@ fn a_named_target_is_the_first_word_of_the_same_parse() {
         );
     }
     // Every refusal of a whole request holds, the target word included.
-    assert_eq!(named(b"", LIMIT), Err(Refusal::Empty));
-    assert_eq!(named(b"   ", LIMIT), Err(Refusal::Empty));
+    assert_eq!(named(b"", LIMIT), Err(Refusal::NoTarget));
+    assert_eq!(named(b"   ", LIMIT), Err(Refusal::NoTarget));
     assert_eq!(
         named(b"web1;id ls", LIMIT),
         Err(Refusal::Operator { op: ';', at: 5 })
@@ -581,6 +581,7 @@ proptest! {
                     }
                 }
             }
+            (Err(Refusal::Empty), Err(b)) => prop_assert_eq!(b, Refusal::NoTarget),
             (Err(a), Err(b)) => prop_assert_eq!(a, b),
             (a, b) => prop_assert!(false, "{:?} / {:?}", a, b),
         }
