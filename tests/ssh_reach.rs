@@ -15,6 +15,7 @@ target db1 docker {container}-db1
 target web2 docker {container}
 permit alice,bob on web1,db1,web2 cmd cat /etc/hostname
 permit alice on db1 timeout 1m cmd ls ...
+permit alice on db1 shell
 ";
 
 /// The record among the private rsyslogd's lines with all of `parts`.
@@ -59,6 +60,16 @@ fn one_key_reaches_two_containers_by_naming_them() {
     }
     assert_ne!(env.hostname(), db1.hostname());
 
+    // The name alone: an interactive session there (a shell on pipes here).
+    let out = env.run("alice", &["-T"], Some("db1"), Some("cat /etc/hostname\n"));
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, format!("{}\n", db1.hostname()).as_str(), "")
+    );
+    let allow = record(&env, &["event=allow", "key=alice", "cmd=\"db1\""]);
+    assert_eq!(allow.text("target"), "db1");
+    assert_eq!(allow.text("rule"), format!("{}:8", env.conf.display()));
+
     // Not in bob's list, or no target at all: the ordinary denial.
     for (key, request, target) in [
         ("bob", "web2 cat /etc/hostname", "web2"),
@@ -92,6 +103,7 @@ fn one_key_reaches_two_containers_by_naming_them() {
             "web1: cmd cat /etc/hostname\n\
              db1: cmd cat /etc/hostname\n\
              db1: timeout 1m cmd ls ...\n\
+             db1: shell\n\
              web2: cmd cat /etc/hostname\n",
             ""
         )
