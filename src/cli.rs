@@ -6,18 +6,18 @@ use crate::config::{self, Config, TargetKind};
 use crate::error::{Error, EXIT_FAILURE};
 use crate::identity::{self, Identity};
 use crate::policy::{self, Decision};
-use crate::request::{self, Request};
+use crate::request::{self, Reach, Request};
 use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
 const DEFAULT_CONFIG: &str = "/etc/nsgate.conf";
 
-const USAGE: &str = "usage: nsgate [--config FILE] [--key LABEL] TARGET
+const USAGE: &str = "usage: nsgate [--config FILE] [--key LABEL] [TARGET | TARGET,TARGET...]
        nsgate [--config FILE] --check
-       nsgate [--config FILE] [--key LABEL] --explain TARGET [COMMAND]
-       nsgate [--config FILE] [--key LABEL] --list TARGET
-       nsgate [--config FILE] [--key LABEL] --authorized-key TARGET < KEY.pub
+       nsgate [--config FILE] [--key LABEL] [--fingerprint SHA256:...] --explain TARGET [COMMAND]
+       nsgate [--config FILE] [--key LABEL] [--fingerprint SHA256:...] --list [TARGET]
+       nsgate [--config FILE] [--key LABEL] --authorized-key [TARGET | TARGET,TARGET...] < KEY.pub
        nsgate --version | --help";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,11 @@ struct Args {
     mode: Mode,
     config: PathBuf,
     key: Option<String>,
+    /// `--fingerprint`: the admin modes decide as if this key logged in.
+    fingerprint: Option<String>,
     target: Option<String>,
+    /// Gate mode's and `--authorized-key`'s TARGET: one, none or a list.
+    reach: Reach,
     /// `--explain`'s COMMAND, parsed exactly like SSH_ORIGINAL_COMMAND.
     command: Option<OsString>,
 }
@@ -66,13 +70,7 @@ pub(crate) fn main() -> i32 {
         Mode::Explain => explain(&args),
         Mode::List => list(&args),
         Mode::AuthorizedKey => authorized_key(&args, std::io::stdin().lock()),
-        Mode::Gate => {
-            return crate::session::run(
-                &args.config,
-                args.key.clone(),
-                args.target.as_deref().unwrap_or_default(),
-            )
-        }
+        Mode::Gate => return crate::session::run(&args.config, args.key.clone(), &args.reach),
     };
     report.write()
 }
@@ -144,6 +142,12 @@ enum Misuse {
     ConfigPath,
     KeyTwice,
     InvalidKey(String),
+    FingerprintTwice,
+    InvalidFingerprint(String),
+    /// `--fingerprint` outside `--explain` and `--list`.
+    FingerprintNotHere,
+    /// A TARGET with a comma that is not a list of target names.
+    InvalidTargetList(String),
     /// A mode flag given `=VALUE`.
     TakesNoValue(String),
     OneMode,
@@ -167,6 +171,18 @@ impl fmt::Display for Misuse {
                 f,
                 "invalid key label \"{key}\" (letters, digits, '.', '_', '-', '@', at most 64)"
             ),
+            Misuse::FingerprintTwice => f.write_str("--fingerprint given twice"),
+            Misuse::InvalidFingerprint(fp) => write!(
+                f,
+                "invalid fingerprint \"{fp}\" (write it as ssh-keygen -l prints it, SHA256:...)"
+            ),
+            Misuse::FingerprintNotHere => {
+                f.write_str("--fingerprint is only for --explain and --list")
+            }
+            Misuse::InvalidTargetList(list) => write!(
+                f,
+                "invalid target list \"{list}\" (target names joined by single commas)"
+            ),
             Misuse::TakesNoValue(flag) => write!(f, "{flag} takes no value"),
             Misuse::OneMode => f.write_str(
                 "give only one of --check, --explain, --list, --authorized-key, --version, --help",
@@ -188,7 +204,9 @@ fn parse_args(raw: Vec<OsString>) -> Result<Args, UsageError> {
             mode: Mode::Gate,
             config: PathBuf::from(DEFAULT_CONFIG),
             key: None,
+            fingerprint: None,
             target: None,
+            reach: Reach::Any,
             command: None,
         },
         error: None,
@@ -252,6 +270,11 @@ impl Scan {
                 self.key(value);
                 return;
             }
+            "--fingerprint" => {
+                let value = option_value("--fingerprint", inline, raw);
+                self.fingerprint(value);
+                return;
+            }
             "--check" => Mode::Check,
             "--explain" => Mode::Explain,
             "--list" => Mode::List,
@@ -284,6 +307,16 @@ impl Scan {
             Ok(_) if self.args.key.is_some() => self.fail(Misuse::KeyTwice),
             Ok(key) if !identity::is_label(&key) => self.fail(Misuse::InvalidKey(key)),
             Ok(key) => self.args.key = Some(key),
+        }
+    }
+
+    /// `--fingerprint`: at most once, and written as ssh-keygen writes it.
+    fn fingerprint(&mut self, value: Result<String, Misuse>) {
+        match value {
+            Err(e) => self.fail(e),
+            Ok(_) if self.args.fingerprint.is_some() => self.fail(Misuse::FingerprintTwice),
+            Ok(fp) if !identity::is_fingerprint(&fp) => self.fail(Misuse::InvalidFingerprint(fp)),
+            Ok(fp) => self.args.fingerprint = Some(fp),
         }
     }
 
@@ -340,9 +373,13 @@ impl Scan {
             admin,
             known: known.clone(),
         };
+        if args.fingerprint.is_some() && !matches!(args.mode, Mode::Explain | Mode::List) {
+            return Err(refuse(Misuse::FingerprintNotHere));
+        }
         let mut positional = self.positional.into_iter();
         let (min, max) = match args.mode {
-            Mode::Gate | Mode::List | Mode::Explain | Mode::AuthorizedKey => (1, 1),
+            Mode::Explain => (1, 1),
+            Mode::Gate | Mode::List | Mode::AuthorizedKey => (0, 1),
             Mode::Check | Mode::Version | Mode::Help => (0, 0),
         };
         let count = positional.len();
@@ -358,6 +395,11 @@ impl Scan {
                     .into_string()
                     .map_err(|_| refuse(Misuse::TargetNotUtf8))?,
             );
+        }
+        if matches!(args.mode, Mode::Gate | Mode::AuthorizedKey) {
+            let target = args.target.as_deref();
+            args.reach = Reach::from_arg(target)
+                .ok_or_else(|| refuse(Misuse::InvalidTargetList(target.unwrap_or("").into())))?;
         }
         Ok(args)
     }
@@ -399,23 +441,35 @@ fn config_error(e: &Error) -> String {
     }
 }
 
-/// The configuration and target for `--explain` and `--list`, or exit 2.
-fn admin_setup(args: &Args) -> Result<(Config, String), Report> {
-    let config = config::load(&args.config).map_err(|e| Report::err(2, config_error(&e)))?;
-    let target = args.target.clone().unwrap_or_default();
-    if config.target(&target).is_none() {
-        return Err(Report::err(
+/// The configuration for an admin mode, or exit 2.
+fn admin_config(args: &Args) -> Result<Config, Report> {
+    config::load(&args.config).map_err(|e| Report::err(2, config_error(&e)))
+}
+
+/// `name` if it is a target of `config`, or exit 2.
+fn known<'c>(config: &'c Config, name: &str) -> Result<&'c config::Target, Report> {
+    config.target(name).ok_or_else(|| {
+        Report::err(
             2,
-            format!("nsgate: {}\n", Error::UnknownTarget(target)),
-        ));
-    }
+            format!("nsgate: {}\n", Error::UnknownTarget(name.to_string())),
+        )
+    })
+}
+
+/// The configuration and target for `--explain`, or exit 2.
+fn admin_setup(args: &Args) -> Result<(Config, String), Report> {
+    let config = admin_config(args)?;
+    let target = args.target.clone().unwrap_or_default();
+    known(&config, &target)?;
     Ok((config, target))
 }
 
+/// The key the admin modes decide for: `--key`, and `--fingerprint` as if
+/// that key had logged in (gate mode reads it from SSH_USER_AUTH).
 fn admin_identity(args: &Args) -> Identity {
     Identity {
         label: args.key.clone(),
-        fingerprint: None,
+        fingerprint: args.fingerprint.clone(),
     }
 }
 
@@ -432,12 +486,7 @@ fn explain(args: &Args) -> Report {
         };
     let argv = match &request {
         Request::Interactive => "(interactive session)".to_string(),
-        Request::Command { argv, .. } => argv
-            .words()
-            .iter()
-            .map(|w| format!("\"{}\"", crate::quote::escape(w.as_bytes())))
-            .collect::<Vec<_>>()
-            .join(" "),
+        Request::Command { argv, .. } => quoted_words(argv.words()),
     };
     let rule = match policy::decide(&config, &admin_identity(args), &target, &request) {
         Decision::Deny(rule) => {
@@ -446,45 +495,93 @@ fn explain(args: &Args) -> Report {
         }
         Decision::Permit(rule) => rule,
     };
-    let Some(target) = config.target(&target) else {
+    let Ok(target) = known(&config, &target) else {
         return Report::err(2, format!("nsgate: {}\n", Error::UnknownTarget(target)));
     };
+    let out = format!("permit\nrule: {}\nargv: {argv}\n", rule.origin);
+    Report::out(0, out + &permitted(rule, target, &request))
+}
+
+/// Each word in double quotes, escaped as in the audit record.
+fn quoted_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("\"{}\"", crate::quote::escape(w.as_bytes())))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `--explain`'s lines after a permit: what the command would run with, as
+/// far as the configuration says (nsgate(8) ENTERING THE CONTAINER).
+fn permitted(rule: &config::Rule, target: &config::Target, request: &Request) -> String {
     let effective = rule.effective(target);
-    let mut out = format!("permit\nrule: {}\nargv: {argv}\n", rule.origin);
-    out += &match (effective.user, &target.kind) {
+    let runtime = matches!(
+        target.kind,
+        TargetKind::Docker { .. } | TargetKind::Podman { .. }
+    );
+    let mut out = match (effective.user, runtime) {
         (Some(user), _) => format!("user: {user}\n"),
-        (None, TargetKind::Docker { .. } | TargetKind::Podman { .. }) => {
-            "user: (runtime default, else root)\n".to_string()
-        }
-        (None, _) => "user: root\n".to_string(),
+        (None, true) => "user: (runtime default, else root)\n".to_string(),
+        (None, false) => "user: root\n".to_string(),
     };
     out += &match effective.ns {
         Some(ns) => format!("ns: {ns}\n"),
         None => "ns: (every namespace that differs)\n".to_string(),
     };
-    if let Some(timeout) = rule.timeout {
-        out += &format!("timeout: {}s\n", timeout.as_secs());
+    let fallback = match request {
+        Request::Interactive => "the user's home directory",
+        Request::Command { .. } => "/",
+    };
+    out += &match (effective.cwd, runtime) {
+        (Some(cwd), _) => format!("cwd: {cwd}\n"),
+        (None, true) => format!("cwd: (runtime default, else {fallback})\n"),
+        (None, false) if fallback == "/" => "cwd: /\n".to_string(),
+        (None, false) => format!("cwd: ({fallback})\n"),
+    };
+    // A later setting of a name replaces an earlier one.
+    let mut env: Vec<String> = Vec::new();
+    for var in &effective.env {
+        let prefix = format!("{}=", var.name);
+        env.retain(|e| !e.starts_with(&prefix));
+        env.push(format!("{prefix}{}", var.value));
     }
-    if effective.tty {
-        out += "tty: yes\n";
+    out += &match env.is_empty() {
+        true => "env: (none set by the configuration)\n".to_string(),
+        false => format!("env: {}\n", quoted_words(&env)),
+    };
+    out += &match rule.timeout {
+        Some(timeout) => format!("timeout: {}s\n", timeout.as_secs()),
+        None => "timeout: none\n".to_string(),
+    };
+    out + if effective.tty {
+        "tty: yes\n"
+    } else {
+        "tty: no\n"
     }
-    Report::out(0, out)
 }
 
-/// `--list`: the rules that could permit something for this key on TARGET.
+/// `--list`: with `--key` (or `--fingerprint`), the rules that could permit
+/// something for that key on TARGET, or on every target; without, the same
+/// for every key the rules name.
 fn list(args: &Args) -> Report {
-    let (config, target) = match admin_setup(args) {
-        Ok(setup) => setup,
+    let config = match admin_config(args) {
+        Ok(config) => config,
         Err(report) => return report,
     };
-    let rules = policy::rules_for(&config, &admin_identity(args), &target);
-    Report::out(
-        0,
-        rules
-            .iter()
-            .map(|r| format!("{}: {r}\n", r.origin))
-            .collect(),
-    )
+    if let Some(target) = &args.target {
+        if let Err(report) = known(&config, target) {
+            return report;
+        }
+    }
+    let who = admin_identity(args);
+    let by_key = who.label.is_some() || who.fingerprint.is_some();
+    let out = match (&args.target, by_key) {
+        (Some(target), true) => policy::list::rules(&config, &who, target, ""),
+        (Some(target), false) => policy::list::every_key(&config, target, ""),
+        (None, true) => policy::list::key_on_every_target(&config, &who),
+        (None, false) => policy::list::every_target(&config),
+    };
+    Report::out(0, out)
 }
 
 /// Longest public key file `--authorized-key` reads.
@@ -492,13 +589,23 @@ const MAX_PUBLIC_KEY: u64 = 64 * 1024;
 
 /// `--authorized-key`: the authorized_keys line for the public key on
 /// `input` (as ssh-keygen writes it), with `restrict`, and `pty` where the
-/// key's rules on TARGET give a terminal; exit 1 if no rule permits it
-/// anything there.
+/// key's rules on a target it reaches give a terminal; exit 1 if no rule
+/// permits it anything there.
 fn authorized_key(args: &Args, input: impl std::io::Read) -> Report {
-    let (config, target) = match admin_setup(args) {
-        Ok(setup) => setup,
+    let config = match admin_config(args) {
+        Ok(config) => config,
         Err(report) => return report,
     };
+    let listed = match &args.reach {
+        Reach::Fixed(name) => vec![name.clone()],
+        Reach::Only(names) => names.clone(),
+        Reach::Any => Vec::new(),
+    };
+    for name in &listed {
+        if let Err(report) = known(&config, name) {
+            return report;
+        }
+    }
     let mut text = String::new();
     if std::io::Read::read_to_string(&mut input.take(MAX_PUBLIC_KEY), &mut text).is_err() {
         return Report::err(
@@ -517,20 +624,20 @@ fn authorized_key(args: &Args, input: impl std::io::Read) -> Report {
         label: args.key.clone(),
         fingerprint: Some(key.fingerprint.clone()),
     };
-    let Some(target_def) = config.target(&target) else {
-        return Report::err(2, format!("nsgate: {}\n", Error::UnknownTarget(target)));
-    };
-    let permits: Vec<_> = policy::rules_for(&config, &who, &target)
-        .into_iter()
-        .filter(|r| r.action == config::Action::Permit)
-        .collect();
+    let mut permits = Vec::new();
+    for target in args.reach.targets(&config) {
+        for rule in policy::rules_for(&config, &who, &target.name) {
+            permits.push(rule.effective(target).tty);
+        }
+    }
     if permits.is_empty() {
+        let on = args.reach.arg().unwrap_or_else(|| "any target".into());
         return Report::err(
             1,
-            format!("nsgate: no rule permits this key anything on {target}\n"),
+            format!("nsgate: no rule permits this key anything on {on}\n"),
         );
     }
-    let pty = permits.iter().any(|r| r.effective(target_def).tty);
+    let pty = permits.contains(&true);
     let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/sbin/nsgate"));
     let mut command = program.display().to_string();
     if args.config != std::path::Path::new(DEFAULT_CONFIG) {
@@ -539,7 +646,9 @@ fn authorized_key(args: &Args, input: impl std::io::Read) -> Report {
     if let Some(label) = &args.key {
         command += &format!(" --key {label}");
     }
-    command += &format!(" {target}");
+    if let Some(target) = args.reach.arg() {
+        command += &format!(" {target}");
+    }
     // Inside the option's double quotes, sshd takes \" for a quote.
     let command = command.replace('\\', "\\\\").replace('"', "\\\"");
     let options = if pty { "restrict,pty" } else { "restrict" };
@@ -589,5 +698,112 @@ impl<'a> PublicKey<'a> {
             comment,
             fingerprint,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &[&str]) -> Result<Args, UsageError> {
+        parse_args(words.iter().map(OsString::from).collect())
+    }
+
+    fn misuse(words: &[&str]) -> (Misuse, bool) {
+        let e = parse(words).expect_err("a usage error");
+        (e.why, e.admin)
+    }
+
+    const FP: &str = "SHA256:nh3LUKgHFggmLS8sswf/j2DYKmj89O0zAJxgwulDZNw";
+
+    #[test]
+    fn gate_mode_takes_one_target_none_or_a_list() {
+        let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect();
+        for (words, reach) in [
+            (&["--key", "alice", "web1"][..], Reach::Fixed("web1".into())),
+            (&["--key", "alice"][..], Reach::Any),
+            (&[][..], Reach::Any),
+            (&["web1,db1"][..], Reach::Only(names(&["web1", "db1"]))),
+            (
+                &["--", "web1,db1"][..],
+                Reach::Only(names(&["web1", "db1"])),
+            ),
+        ] {
+            let args = parse(words).unwrap();
+            assert_eq!((args.mode, args.reach), (Mode::Gate, reach), "{words:?}");
+        }
+        for list in ["web1,", ",db1", "web1,,db1", "web1,a b", "web1,-x"] {
+            assert_eq!(
+                misuse(&["--key", "alice", list]),
+                (Misuse::InvalidTargetList(list.into()), false)
+            );
+        }
+        assert_eq!(misuse(&["web1", "db1"]), (Misuse::TooManyArguments, false));
+    }
+
+    #[test]
+    fn list_and_authorized_key_take_an_optional_target() {
+        let args = parse(&["--list"]).unwrap();
+        assert_eq!((args.mode, args.target), (Mode::List, None));
+        let args = parse(&["--key", "a", "--list", "web1"]).unwrap();
+        assert_eq!(args.target.as_deref(), Some("web1"));
+        let args = parse(&["--authorized-key"]).unwrap();
+        assert_eq!((args.mode, args.reach), (Mode::AuthorizedKey, Reach::Any));
+        let args = parse(&["--authorized-key", "web1,db1"]).unwrap();
+        assert_eq!(args.reach.arg().as_deref(), Some("web1,db1"));
+        assert_eq!(
+            misuse(&["--authorized-key", "web1,"]),
+            (Misuse::InvalidTargetList("web1,".into()), true)
+        );
+        // --explain still needs its TARGET.
+        assert_eq!(misuse(&["--explain"]), (Misuse::MissingTarget, true));
+    }
+
+    #[test]
+    fn fingerprint_is_for_explain_and_list_only() {
+        let args = parse(&["--fingerprint", FP, "--explain", "web1", "ls"]).unwrap();
+        assert_eq!(args.fingerprint.as_deref(), Some(FP));
+        assert_eq!(admin_identity(&args).fingerprint.as_deref(), Some(FP));
+        let args = parse(&["--list", &format!("--fingerprint={FP}")]).unwrap();
+        assert_eq!(args.fingerprint.as_deref(), Some(FP));
+        // After --explain TARGET every word is the request's.
+        assert_eq!(
+            misuse(&["--explain", "web1", "--fingerprint", FP]),
+            (Misuse::TooManyArguments, true)
+        );
+        for (words, why, admin) in [
+            (
+                &["--fingerprint", FP, "web1"][..],
+                Misuse::FingerprintNotHere,
+                false,
+            ),
+            (
+                &["--fingerprint", FP, "--check"][..],
+                Misuse::FingerprintNotHere,
+                true,
+            ),
+            (
+                &["--fingerprint", FP, "--authorized-key", "web1"][..],
+                Misuse::FingerprintNotHere,
+                true,
+            ),
+            (
+                &["--fingerprint", "SHA256:short", "--list"][..],
+                Misuse::InvalidFingerprint("SHA256:short".into()),
+                true,
+            ),
+            (
+                &["--fingerprint", FP, "--fingerprint", FP, "--list"][..],
+                Misuse::FingerprintTwice,
+                true,
+            ),
+            (
+                &["--list", "--fingerprint"][..],
+                Misuse::NeedsValue("--fingerprint"),
+                true,
+            ),
+        ] {
+            assert_eq!(misuse(words), (why, admin), "{words:?}");
+        }
     }
 }

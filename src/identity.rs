@@ -26,6 +26,17 @@ pub(crate) fn is_label(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
 }
 
+/// `SHA256:` and 43 characters of unpadded base64, as `ssh-keygen -l`
+/// prints a fingerprint (32 bytes of SHA-256).
+pub(crate) fn is_fingerprint(s: &str) -> bool {
+    s.strip_prefix("SHA256:").is_some_and(|hash| {
+        hash.len() == 43
+            && hash
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+    })
+}
+
 /// sshd's ExposeAuthInfo file is small; anything larger is not sshd's.
 const MAX_USER_AUTH_BYTES: u64 = 64 * 1024;
 

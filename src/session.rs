@@ -9,7 +9,7 @@ use crate::enter;
 use crate::error::{ClientView, Error, Result, EXIT_DENIED};
 use crate::identity::{self, Identity};
 use crate::policy::{self, Decision};
-use crate::request::{self, Request};
+use crate::request::{self, Reach, Request};
 use crate::resolve::{self, Pinned};
 use crate::supervise;
 use crate::system::Exit;
@@ -18,9 +18,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Runs one gate-mode session and returns nsgate's exit code.
-pub(crate) fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 {
+pub(crate) fn run(config_path: &Path, key: Option<String>, reach: &Reach) -> i32 {
+    let fixed = match reach {
+        Reach::Fixed(target) => Some(target.as_str()),
+        Reach::Any | Reach::Only(_) => None,
+    };
     let mut view = ClientView {
-        target,
+        target: fixed.unwrap_or_default(),
         ..ClientView::default()
     };
     // The client must not learn the rules or the host: the details are for
@@ -28,7 +32,7 @@ pub(crate) fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 
     let config = match config::load(config_path) {
         Ok(config) => config,
         Err(e) => {
-            early_error(None, key, Some(target.to_string()), e.to_string());
+            early_error(None, key, fixed.map(str::to_string), e.to_string());
             return fail(&e, &view);
         }
     };
@@ -37,16 +41,13 @@ pub(crate) fn run(config_path: &Path, key: Option<String>, target: &str) -> i32 
         Ok(sid) => sid,
         Err(e) => return fail(&e, &view),
     };
-    let mut record = early_record(sid, Some(&config), key.clone(), Some(target.to_string()));
+    let mut record = early_record(sid, Some(&config), key.clone(), fixed.map(str::to_string));
     let mut program = None;
-    match session(
-        &config,
-        &mut auditor,
-        &mut record,
-        key,
-        target,
-        &mut program,
-    ) {
+    let outcome = session(&config, &mut auditor, &mut record, key, reach, &mut program);
+    // A request may have named the target: the client reads that name.
+    let target = record.target.clone().unwrap_or_default();
+    view.target = &target;
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             if record.event == Event::Error {
@@ -132,13 +133,16 @@ fn session(
     auditor: &mut Auditor,
     record: &mut Record,
     key: Option<String>,
-    target_name: &str,
+    reach: &Reach,
     program: &mut Option<String>,
 ) -> Result<i32> {
     let original = std::env::var_os("SSH_ORIGINAL_COMMAND");
-    let target = config
-        .target(target_name)
-        .ok_or_else(|| Error::UnknownTarget(target_name.to_string()))?;
+    // A TARGET in authorized_keys that is not one is the admin's mistake.
+    if let Reach::Fixed(name) = reach {
+        config
+            .target(name)
+            .ok_or_else(|| Error::UnknownTarget(name.clone()))?;
+    }
     let fingerprint = match std::env::var_os("SSH_USER_AUTH") {
         Some(path) => identity::fingerprint_from_user_auth(&PathBuf::from(path))?,
         None => None,
@@ -148,31 +152,45 @@ fn session(
         label: key,
         fingerprint,
     };
-    let request = match request::from_env(original.as_deref(), config.settings.max_command_bytes) {
-        Ok(request) => request,
+    let max = config.settings.max_command_bytes;
+    let parsed = match (reach, original.as_deref()) {
+        (Reach::Fixed(name), original) => {
+            request::from_env(original, max).map(|r| (name.clone(), r))
+        }
+        (_, None) => return list(config, auditor, record, &who, reach),
+        (_, Some(raw)) => request::named(raw.as_bytes(), max),
+    };
+    let (target_name, request) = match parsed {
+        Ok(parsed) => parsed,
         Err(refusal) => {
             record.reason = Some(refusal.to_string());
             return deny(auditor, record, None, refusal.to_string());
         }
     };
-    let rule = match policy::decide(config, &who, target_name, &request) {
-        Decision::Deny(rule) => {
-            let raw = match &request {
-                Request::Interactive => None,
-                Request::Command { raw, .. } => Some(&raw[..]),
-            };
-            // The client sees what it sent; the record, the request redacted.
-            let client = denied(raw, target_name);
-            record.reason = Some(denied(record.cmd.as_deref(), target_name));
-            return deny(auditor, record, rule.map(|r| r.origin.clone()), client);
+    record.target = Some(target_name.clone());
+    // What the record holds of the request before the target named it.
+    let named = original.as_ref().map_or(&[][..], |v| v.as_bytes());
+    let prefix = &named[..named.len() - request_raw(&request).map_or(0, <[u8]>::len)];
+    // A name that is no target, or not one this key reaches, is denied as
+    // if no rule permitted it, so that a client cannot probe for targets.
+    let (decision, target) = match config.target(&target_name) {
+        Some(target) if reach.allows(&target_name) => {
+            (policy::decide(config, &who, &target_name, &request), target)
         }
+        _ => return refuse(auditor, record, None, &request, prefix),
+    };
+    let rule = match decision {
+        Decision::Deny(rule) => return refuse(auditor, record, rule, &request, prefix),
         Decision::Permit(rule) => rule,
     };
     record.rule = Some(rule.origin.clone());
     // From here on the permitting rule says which words are secrets.
-    let raw = original.as_ref().map(|v| v.as_bytes());
     let globs = rule.redact.iter().map(String::as_str);
-    record.cmd = redact::cmd(raw, Some(&request), globs.clone());
+    record.cmd = match redact::cmd(request_raw(&request), Some(&request), globs.clone()) {
+        Some(rest) => Some([prefix, &rest].concat()),
+        // Interactive: by no request at all, or by a target's name alone.
+        None => original.as_ref().map(|_| prefix.to_vec()),
+    };
     let secrets = redact::secrets(&request, globs);
     if let Request::Command { argv, .. } = &request {
         *program = argv.words().first().cloned();
@@ -192,9 +210,66 @@ fn session(
     enter_and_wait(auditor, record, &pinned, &plan, prepared, &secrets)
 }
 
+/// A login that names no target and sends no request: the key's own
+/// permissions (nsgate(8) THE REQUEST), once the `list` record is accepted.
+fn list(
+    config: &Config,
+    auditor: &mut Auditor,
+    record: &mut Record,
+    who: &Identity,
+    reach: &Reach,
+) -> Result<i32> {
+    record.event = Event::List;
+    auditor.send(record)?;
+    let text = policy::list::for_client(config, who, reach);
+    if text.is_empty() {
+        crate::output::error_line("this key is permitted nothing");
+    }
+    // A client gone or a full pipe is its own loss: it has been audited.
+    let _ = crate::output::stdout(&text);
+    Ok(0)
+}
+
+/// The bytes the client sent as the command (`None`: interactive).
+fn request_raw(request: &Request) -> Option<&[u8]> {
+    match request {
+        Request::Interactive => None,
+        Request::Command { raw, .. } => Some(raw),
+    }
+}
+
+/// Denies `request` on the target in `record` (`rule`: the deny rule that
+/// decided, if one did). The client reads what it sent; the record's
+/// reason has the request as `cmd` holds it, redacted, without the
+/// `prefix` that named the target.
+fn refuse(
+    auditor: &mut Auditor,
+    record: &mut Record,
+    rule: Option<&Rule>,
+    request: &Request,
+    prefix: &[u8],
+) -> Result<i32> {
+    let target = record.target.clone().unwrap_or_default();
+    let client = denied(request_raw(request), &target);
+    let recorded = record
+        .cmd
+        .as_deref()
+        .map(|c| c.strip_prefix(prefix).unwrap_or(c));
+    record.reason = Some(denied(request_raw(request).and(recorded), &target));
+    deny(auditor, record, rule.map(|r| r.origin.clone()), client)
+}
+
 /// What the client reads when no rule permits the request `cmd` (`None`:
 /// interactive); with the request redacted, the record's reason.
 fn denied(cmd: Option<&[u8]>, target_name: &str) -> String {
+    // A name the client sent may be anything printable.
+    let shown;
+    let target_name = if config::is_name(target_name) {
+        target_name
+    } else {
+        shown = format!("\"{}\"", audit::escape(target_name.as_bytes()));
+        &shown
+    };
     match cmd {
         None => format!("an interactive session is not permitted on {target_name}"),
         // What the client sent, escaped as in the audit record.

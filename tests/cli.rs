@@ -274,7 +274,8 @@ fn explain_decides_as_gate_mode_would() {
         explain(Some("alice"), "web1", Some("/bin/cat /srv/app.log")),
         (
             0,
-            format!("permit\nrule: {c}:6\nargv: \"/bin/cat\" \"/srv/app.log\"\nuser: app\nns: (every namespace that differs)\n"),
+            format!("permit\nrule: {c}:6\nargv: \"/bin/cat\" \"/srv/app.log\"\nuser: app\nns: (every namespace that differs)\n\
+                     cwd: (runtime default, else /)\nenv: (none set by the configuration)\ntimeout: none\ntty: no\n"),
             String::new()
         )
     );
@@ -298,7 +299,8 @@ fn explain_decides_as_gate_mode_would() {
         explain(Some("alice"), "db", Some("/bin/ls -l '/a b'")),
         (
             0,
-            format!("permit\nrule: {c}:7\nargv: \"/bin/ls\" \"-l\" \"/a b\"\nuser: root:root\nns: net\ntimeout: 300s\n"),
+            format!("permit\nrule: {c}:7\nargv: \"/bin/ls\" \"-l\" \"/a b\"\nuser: root:root\nns: net\n\
+                     cwd: /\nenv: (none set by the configuration)\ntimeout: 300s\ntty: no\n"),
             String::new()
         )
     );
@@ -306,7 +308,10 @@ fn explain_decides_as_gate_mode_would() {
         explain(None, "db", Some("ss -tln")),
         (
             0,
-            format!("permit\nrule: {c}:9\nargv: \"ss\" \"-tln\"\nuser: root\nns: net\n"),
+            format!(
+                "permit\nrule: {c}:9\nargv: \"ss\" \"-tln\"\nuser: root\nns: net\ncwd: /\n\
+                     env: (none set by the configuration)\ntimeout: none\ntty: no\n"
+            ),
             String::new()
         )
     );
@@ -361,7 +366,8 @@ fn explain_takes_any_word_after_its_target_as_the_command() {
         (
             0,
             format!(
-                "permit\nrule: {c}:2\nargv: \"--version\"\nuser: (runtime default, else root)\nns: (every namespace that differs)\n"
+                "permit\nrule: {c}:2\nargv: \"--version\"\nuser: (runtime default, else root)\nns: (every namespace that differs)\n\
+                 cwd: (runtime default, else /)\nenv: (none set by the configuration)\ntimeout: none\ntty: no\n"
             ),
             String::new()
         )
@@ -674,7 +680,7 @@ fn usage_errors() {
     );
     assert!(run(&["--help"], &[]).1.starts_with("usage: nsgate"));
     for (args, code) in [
-        (&[][..], 125),
+        (&["web1,"][..], 125),
         (&["--frobnicate", "web1"][..], 125),
         (&["--check", "extra"][..], 2),
         (&["--explain"][..], 2),

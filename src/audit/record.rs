@@ -23,6 +23,9 @@ pub(crate) enum Event {
     Exit,
     /// nsgate itself failed (configuration, target, runtime).
     Error,
+    /// A login that named no target and sent no request was shown what it
+    /// may do; no exit record pairs with it.
+    List,
 }
 
 impl Event {
@@ -32,13 +35,14 @@ impl Event {
             Event::Deny => "deny",
             Event::Exit => "exit",
             Event::Error => "error",
+            Event::List => "list",
         }
     }
 
     /// The syslog severity (nsgate(8) AUDIT): info, warning or err.
     pub(crate) fn severity(self) -> u8 {
         match self {
-            Event::Allow | Event::Exit => 6,
+            Event::Allow | Event::Exit | Event::List => 6,
             Event::Deny => 4,
             Event::Error => 3,
         }
@@ -404,6 +408,7 @@ mod tests {
         );
         assert_eq!((Event::Allow.severity(), Event::Exit.severity()), (6, 6));
         assert_eq!((Event::Deny.severity(), Event::Error.severity()), (4, 3));
+        assert_eq!((Event::List.name(), Event::List.severity()), ("list", 6));
     }
 
     #[test]

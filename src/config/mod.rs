@@ -16,6 +16,8 @@ mod tests;
 pub(crate) use load::load;
 pub(crate) use names::{InvalidName, NameKind};
 pub(crate) use parse::parse;
+// A request names its target by the same rule (nsgate(8) THE REQUEST).
+pub(crate) use parse::is_name;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -431,9 +433,20 @@ impl std::fmt::Display for Rule {
         }
         match &self.what {
             RuleCommand::Everything => Ok(()),
-            RuleCommand::Shell => f.write_str(" shell"),
+            what => write!(f, " {what}"),
+        }
+    }
+}
+
+impl std::fmt::Display for RuleCommand {
+    /// `shell` or `cmd WORD...` as the configuration writes it; nothing for
+    /// [`RuleCommand::Everything`].
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleCommand::Everything => Ok(()),
+            RuleCommand::Shell => f.write_str("shell"),
             RuleCommand::Cmd(pattern) => {
-                f.write_str(" cmd")?;
+                f.write_str("cmd")?;
                 for word in &pattern.words {
                     let text = match word {
                         PatternWord::Literal(s) => config_word(s, true),

@@ -543,13 +543,8 @@ fn who(word: &Word) -> Parsed<Who> {
     }
     let mut list = Vec::new();
     for item in list_items(word)? {
-        if let Some(hash) = item.strip_prefix("SHA256:") {
-            // 32 bytes of SHA-256 are 43 characters of unpadded base64.
-            if hash.len() != 43
-                || !hash
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
-            {
+        if item.starts_with("SHA256:") {
+            if !crate::identity::is_fingerprint(item) {
                 return Err(at(
                     word,
                     format!("invalid fingerprint \"{item}\" (write it as ssh-keygen -l prints it)"),
@@ -691,7 +686,7 @@ fn absolute_path(word: &Word) -> Parsed<String> {
 }
 
 /// Target names: what an admin would type, safe in messages and records.
-fn is_name(s: &str) -> bool {
+pub(crate) fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && !s.starts_with('-')

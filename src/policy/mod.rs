@@ -2,6 +2,7 @@
 //! matching rule decides, no match denies.
 #![forbid(unsafe_code)]
 
+pub(crate) mod list;
 #[cfg(test)]
 mod tests;
 

@@ -2,8 +2,11 @@
 //! into an argv with POSIX quoting and nothing else. No shell is ever involved.
 #![forbid(unsafe_code)]
 
+mod reach;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use reach::{named, Reach};
 
 // The size bound is on the request as the audit record will hold it.
 use crate::quote::escaped_len;
@@ -56,15 +59,39 @@ pub(crate) enum Request {
 /// 1-based and count characters, not bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Refusal {
-    TooLong { len: usize, limit: usize },
-    InvalidUtf8 { at: usize, byte: usize },
-    Control { ch: char, at: usize },
-    UnmatchedQuote { quote: char, at: usize },
-    TrailingBackslash { at: usize },
-    Operator { op: char, at: usize },
-    Comment { at: usize },
-    TooManyWords { count: usize, first_extra_at: usize },
+    TooLong {
+        len: usize,
+        limit: usize,
+    },
+    InvalidUtf8 {
+        at: usize,
+        byte: usize,
+    },
+    Control {
+        ch: char,
+        at: usize,
+    },
+    UnmatchedQuote {
+        quote: char,
+        at: usize,
+    },
+    TrailingBackslash {
+        at: usize,
+    },
+    Operator {
+        op: char,
+        at: usize,
+    },
+    Comment {
+        at: usize,
+    },
+    TooManyWords {
+        count: usize,
+        first_extra_at: usize,
+    },
     Empty,
+    /// Empty where the request must name its target ([`named`]).
+    NoTarget,
 }
 
 impl std::fmt::Display for Refusal {
@@ -122,6 +149,10 @@ impl std::fmt::Display for Refusal {
             Refusal::Empty => f.write_str(
                 "empty command: nsgate runs no shell and has nothing to run (send no command at all \
                  for an interactive session)",
+            ),
+            Refusal::NoTarget => f.write_str(
+                "empty command: nsgate runs no shell and needs a target name first (send no \
+                 command at all to see what this key may do)",
             ),
         }
     }

@@ -485,3 +485,115 @@ proptest! {
         }
     }
 }
+
+/// A request that names its target is split by the same parser: the first
+/// word is the target whatever its quoting, the rest the command as sent.
+#[test]
+fn a_named_target_is_the_first_word_of_the_same_parse() {
+    let command = |raw: &str, argv: &[&str]| Request::Command {
+        raw: raw.as_bytes().to_vec(),
+        argv: Argv {
+            words: argv.iter().map(|w| w.to_string()).collect(),
+            // Not compared: the spans are checked below.
+            spans: Vec::new(),
+        },
+    };
+    let rows: &[(&str, &str, Request)] = &[
+        (
+            "web1 tail -n 100 /var/log/app.log",
+            "web1",
+            command(
+                "tail -n 100 /var/log/app.log",
+                &["tail", "-n", "100", "/var/log/app.log"],
+            ),
+        ),
+        ("web1", "web1", Request::Interactive),
+        ("  web1   ", "web1", Request::Interactive),
+        ("'web1' cat", "web1", command("cat", &["cat"])),
+        (
+            "we'b1'  cat  '/a b'  ",
+            "web1",
+            command("cat  '/a b'  ", &["cat", "/a b"]),
+        ),
+        ("\"a b\" ls", "a b", command("ls", &["ls"])),
+        ("web1 '' x", "web1", command("'' x", &["", "x"])),
+        ("'' ls", "", command("ls", &["ls"])),
+        ("é ls", "é", command("ls", &["ls"])),
+    ];
+    for (raw, target, request) in rows {
+        assert_eq!(
+            named(raw.as_bytes(), LIMIT),
+            Ok((target.to_string(), request.clone())),
+            "{raw:?}"
+        );
+        // The command's words are where they are in the command as sent,
+        // as `redact` needs them.
+        if let Ok((_, Request::Command { raw: rest, argv })) = named(raw.as_bytes(), LIMIT) {
+            let alone = parse(&rest, LIMIT).unwrap();
+            assert_eq!(argv.spans, alone.spans, "{raw:?}");
+        }
+    }
+    // Every refusal of a whole request holds, the target word included.
+    assert_eq!(named(b"", LIMIT), Err(Refusal::NoTarget));
+    assert_eq!(named(b"   ", LIMIT), Err(Refusal::NoTarget));
+    assert_eq!(
+        named(b"web1;id ls", LIMIT),
+        Err(Refusal::Operator { op: ';', at: 5 })
+    );
+    assert_eq!(
+        named(b"'web1 ls", LIMIT),
+        Err(Refusal::UnmatchedQuote { quote: '\'', at: 1 })
+    );
+    assert!(matches!(named(b"web1 ls", 3), Err(Refusal::TooLong { .. })));
+}
+
+#[test]
+fn a_reach_is_a_target_none_or_a_list_of_names() {
+    let only = |names: &[&str]| Some(Reach::Only(names.iter().map(|n| n.to_string()).collect()));
+    assert_eq!(Reach::from_arg(None), Some(Reach::Any));
+    // Without a comma, TARGET is taken as ever, valid or not.
+    assert_eq!(
+        Reach::from_arg(Some("web1")),
+        Some(Reach::Fixed("web1".into()))
+    );
+    assert_eq!(
+        Reach::from_arg(Some("a/b")),
+        Some(Reach::Fixed("a/b".into()))
+    );
+    assert_eq!(Reach::from_arg(Some("web1,db1")), only(&["web1", "db1"]));
+    for bad in ["web1,", ",web1", "web1,,db1", "web1,a/b", "web1,-x", ","] {
+        assert_eq!(Reach::from_arg(Some(bad)), None, "{bad}");
+    }
+    let list = Reach::Only(vec!["web1".into(), "db1".into()]);
+    assert!(list.allows("db1") && !list.allows("web2") && !list.allows(""));
+    assert!(Reach::Any.allows("anything"));
+    assert!(Reach::Fixed("web1".into()).allows("web1"));
+    assert!(!Reach::Fixed("web1".into()).allows("db1"));
+    assert_eq!(list.arg().as_deref(), Some("web1,db1"));
+    assert_eq!(Reach::Any.arg(), None);
+}
+
+proptest! {
+    /// Naming a target never changes how the command is split: the rest is
+    /// what the whole request's words are after the first.
+    #[test]
+    fn naming_a_target_splits_as_the_whole(raw in "[a-z' \"\\\\]{0,40}") {
+        let whole = parse(raw.as_bytes(), LIMIT);
+        let split = named(raw.as_bytes(), LIMIT);
+        match (whole, split) {
+            (Ok(argv), Ok((target, request))) => {
+                prop_assert_eq!(&argv.words()[0], &target);
+                match request {
+                    Request::Interactive => prop_assert_eq!(argv.words().len(), 1),
+                    Request::Command { raw: rest, argv: tail } => {
+                        prop_assert_eq!(tail.words(), &argv.words()[1..]);
+                        prop_assert_eq!(parse(&rest, LIMIT).unwrap(), tail);
+                    }
+                }
+            }
+            (Err(Refusal::Empty), Err(b)) => prop_assert_eq!(b, Refusal::NoTarget),
+            (Err(a), Err(b)) => prop_assert_eq!(a, b),
+            (a, b) => prop_assert!(false, "{:?} / {:?}", a, b),
+        }
+    }
+}

@@ -275,7 +275,7 @@ pub fn priority_name(pri: u16) -> String {
 /// The severity of each event, as the manual gives it.
 pub fn severity_of(event: &str) -> Result<&'static str, String> {
     match event {
-        "allow" | "exit" => Ok("info"),
+        "allow" | "exit" | "list" => Ok("info"),
         "deny" => Ok("warning"),
         "error" => Ok("err"),
         e => Err(format!("unknown event {e:?}")),

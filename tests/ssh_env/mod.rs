@@ -475,3 +475,48 @@ pub fn assert_denied(out: &Out, what: &str) {
     );
     assert_eq!(out.stderr.lines().count(), 1, "{what}: {out:?}");
 }
+
+/// A further container of a test, named `{container}-SUFFIX` so that the
+/// policy can name it before it runs; removed when dropped.
+pub struct Another {
+    pub name: String,
+    pub id: String,
+}
+
+impl Env {
+    /// Starts another container from the test image, `{container}-SUFFIX`.
+    pub fn another_container(&self, suffix: &str) -> Another {
+        let name = format!("{}-{suffix}", self.container);
+        let out = helper(
+            Command::new("bash")
+                .arg(support("containers.sh"))
+                .arg("docker-run")
+                .arg(&name),
+        );
+        let id = out.lines().last().unwrap_or_default().trim().to_string();
+        assert!(
+            id.len() >= 12,
+            "containers.sh docker-run printed no id: {out:?}"
+        );
+        Another { name, id }
+    }
+}
+
+impl Another {
+    pub fn hostname(&self) -> String {
+        helper(Command::new("docker").args(["inspect", "-f", "{{.Config.Hostname}}", &self.name]))
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for Another {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
