@@ -55,6 +55,10 @@ pub(crate) struct Settings {
     pub syslog_socket: PathBuf,
     pub syslog_facility: Facility,
     pub max_command_bytes: usize,
+    /// Where `record` rules write their sessions (`record-dir`).
+    pub record_dir: PathBuf,
+    /// A recording's largest size in bytes (`record-max-bytes`).
+    pub record_max_bytes: u64,
 }
 
 impl Default for Settings {
@@ -63,6 +67,8 @@ impl Default for Settings {
             syslog_socket: PathBuf::from("/dev/log"),
             syslog_facility: Facility::Authpriv,
             max_command_bytes: 4096,
+            record_dir: PathBuf::from("/var/log/nsgate/sessions"),
+            record_max_bytes: 64 << 20,
         }
     }
 }
@@ -301,7 +307,17 @@ pub(crate) struct Rule {
     /// The working directory, over the target's `cwd`.
     pub cwd: Option<String>,
     pub env: Vec<EnvVar>,
+    /// The session is recorded (`record`, `record input`).
+    pub record: Option<RecordMode>,
     pub what: RuleCommand,
+}
+
+/// What a `record` rule writes to the recording besides the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordMode {
+    Output,
+    /// `record input`: what the client typed too.
+    WithInput,
 }
 
 /// What a rule's command part permits or denies.
@@ -405,6 +421,11 @@ impl std::fmt::Display for Rule {
                 " env {}",
                 config_word(&format!("{}={}", var.name, var.value), false)
             )?;
+        }
+        match self.record {
+            Some(RecordMode::Output) => f.write_str(" record")?,
+            Some(RecordMode::WithInput) => f.write_str(" record input")?,
+            None => {}
         }
         match &self.what {
             RuleCommand::Everything => Ok(()),

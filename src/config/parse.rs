@@ -156,11 +156,23 @@ impl Parser<'_> {
                     }
                 }
             }
+            "record-dir" => settings.record_dir = absolute_path(value)?.into(),
+            "record-max-bytes" => {
+                settings.record_max_bytes = match value.text.parse::<u64>() {
+                    Ok(n) if (MIN_RECORD_BYTES..=MAX_RECORD_BYTES).contains(&n) => n,
+                    _ => {
+                        return Err(at(
+                            value,
+                            format!("record-max-bytes must be a number of bytes from {MIN_RECORD_BYTES} to {MAX_RECORD_BYTES}"),
+                        ))
+                    }
+                }
+            }
             _ => {
                 return Err(at(
                     name,
                     format!(
-                        "unknown setting \"{}\" (expected syslog-socket, syslog-facility or max-command-bytes)",
+                        "unknown setting \"{}\" (expected syslog-socket, syslog-facility, max-command-bytes, record-dir or record-max-bytes)",
                         name.text
                     ),
                 ))
@@ -229,6 +241,7 @@ impl Parser<'_> {
             detach: false,
             cwd: None,
             env: Vec::new(),
+            record: None,
             what: RuleCommand::Everything,
         };
         rule_tail(&mut rule, on, words)?;
@@ -260,6 +273,10 @@ impl Parser<'_> {
 /// The largest `max-command-bytes`: with every other field at its bound, a
 /// record stays under the 8000 bytes of nsgate(8) AUDIT.
 pub(super) const MAX_COMMAND_BYTES: usize = 6144;
+
+/// `record-max-bytes` bounds: room for the header, and 1 TiB.
+const MIN_RECORD_BYTES: u64 = 4096;
+const MAX_RECORD_BYTES: u64 = 1 << 40;
 
 /// Options given at most once per statement.
 #[derive(Default)]
@@ -416,7 +433,7 @@ fn rule_tail<'a>(rule: &mut Rule, on: &'a Word, words: &mut Words<'a>) -> Parsed
                     format!("unexpected \"{}\": a deny rule takes only \"cmd WORD...\" after the targets", word.text),
                 ))
             }
-            "as" | "ns" | "timeout" | "tty" | "detach" | "cwd" | "env" => {
+            "as" | "ns" | "timeout" | "tty" | "detach" | "cwd" | "env" | "record" => {
                 if keyword != "env" {
                     seen.once(word)?;
                 }
@@ -427,7 +444,7 @@ fn rule_tail<'a>(rule: &mut Rule, on: &'a Word, words: &mut Words<'a>) -> Parsed
                 return Err(at(
                     word,
                     format!(
-                        "unknown option \"{}\" (expected as, ns, timeout, tty, detach, cwd, env, then cmd or shell)",
+                        "unknown option \"{}\" (expected as, ns, timeout, tty, detach, cwd, env, record, then cmd or shell)",
                         word.text
                     ),
                 ))
@@ -445,6 +462,21 @@ fn rule_option(rule: &mut Rule, keyword: &str, words: &mut Words) -> Parsed<()> 
         "tty" => rule.tty = true,
         "detach" => rule.detach = true,
         "cwd" => rule.cwd = Some(absolute_path(words.expect("directory")?)?),
+        "record" => {
+            // `record input`: an unquoted `input` is the option's, never a
+            // program (a command follows `cmd`).
+            let input = words
+                .peek()
+                .is_some_and(|w| Words::keyword(w) == Some("input"));
+            if input {
+                words.take();
+            }
+            rule.record = Some(if input {
+                RecordMode::WithInput
+            } else {
+                RecordMode::Output
+            });
+        }
         _ => rule.env.push(env_var(words.expect("NAME=VALUE")?)?),
     }
     Ok(())
@@ -457,12 +489,12 @@ fn shell_alone(words: &mut Words, options: &[&Word]) -> Parsed<()> {
     }
     if let Some(option) = options
         .iter()
-        .find(|o| !matches!(o.text.as_str(), "as" | "cwd" | "timeout"))
+        .find(|o| !matches!(o.text.as_str(), "as" | "cwd" | "timeout" | "record"))
     {
         return Err(at(
             option,
             format!(
-                "option \"{}\" is not allowed in a shell rule (only as, cwd and timeout)",
+                "option \"{}\" is not allowed in a shell rule (only as, cwd, timeout and record)",
                 option.text
             ),
         ));

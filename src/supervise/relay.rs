@@ -68,6 +68,11 @@ impl Pump {
         self.to.is_none() || (self.from_done && self.start >= self.buf.len())
     }
 
+    /// What was read and is not yet written.
+    pub(super) fn pending(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
     pub(super) fn clear(&mut self) {
         self.buf.clear();
         self.start = 0;
