@@ -220,27 +220,30 @@ fn decode<'a>(out: &mut Vec<u8>, bytes: &'a [u8]) -> &'a [u8] {
 }
 
 /// JSON string escaping (RFC 8259 section 7): `"`, `\` and control
-/// characters; everything else is copied as it is.
+/// characters; everything else is copied as it is. Runs of plain bytes
+/// are copied whole: this is the cost of recording a busy session.
 fn escape(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let short: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if short.is_empty() {
-            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
-        } else {
-            out.extend_from_slice(short);
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
         }
+        out.extend_from_slice(&bytes[start..i]);
         start = i + 1;
+        let short = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            _ => {
+                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+                continue;
+            }
+        };
+        out.extend_from_slice(&[b'\\', short]);
     }
     out.extend_from_slice(&bytes[start..]);
 }
