@@ -53,7 +53,11 @@ impl Fixture {
             return None;
         }
         let dir = private_dir("nsgate-rec", test);
-        let container = format!("nsgate-rec-{}-{}", std::process::id(), test.replace('_', "-"));
+        let container = format!(
+            "nsgate-rec-{}-{}",
+            std::process::id(),
+            test.replace('_', "-")
+        );
         let syslog = Rsyslogd::new(&dir);
         if !syslog.start(test) {
             return None;
@@ -128,7 +132,11 @@ fn asciinema_cat(file: &Path) -> Vec<u8> {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(out.status.success(), "asciinema cat {}: {out:?}", file.display());
+    assert!(
+        out.status.success(),
+        "asciinema cat {}: {out:?}",
+        file.display()
+    );
     out.stdout
 }
 
@@ -203,7 +211,10 @@ fn a_plain_command_is_relayed_and_recorded_byte_for_byte() {
     let dir_arg = casts.to_str().unwrap();
     assert_eq!(replay(&["--cat", "--dir", dir_arg, &sid]), all.as_bytes());
     let conf = f.conf.to_str().unwrap();
-    assert_eq!(replay(&["--speed", "50", "--config", conf, &sid]), all.as_bytes());
+    assert_eq!(
+        replay(&["--speed", "50", "--config", conf, &sid]),
+        all.as_bytes()
+    );
 
     // Invalid UTF-8 is one U+FFFD per maximal invalid sequence, as
     // asciinema's recorder writes it; the client still gets every byte.

@@ -394,7 +394,11 @@ mod tests {
             ended: Some(0),
             left: Some(1),
             recorded: Some(4096),
-            ..a.exit(Exit::Exited(0), Duration::ZERO, Some("record-failed".into()))
+            ..a.exit(
+                Exit::Exited(0),
+                Duration::ZERO,
+                Some("record-failed".into()),
+            )
         };
         assert_eq!(
             r.message(),

@@ -180,16 +180,34 @@ set record-max-bytes 4096"
             Some(RecordMode::Output)
         ]
     );
-    assert_eq!(c.rules[1].to_string(), "permit ops on web1 tty record input cmd /bin/top");
+    assert_eq!(
+        c.rules[1].to_string(),
+        "permit ops on web1 tty record input cmd /bin/top"
+    );
     // `input` after `cmd` is the program.
-    assert_eq!(c.rules[2].to_string(), "permit ops on web1 record cmd input");
-    assert_eq!(c.settings.record_dir, std::path::PathBuf::from("/srv/casts"));
+    assert_eq!(
+        c.rules[2].to_string(),
+        "permit ops on web1 record cmd input"
+    );
+    assert_eq!(
+        c.settings.record_dir,
+        std::path::PathBuf::from("/srv/casts")
+    );
     assert_eq!(c.settings.record_max_bytes, 4096);
     assert_eq!(Settings::default().record_max_bytes, 64 << 20);
     let table: &[(&str, &str)] = &[
-        ("set record-dir casts", "f:1:16: expected an absolute path, found \"casts\""),
-        ("set record-max-bytes 64M", "f:1:22: record-max-bytes must be a number of bytes from 4096 to 1099511627776"),
-        ("set record-max-bytes 100", "f:1:22: record-max-bytes must be a number of bytes from 4096 to 1099511627776"),
+        (
+            "set record-dir casts",
+            "f:1:16: expected an absolute path, found \"casts\"",
+        ),
+        (
+            "set record-max-bytes 64M",
+            "f:1:22: record-max-bytes must be a number of bytes from 4096 to 1099511627776",
+        ),
+        (
+            "set record-max-bytes 100",
+            "f:1:22: record-max-bytes must be a number of bytes from 4096 to 1099511627776",
+        ),
     ];
     for (src, want) in table {
         assert_eq!(errors(src), vec![want.to_string()], "{src}");

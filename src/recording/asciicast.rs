@@ -117,7 +117,12 @@ impl<W: Write> Cast<W> {
     }
 
     /// An `"o"` or `"i"` event for `data` read from `stream` at `at`.
-    pub(crate) fn data(&mut self, at: Duration, stream: Stream, data: &[u8]) -> Result<(), Failure> {
+    pub(crate) fn data(
+        &mut self,
+        at: Duration,
+        stream: Stream,
+        data: &[u8],
+    ) -> Result<(), Failure> {
         let code = if stream == Stream::Input { "i" } else { "o" };
         self.start(at, code);
         let head = self.line.len();
@@ -170,7 +175,12 @@ impl<W: Write> Cast<W> {
     fn start(&mut self, at: Duration, code: &str) {
         self.line.clear();
         self.line.extend_from_slice(
-            format!("[{}.{:06}, \"{code}\", \"", at.as_secs(), at.subsec_micros()).as_bytes(),
+            format!(
+                "[{}.{:06}, \"{code}\", \"",
+                at.as_secs(),
+                at.subsec_micros()
+            )
+            .as_bytes(),
         );
     }
 
@@ -239,7 +249,14 @@ fn escape(out: &mut Vec<u8>, text: &str) {
             b'\r' => b'r',
             b'\t' => b't',
             _ => {
-                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xf)],
+                ]);
                 continue;
             }
         };
@@ -309,7 +326,10 @@ mod tests {
         let c = cast();
         let h = &lines(&c.out)[0];
         assert_eq!(h["version"], 2);
-        assert_eq!((h["width"].as_u64(), h["height"].as_u64()), (Some(80), Some(24)));
+        assert_eq!(
+            (h["width"].as_u64(), h["height"].as_u64()),
+            (Some(80), Some(24))
+        );
         assert_eq!(h["timestamp"], 1_700_000_000u64);
         assert_eq!(h["command"], "ls \"-l\"\u{fffd}");
         assert_eq!(h["env"]["TERM"], "xterm");
@@ -324,8 +344,12 @@ mod tests {
     fn events_with_time_code_and_escaped_data() {
         let mut c = cast();
         let at = Duration::from_micros(1_500_002);
-        c.data(at, Stream::Stdout, b"a\"b\\c\n\r\t\x00\x1b[0m\x7f\xe2\x80\xa8")
-            .unwrap();
+        c.data(
+            at,
+            Stream::Stdout,
+            b"a\"b\\c\n\r\t\x00\x1b[0m\x7f\xe2\x80\xa8",
+        )
+        .unwrap();
         c.data(at, Stream::Input, b"ls\r").unwrap();
         c.resize(at, 100, 40).unwrap();
         let text = std::str::from_utf8(&c.out).unwrap();
@@ -345,12 +369,14 @@ mod tests {
     fn a_character_split_between_reads_is_written_whole() {
         let mut c = cast();
         let euro = "€".as_bytes();
-        c.data(Duration::ZERO, Stream::Stdout, &[b'a', euro[0]]).unwrap();
+        c.data(Duration::ZERO, Stream::Stdout, &[b'a', euro[0]])
+            .unwrap();
         // Another stream's read does not complete it.
         c.data(Duration::ZERO, Stream::Stderr, b"e").unwrap();
         // Nothing whole: no event at all.
         c.data(Duration::ZERO, Stream::Stdout, &euro[1..2]).unwrap();
-        c.data(Duration::ZERO, Stream::Stdout, &[euro[2], b'b']).unwrap();
+        c.data(Duration::ZERO, Stream::Stdout, &[euro[2], b'b'])
+            .unwrap();
         let events = lines(&c.out);
         assert_eq!(events.len(), 4);
         assert_eq!(output(&c.out), "ae€b");
@@ -369,7 +395,8 @@ mod tests {
     fn a_character_never_completed_is_marked_at_the_end() {
         let buf = Shared::default();
         let mut c = Cast::new(buf.clone(), 1 << 20, &header()).unwrap();
-        c.data(Duration::ZERO, Stream::Stdout, b"ok\xf0\x9f").unwrap();
+        c.data(Duration::ZERO, Stream::Stdout, b"ok\xf0\x9f")
+            .unwrap();
         let n = c.finish(Duration::from_secs(2)).unwrap();
         let out = buf.0.borrow();
         assert_eq!(n, out.len() as u64);
@@ -382,7 +409,8 @@ mod tests {
         let mut c = Cast::new(Vec::new(), limit, &header()).unwrap();
         let before = c.written();
         // An event that fits, then one that would not.
-        c.data(Duration::ZERO, Stream::Stdout, b"0123456789").unwrap();
+        c.data(Duration::ZERO, Stream::Stdout, b"0123456789")
+            .unwrap();
         let fitted = c.written();
         assert!(fitted > before && fitted <= limit);
         let big = vec![b'a'; 40];

@@ -46,7 +46,11 @@ pub(crate) struct Recording {
 impl Recording {
     /// Creates `RECORD-DIR/SID.cast` (0600, never an existing file or a
     /// link) and writes its header; any failure refuses the session.
-    pub(crate) fn create(settings: &Settings, mode: RecordMode, about: &About) -> Result<Recording> {
+    pub(crate) fn create(
+        settings: &Settings,
+        mode: RecordMode,
+        about: &About,
+    ) -> Result<Recording> {
         let dir = &settings.record_dir;
         let fail = |why: String| Error::Record(format!("{}: {why}", dir.display()));
         let dir_fd = open_dir(dir).map_err(|e| fail(e.to_string()))?;
@@ -59,7 +63,9 @@ impl Recording {
             .then(|| system::window_size(fd0).ok())
             .flatten()
             .filter(|s| s.cols > 0 && s.rows > 0);
-        let term = std::env::var("TERM").ok().filter(|t| crate::enter::valid_term(t));
+        let term = std::env::var("TERM")
+            .ok()
+            .filter(|t| crate::enter::valid_term(t));
         let header = Header {
             width: size.map_or(80, |s| s.cols),
             height: size.map_or(24, |s| s.rows),
@@ -86,7 +92,11 @@ impl Recording {
     }
 
     /// What the command wrote to `stream` (stdout, stderr or the terminal).
-    pub(crate) fn output(&mut self, stream: Stream, data: &[u8]) -> std::result::Result<(), Failure> {
+    pub(crate) fn output(
+        &mut self,
+        stream: Stream,
+        data: &[u8],
+    ) -> std::result::Result<(), Failure> {
         self.cast.data(self.started.elapsed(), stream, data)
     }
 

@@ -59,11 +59,7 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
         let text = word
             .to_str()
             .ok_or_else(|| format!("invalid argument {}", word.to_string_lossy()))?;
-        let mut value = |name: &str| {
-            words
-                .next()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
+        let mut value = |name: &str| words.next().ok_or_else(|| format!("{name} needs a value"));
         match text {
             "--config" => args.config = value("--config")?.into(),
             "--dir" => args.dir = Some(value("--dir")?.into()),
@@ -146,13 +142,16 @@ fn replay(args: &Args) -> Result<(), String> {
                 std::thread::sleep(wait);
             }
         }
-        let written = out.write_all(data.as_bytes()).and_then(|()| {
-            if args.cat {
-                Ok(())
-            } else {
-                out.flush()
-            }
-        });
+        let written =
+            out.write_all(data.as_bytes()).and_then(
+                |()| {
+                    if args.cat {
+                        Ok(())
+                    } else {
+                        out.flush()
+                    }
+                },
+            );
         match written {
             Ok(()) => {}
             // Whoever read it has seen enough.
@@ -216,7 +215,10 @@ mod tests {
             "0123456789abcdef0123456789abcdeg",
             "0123456789abcdef/123456789abcdef",
         ] {
-            assert!(args(&[bad]).unwrap_err().starts_with("invalid session id"), "{bad}");
+            assert!(
+                args(&[bad]).unwrap_err().starts_with("invalid session id"),
+                "{bad}"
+            );
         }
     }
 

@@ -487,7 +487,11 @@ impl Supervisor {
             // The kernel tells the terminal's foreground job itself.
             if let (Some(m), Ok(size)) = (&self.master, system::window_size(system::std_fd(0))) {
                 let _ = system::set_window_size(m.as_fd(), size);
-                if let Some(Err(e)) = self.recording.as_mut().map(|r| r.resize(size.cols, size.rows)) {
+                if let Some(Err(e)) = self
+                    .recording
+                    .as_mut()
+                    .map(|r| r.resize(size.cols, size.rows))
+                {
                     self.record_failure(&e);
                 }
             }
