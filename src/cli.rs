@@ -11,13 +11,14 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 
-const DEFAULT_CONFIG: &str = "/etc/nsgate.conf";
+pub(crate) const DEFAULT_CONFIG: &str = "/etc/nsgate.conf";
 
 const USAGE: &str = "usage: nsgate [--config FILE] [--key LABEL] [TARGET | TARGET,TARGET...]
        nsgate [--config FILE] --check
        nsgate [--config FILE] [--key LABEL] [--fingerprint SHA256:...] --explain TARGET [COMMAND]
        nsgate [--config FILE] [--key LABEL] [--fingerprint SHA256:...] --list [TARGET]
        nsgate [--config FILE] [--key LABEL] --authorized-key [TARGET | TARGET,TARGET...] < KEY.pub
+       nsgate replay [--config FILE | --dir DIR] [--speed X] [--cat] SID
        nsgate --version | --help";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +48,12 @@ struct Args {
 
 /// Runs nsgate and returns its exit code.
 pub(crate) fn main() -> i32 {
-    let args = match parse_args(std::env::args_os().skip(1).collect()) {
+    let mut argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // Subcommands are the first word; sshd's forced command never starts so.
+    if argv.first().is_some_and(|w| w == "replay") {
+        return crate::recording::replay(argv.split_off(1));
+    }
+    let args = match parse_args(argv) {
         Ok(args) => args,
         // In gate mode the client reads this: one line, no usage text.
         Err(e) if !e.admin => {

@@ -37,6 +37,8 @@ pub(crate) enum Error {
         why: String,
     },
     Audit(String),
+    /// The session's recording could not be created (nsgate(8) RECORDING).
+    Record(String),
     /// Entering the container or starting the program failed; `code` is 125, or
     /// 126/127 for a program not executable/not found (nsgate(8) EXIT STATUS).
     Enter {
@@ -65,6 +67,7 @@ impl std::fmt::Display for Error {
             }
             Error::Target { target, why } => write!(f, "target {target}: {why}"),
             Error::Audit(why) => write!(f, "audit unavailable: {why}"),
+            Error::Record(why) => write!(f, "cannot record the session: {why}"),
             Error::Enter { message, .. } => f.write_str(message),
         }
     }
@@ -112,6 +115,7 @@ impl Error {
             }
             // No record could be written, so none has the details.
             Error::Audit(_) => "cannot write the audit record, so nothing was run".into(),
+            Error::Record(_) => format!("cannot record the session, so nothing was run{details}"),
             Error::Enter { code, .. } => match (*code, program) {
                 (EXIT_NOT_FOUND, Some(program)) => {
                     format!("{program}: not found in the container{details}")

@@ -19,6 +19,7 @@ pub(crate) mod own_dir;
 pub(crate) mod policy;
 pub(crate) mod quote;
 pub(crate) mod reader;
+pub(crate) mod recording;
 pub(crate) mod request;
 pub(crate) mod resolve;
 pub(crate) mod session;

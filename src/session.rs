@@ -9,6 +9,7 @@ use crate::enter;
 use crate::error::{ClientView, Error, Result, EXIT_DENIED};
 use crate::identity::{self, Identity};
 use crate::policy::{self, Decision};
+use crate::recording::{self, Recording};
 use crate::request::{self, Reach, Request};
 use crate::resolve::{self, Pinned};
 use crate::supervise;
@@ -202,12 +203,27 @@ fn session(
     record.user = Some(enter::effective_user(&plan, &pinned.runtime).to_string());
     let prepared = enter::prepare(&pinned, &plan)?;
     record.ns = Some(prepared.namespaces());
-
+    // Fail closed (nsgate(8) RECORDING): no recording, no session; the allow
+    // record follows the file's creation.
+    let recording = match rule.record {
+        Some(mode) => {
+            let about = recording::About {
+                sid: record.sid,
+                key: record.key.as_deref(),
+                target: &target_name,
+                command: record.cmd.as_deref(),
+            };
+            Some(Recording::create(&config.settings, mode, &about)?)
+        }
+        None => None,
+    };
     // Fail closed (nsgate(8) AUDIT): nothing is entered unless the allow record
     // was accepted.
     record.event = Event::Allow;
     auditor.send(record)?;
-    enter_and_wait(auditor, record, &pinned, &plan, prepared, &secrets)
+    enter_and_wait(
+        auditor, record, &pinned, &plan, prepared, recording, &secrets,
+    )
 }
 
 /// A login that names no target and sends no request: the key's own
@@ -296,6 +312,7 @@ fn plan(rule: &Rule, target: &Target, request: &Request, session: String) -> ent
         timeout: rule.timeout,
         detach: rule.detach,
         session,
+        record: rule.record.is_some(),
     }
 }
 
@@ -306,18 +323,23 @@ fn enter_and_wait(
     pinned: &Pinned,
     plan: &enter::Plan,
     prepared: enter::Prepared,
+    recording: Option<Recording>,
     secrets: &[String],
 ) -> Result<i32> {
     let started = Instant::now();
-    match enter::start(pinned, plan, prepared).and_then(supervise::run) {
+    // What a session that never started has recorded: the header.
+    let header = recording.as_ref().map(Recording::written);
+    match enter::start(pinned, plan, prepared).and_then(|s| supervise::run(s, recording)) {
         Ok(outcome) => {
             let reason = outcome.ended_by.map(|why| match why {
                 enter::EndReason::Timeout => "timeout".to_string(),
                 enter::EndReason::Disconnect => "disconnect".to_string(),
+                enter::EndReason::RecordFailed => "record-failed".to_string(),
             });
             let mut exit = record.exit(outcome.status, outcome.duration, reason);
             exit.ended = Some(outcome.ended);
             exit.left = outcome.left;
+            exit.recorded = outcome.recorded;
             // The command has run: a lost exit record cannot change that.
             let _ = auditor.send(&exit);
             Ok(outcome.exit_code())
@@ -328,6 +350,10 @@ fn enter_and_wait(
                 started.elapsed(),
                 Some(redact::scrub(e.to_string(), secrets)),
             );
+            let exit = Record {
+                recorded: header,
+                ..exit
+            };
             let _ = auditor.send(&exit);
             Err(e)
         }

@@ -122,6 +122,8 @@ pub(crate) struct Record {
     pub ended: Option<usize>,
     /// Exit records of `detach` rules: processes left running.
     pub left: Option<usize>,
+    /// Exit records of `record` rules: the recording's size in bytes.
+    pub recorded: Option<u64>,
 }
 
 impl Record {
@@ -145,6 +147,7 @@ impl Record {
             duration: None,
             ended: None,
             left: None,
+            recorded: None,
         }
     }
 
@@ -254,6 +257,10 @@ impl Record {
         }
         if let Some(n) = self.left {
             out.push_str(" left=");
+            out.push_str(&n.to_string());
+        }
+        if let Some(n) = self.recorded {
+            out.push_str(" recorded=");
             out.push_str(&n.to_string());
         }
         out
@@ -385,6 +392,21 @@ mod tests {
             format!(
                 "{HEAD} event=exit {MID} reason=\"timeout after 30s\" signal=SIGTERM duration_ms=5"
             )
+        );
+        // A recorded session's size comes after `left`.
+        let r = Record {
+            ended: Some(0),
+            left: Some(1),
+            recorded: Some(4096),
+            ..a.exit(
+                Exit::Exited(0),
+                Duration::ZERO,
+                Some("record-failed".into()),
+            )
+        };
+        assert_eq!(
+            r.message(),
+            format!("{HEAD} event=exit {MID} reason=\"record-failed\" status=0 duration_ms=0 ended=0 left=1 recorded=4096")
         );
         let d = Record {
             event: Event::Deny,

@@ -61,6 +61,10 @@ pub(crate) struct Settings {
     pub journal: Journal,
     /// journald's native socket (`set journal-socket`).
     pub journal_socket: PathBuf,
+    /// Where `record` rules write their sessions (`record-dir`).
+    pub record_dir: PathBuf,
+    /// A recording's largest size in bytes (`record-max-bytes`).
+    pub record_max_bytes: u64,
 }
 
 /// `set journal yes|no|auto` (nsgate.conf(5), "Settings").
@@ -83,6 +87,8 @@ impl Default for Settings {
             max_command_bytes: 4096,
             journal: Journal::Auto,
             journal_socket: PathBuf::from(JOURNAL_SOCKET),
+            record_dir: PathBuf::from("/var/log/nsgate/sessions"),
+            record_max_bytes: 64 << 20,
         }
     }
 }
@@ -323,7 +329,17 @@ pub(crate) struct Rule {
     pub env: Vec<EnvVar>,
     /// `redact GLOB`: arguments written hashed in audit records.
     pub redact: Vec<String>,
+    /// The session is recorded (`record`, `record input`).
+    pub record: Option<RecordMode>,
     pub what: RuleCommand,
+}
+
+/// What a `record` rule writes to the recording besides the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordMode {
+    Output,
+    /// `record input`: what the client typed too.
+    WithInput,
 }
 
 /// What a rule's command part permits or denies.
@@ -430,6 +446,11 @@ impl std::fmt::Display for Rule {
         }
         for glob in &self.redact {
             write!(f, " redact {}", config_word(glob, false))?;
+        }
+        match self.record {
+            Some(RecordMode::Output) => f.write_str(" record")?,
+            Some(RecordMode::WithInput) => f.write_str(" record input")?,
+            None => {}
         }
         match &self.what {
             RuleCommand::Everything => Ok(()),

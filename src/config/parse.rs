@@ -164,11 +164,23 @@ impl Parser<'_> {
             }
             "journal" => settings.journal = journal(value)?,
             "journal-socket" => settings.journal_socket = absolute_path(value)?.into(),
+            "record-dir" => settings.record_dir = absolute_path(value)?.into(),
+            "record-max-bytes" => {
+                settings.record_max_bytes = match value.text.parse::<u64>() {
+                    Ok(n) if (MIN_RECORD_BYTES..=MAX_RECORD_BYTES).contains(&n) => n,
+                    _ => {
+                        return Err(at(
+                            value,
+                            format!("record-max-bytes must be a number of bytes from {MIN_RECORD_BYTES} to {MAX_RECORD_BYTES}"),
+                        ))
+                    }
+                }
+            }
             _ => {
                 return Err(at(
                     name,
                     format!(
-                        "unknown setting \"{}\" (expected syslog-socket, syslog-facility, max-command-bytes, journal or journal-socket)",
+                        "unknown setting \"{}\" (expected syslog-socket, syslog-facility, max-command-bytes, journal, journal-socket, record-dir or record-max-bytes)",
                         name.text
                     ),
                 ))
@@ -250,6 +262,7 @@ impl Parser<'_> {
             cwd: None,
             env: Vec::new(),
             redact: Vec::new(),
+            record: None,
             what: RuleCommand::Everything,
         };
         rule_tail(&mut rule, on, words)?;
@@ -281,6 +294,10 @@ impl Parser<'_> {
 /// The largest `max-command-bytes`: with every other field at its bound, a
 /// record stays under the 8000 bytes of nsgate(8) AUDIT.
 pub(super) const MAX_COMMAND_BYTES: usize = 6144;
+
+/// `record-max-bytes` bounds: room for the header, and 1 TiB.
+const MIN_RECORD_BYTES: u64 = 4096;
+const MAX_RECORD_BYTES: u64 = 1 << 40;
 
 /// Options given at most once per statement.
 #[derive(Default)]
@@ -437,7 +454,7 @@ fn rule_tail<'a>(rule: &mut Rule, on: &'a Word, words: &mut Words<'a>) -> Parsed
                     format!("unexpected \"{}\": a deny rule takes only \"cmd WORD...\" after the targets", word.text),
                 ))
             }
-            "as" | "ns" | "timeout" | "tty" | "detach" | "cwd" | "env" | "redact" => {
+            "as" | "ns" | "timeout" | "tty" | "detach" | "cwd" | "env" | "redact" | "record" => {
                 if keyword != "env" && keyword != "redact" {
                     seen.once(word)?;
                 }
@@ -448,7 +465,7 @@ fn rule_tail<'a>(rule: &mut Rule, on: &'a Word, words: &mut Words<'a>) -> Parsed
                 return Err(at(
                     word,
                     format!(
-                        "unknown option \"{}\" (expected as, ns, timeout, tty, detach, cwd, env, redact, then cmd or shell)",
+                        "unknown option \"{}\" (expected as, ns, timeout, tty, detach, cwd, env, redact, record, then cmd or shell)",
                         word.text
                     ),
                 ))
@@ -467,6 +484,21 @@ fn rule_option(rule: &mut Rule, keyword: &str, words: &mut Words) -> Parsed<()> 
         "detach" => rule.detach = true,
         "cwd" => rule.cwd = Some(absolute_path(words.expect("directory")?)?),
         "redact" => rule.redact.push(redact_glob(words.expect("GLOB")?)?),
+        "record" => {
+            // `record input`: an unquoted `input` is the option's, never a
+            // program (a command follows `cmd`).
+            let input = words
+                .peek()
+                .is_some_and(|w| Words::keyword(w) == Some("input"));
+            if input {
+                words.take();
+            }
+            rule.record = Some(if input {
+                RecordMode::WithInput
+            } else {
+                RecordMode::Output
+            });
+        }
         _ => rule.env.push(env_var(words.expect("NAME=VALUE")?)?),
     }
     Ok(())
@@ -479,12 +511,12 @@ fn shell_alone(words: &mut Words, options: &[&Word]) -> Parsed<()> {
     }
     if let Some(option) = options
         .iter()
-        .find(|o| !matches!(o.text.as_str(), "as" | "cwd" | "timeout"))
+        .find(|o| !matches!(o.text.as_str(), "as" | "cwd" | "timeout" | "record"))
     {
         return Err(at(
             option,
             format!(
-                "option \"{}\" is not allowed in a shell rule (only as, cwd and timeout)",
+                "option \"{}\" is not allowed in a shell rule (only as, cwd, timeout and record)",
                 option.text
             ),
         ));

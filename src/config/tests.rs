@@ -163,6 +163,62 @@ permit ops on web1 cwd \"/srv/my app\" shell"
 }
 
 #[test]
+fn record_on_shell_tty_and_plain_rules() {
+    let c = ok(&format!(
+        "{T}permit ops on web1 record shell
+permit ops on web1 record input tty cmd /bin/top
+permit ops on web1 record cmd input
+set record-dir /srv/casts
+set record-max-bytes 4096"
+    ));
+    let modes: Vec<_> = c.rules.iter().map(|r| r.record).collect();
+    assert_eq!(
+        modes,
+        [
+            Some(RecordMode::Output),
+            Some(RecordMode::WithInput),
+            Some(RecordMode::Output)
+        ]
+    );
+    assert_eq!(
+        c.rules[1].to_string(),
+        "permit ops on web1 tty record input cmd /bin/top"
+    );
+    // `input` after `cmd` is the program.
+    assert_eq!(
+        c.rules[2].to_string(),
+        "permit ops on web1 record cmd input"
+    );
+    assert_eq!(
+        c.settings.record_dir,
+        std::path::PathBuf::from("/srv/casts")
+    );
+    assert_eq!(c.settings.record_max_bytes, 4096);
+    assert_eq!(Settings::default().record_max_bytes, 64 << 20);
+    let table: &[(&str, &str)] = &[
+        (
+            "set record-dir casts",
+            "f:1:16: expected an absolute path, found \"casts\"",
+        ),
+        (
+            "set record-max-bytes 64M",
+            "f:1:22: record-max-bytes must be a number of bytes from 4096 to 1099511627776",
+        ),
+        (
+            "set record-max-bytes 100",
+            "f:1:22: record-max-bytes must be a number of bytes from 4096 to 1099511627776",
+        ),
+    ];
+    for (src, want) in table {
+        assert_eq!(errors(src), vec![want.to_string()], "{src}");
+    }
+    assert_eq!(
+        errors(&format!("{T}permit ops on web1 record record shell")),
+        vec!["f:2:27: option \"record\" given twice".to_string()]
+    );
+}
+
+#[test]
 fn a_lone_bracket_and_quoted_dots_are_literal() {
     let c = ok(&format!("{T}permit * on web1 cmd [ -f x ] \"...\""));
     let RuleCommand::Cmd(p) = &c.rules[0].what else {
@@ -220,13 +276,13 @@ fn every_error_with_line_and_column() {
         ("target x docker yy\npermit * on x cmd", "f:2:15: \"cmd\" needs at least the program"),
         ("target x docker yy\npermit * on x cmd ...", "f:2:19: \"...\" cannot stand for the program"),
         ("target x docker yy\npermit * on x cmd ls ... -l", "f:2:26: \"...\" must be the last word of the command"),
-        ("target x docker yy\npermit * on x ns net shell", "f:2:15: option \"ns\" is not allowed in a shell rule (only as, cwd and timeout)"),
+        ("target x docker yy\npermit * on x ns net shell", "f:2:15: option \"ns\" is not allowed in a shell rule (only as, cwd, timeout and record)"),
         ("target x docker yy\npermit * on x shell now", "f:2:21: unexpected word after \"shell\""),
         ("target x docker yy\npermit * on x tty tty cmd ls", "f:2:19: option \"tty\" given twice"),
         ("target x docker yy\npermit * on x timeout 0s cmd ls", "f:2:23: duration \"0s\" out of range (1s to 30 days)"),
         ("target x docker yy\npermit * on x timeout 5 cmd ls", "f:2:23: invalid duration \"5\" (a whole number then s, m or h, e.g. 30s)"),
         ("target x docker yy\npermit * on x timeout 1.5m cmd ls", "f:2:23: invalid duration \"1.5m\" (a whole number then s, m or h, e.g. 30s)"),
-        ("target x docker yy\npermit * on x sudo cmd ls", "f:2:15: unknown option \"sudo\" (expected as, ns, timeout, tty, detach, cwd, env, redact, then cmd or shell)"),
+        ("target x docker yy\npermit * on x sudo cmd ls", "f:2:15: unknown option \"sudo\" (expected as, ns, timeout, tty, detach, cwd, env, redact, record, then cmd or shell)"),
         ("target x docker yy\ndeny * on x as root cmd ls", "f:2:13: unexpected \"as\": a deny rule takes only \"cmd WORD...\" after the targets"),
         ("target x docker yy\ndeny * on x shell", "f:2:13: unexpected \"shell\": a deny rule takes only \"cmd WORD...\" after the targets"),
         ("set syslog-socket", "f:1:19: missing setting value"),
@@ -234,7 +290,7 @@ fn every_error_with_line_and_column() {
         ("set syslog-facility local8", "f:1:21: unknown syslog facility \"local8\""),
         ("set max-command-bytes 10", "f:1:23: max-command-bytes must be a number from 16 to 6144"),
         ("set max-command-bytes 99999", "f:1:23: max-command-bytes must be a number from 16 to 6144"),
-        ("set colour blue", "f:1:5: unknown setting \"colour\" (expected syslog-socket, syslog-facility, max-command-bytes, journal or journal-socket)"),
+        ("set colour blue", "f:1:5: unknown setting \"colour\" (expected syslog-socket, syslog-facility, max-command-bytes, journal, journal-socket, record-dir or record-max-bytes)"),
         ("set syslog-facility auth x", "f:1:26: unexpected word after the setting's value"),
         ("set syslog-facility auth\nset syslog-facility user", "f:2:5: syslog-facility is set twice"),
         ("target x docker yy \"z\"", "f:1:20: unknown option \"z\" for a docker target (expected socket, user, cwd, env or ns)"),
@@ -522,7 +578,7 @@ fn redact_globs_on_permit_rules() {
         ("permit * on web1 redact \"\" cmd ls", "f:2:25: redact needs a GLOB of 1 to 1024 bytes"),
         (
             "permit * on web1 redact x shell",
-            "f:2:18: option \"redact\" is not allowed in a shell rule (only as, cwd and timeout)",
+            "f:2:18: option \"redact\" is not allowed in a shell rule (only as, cwd, timeout and record)",
         ),
         (
             "deny * on web1 redact x cmd ls",

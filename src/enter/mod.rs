@@ -62,6 +62,9 @@ pub(crate) struct Plan {
     pub detach: bool,
     /// Names the session's cgroup (`nsgate-NAME`): the session id.
     pub session: String,
+    /// The session is recorded, so its bytes must pass through nsgate:
+    /// pipes where there would be none.
+    pub record: bool,
 }
 
 /// Why nsgate ended the command rather than the command ending by itself.
@@ -69,6 +72,8 @@ pub(crate) struct Plan {
 pub(crate) enum EndReason {
     Timeout,
     Disconnect,
+    /// The recording could not be written (nsgate(8) RECORDING).
+    RecordFailed,
 }
 
 impl std::fmt::Display for EndReason {
@@ -76,9 +81,13 @@ impl std::fmt::Display for EndReason {
         f.write_str(match self {
             EndReason::Timeout => "timeout",
             EndReason::Disconnect => "client disconnected",
+            EndReason::RecordFailed => "recording failed",
         })
     }
 }
+
+/// The capacity of a recorded session's stdout and stderr pipes.
+const RECORDED_PIPE_BYTES: i32 = 1 << 20;
 
 /// Signals forwarded to the command.
 const FORWARDED: [i32; 7] = [
@@ -193,7 +202,7 @@ pub(crate) fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<
     let facts = prepared.0;
     let user = effective_user(plan, &pinned.runtime);
     let client = ClientTerminals::now();
-    let mode = Mode::choose(client, plan.tty);
+    let mode = Mode::choose(client, plan.tty, plan.record);
     // The client's TERM, checked, only for a terminal.
     let term = (mode == Mode::Pty)
         .then(|| std::env::var("TERM").ok().filter(|t| valid_term(t)))
@@ -215,6 +224,13 @@ pub(crate) fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<
     let (channel, child_channel) = system::channel_pair().map_err(io_failure("channel"))?;
     let (lifeline, lifeline_hold) = system::pipe().map_err(io_failure("lifeline"))?;
     let pipes = (mode == Mode::Pipes).then(relay_pipes).transpose()?;
+    if let (Some([_, out, err]), true) = (&pipes, plan.record) {
+        // Recorded output passes through nsgate: larger pipes mean fewer,
+        // larger reads (and events). Only an optimisation: errors ignored.
+        for (ours, _) in [out, err] {
+            let _ = system::set_pipe_size(ours.as_fd(), RECORDED_PIPE_BYTES);
+        }
+    }
     let spec = child::Spec {
         pidfd: pinned.pidfd.as_fd(),
         channel: child_channel.as_fd(),
@@ -371,9 +387,10 @@ enum Mode {
 
 impl Mode {
     /// The one decision about terminals: which of nsgate's 0, 1, 2 are
-    /// terminals, and what the rule allows.
-    fn choose(client: ClientTerminals, rule_allows_tty: bool) -> Mode {
-        match (client.stdin, rule_allows_tty, client.output) {
+    /// terminals, and what the rule allows. A recorded session is never
+    /// Direct: nsgate must see its bytes.
+    fn choose(client: ClientTerminals, rule_allows_tty: bool, record: bool) -> Mode {
+        match (client.stdin, rule_allows_tty, client.output || record) {
             (true, true, _) => Mode::Pty,
             (true, false, _) | (false, _, true) => Mode::Pipes,
             (false, _, false) => Mode::Direct,
@@ -409,6 +426,16 @@ mod tests {
             user: user.map(str::to_string),
             ..RuntimeConfig::default()
         }
+    }
+
+    #[test]
+    fn a_recorded_session_is_always_relayed() {
+        let t = |stdin, output| ClientTerminals { stdin, output };
+        assert_eq!(Mode::choose(t(false, false), false, false), Mode::Direct);
+        assert_eq!(Mode::choose(t(false, false), true, true), Mode::Pipes);
+        assert_eq!(Mode::choose(t(false, false), false, true), Mode::Pipes);
+        assert_eq!(Mode::choose(t(true, false), true, true), Mode::Pty);
+        assert_eq!(Mode::choose(t(true, false), false, true), Mode::Pipes);
     }
 
     #[test]

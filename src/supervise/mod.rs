@@ -13,6 +13,7 @@ mod tree;
 
 use crate::enter::{EndReason, Entering, Message, Received, Relay, Started};
 use crate::error::{Error, Result, EXIT_FAILURE};
+use crate::recording::{Failure, Recording, Stream};
 use crate::system::{self, Exit, Interest, Ready, Signals};
 use relay::{Filled, Handle, NonBlocking, Pump};
 use std::io;
@@ -42,6 +43,8 @@ pub(crate) struct Outcome {
     pub ended: usize,
     /// Processes a `detach` rule left running.
     pub left: Option<usize>,
+    /// The recording's size in bytes, for a `record` rule.
+    pub recorded: Option<u64>,
 }
 
 impl Outcome {
@@ -69,6 +72,7 @@ struct Report {
     ended: usize,
     /// Processes a `detach` rule left running.
     left: Option<usize>,
+    recorded: Option<u64>,
 }
 
 /// The command's process: the supervisor's child in the container.
@@ -80,9 +84,10 @@ struct Command {
 /// Supervises the started session until it has ended, and says how the
 /// command ended: `Err` for a failure before the command started (exit code
 /// 125, or 126/127 when the program cannot be executed or is not found).
-pub(crate) fn run(started: Started) -> Result<Outcome> {
+/// A `recording` gets everything relayed, before it is relayed.
+pub(crate) fn run(started: Started, recording: Option<Recording>) -> Result<Outcome> {
     let begun = started.begun;
-    let report = supervise(started).map_err(|e| Error::Enter {
+    let report = supervise(started, recording).map_err(|e| Error::Enter {
         code: EXIT_FAILURE,
         message: format!("cannot enter the container: supervising: {e}"),
     })?;
@@ -94,12 +99,13 @@ pub(crate) fn run(started: Started) -> Result<Outcome> {
             duration: begun.elapsed(),
             ended: report.ended,
             left: report.left,
+            recorded: report.recorded,
         }),
     }
 }
 
 /// Supervises `session` until it has ended, relaying as it says.
-fn supervise(session: Started) -> io::Result<Report> {
+fn supervise(session: Started, recording: Option<Recording>) -> io::Result<Report> {
     let fd0 = system::std_fd(0);
     let is_pty = matches!(session.relay, Relay::Pty(_));
     // Restored (in reverse order, for descriptors sharing one open file)
@@ -137,6 +143,8 @@ fn supervise(session: Started) -> io::Result<Report> {
         detach: session.detach,
         tree: Tree::new(session.cgroup),
         settled: false,
+        recording,
+        record_failed: false,
     };
     let signals = &session.signals;
     while !sup.finished(&pumps) {
@@ -151,7 +159,8 @@ fn supervise(session: Started) -> io::Result<Report> {
         sup.drain(&mut pumps);
         sup.check_clock();
     }
-    sup.report()
+    let recorded = sup.finish_recording();
+    sup.report(recorded)
 }
 
 /// The pumps that relay between the client and the command, and the pty
@@ -240,6 +249,9 @@ struct Supervisor {
     /// The command has exited and nothing of its session is left to wait
     /// for (ended, or left running by `detach`).
     settled: bool,
+    recording: Option<Recording>,
+    /// A write to the recording failed: nothing more is relayed.
+    record_failed: bool,
 }
 
 impl Supervisor {
@@ -311,7 +323,9 @@ impl Supervisor {
             Slot::Channel if r.read || r.hangup || r.error => {
                 self.read_channel();
             }
-            Slot::From(i) if r.read || r.hangup || r.error => self.pump_from(&mut pumps[i], r),
+            Slot::From(i) if r.read || r.hangup || r.error => {
+                self.pump_from(&mut pumps[i], Self::stream(i), r)
+            }
             Slot::To(i) if r.write || gone(r) => self.pump_to(&mut pumps[i], r),
             _ => {}
         }
@@ -323,7 +337,7 @@ impl Supervisor {
     /// after a disconnect, output is dropped.
     fn drain(&mut self, pumps: &mut [Pump]) {
         if self.settled {
-            for p in pumps.iter_mut().filter(|p| !p.input) {
+            for (i, p) in pumps.iter_mut().enumerate().filter(|(_, p)| !p.input) {
                 loop {
                     if p.wants_write() && p.flush().is_err() {
                         self.begin_end(Some(EndReason::Disconnect));
@@ -335,15 +349,17 @@ impl Supervisor {
                     if !matches!(p.fill(true), Filled::Data) {
                         break;
                     }
+                    self.record(p, Self::stream(i));
                 }
             }
         }
-        if self
+        let disconnected = self
             .ending
             .as_ref()
-            .is_some_and(|e| e.reason == Some(EndReason::Disconnect))
-        {
-            // Nobody is listening any more.
+            .is_some_and(|e| e.reason == Some(EndReason::Disconnect));
+        if disconnected || self.record_failed {
+            // Nobody is listening any more, or nothing more may be shown
+            // unrecorded.
             for p in pumps {
                 p.drop_output();
             }
@@ -471,6 +487,13 @@ impl Supervisor {
             // The kernel tells the terminal's foreground job itself.
             if let (Some(m), Ok(size)) = (&self.master, system::window_size(system::std_fd(0))) {
                 let _ = system::set_window_size(m.as_fd(), size);
+                if let Some(Err(e)) = self
+                    .recording
+                    .as_mut()
+                    .map(|r| r.resize(size.cols, size.rows))
+                {
+                    self.record_failure(&e);
+                }
             }
             return;
         }
@@ -528,7 +551,66 @@ impl Supervisor {
         Ok(())
     }
 
-    fn report(self) -> io::Result<Report> {
+    /// Which stream pump `i` carries (see `pumps_for`).
+    fn stream(i: usize) -> Stream {
+        match i {
+            0 => Stream::Input,
+            1 => Stream::Stdout,
+            _ => Stream::Stderr,
+        }
+    }
+
+    /// Records what pump `p` just read, before it is relayed. Once the
+    /// recording fails nothing more is relayed and the session ends
+    /// (nsgate(8) RECORDING): it never goes on unrecorded.
+    fn record(&mut self, p: &mut Pump, stream: Stream) {
+        let Some(recording) = &mut self.recording else {
+            return;
+        };
+        if self.record_failed {
+            p.clear();
+            return;
+        }
+        let data = p.pending();
+        let written = match stream {
+            Stream::Input => recording.input(data),
+            _ => recording.output(stream, data),
+        };
+        if let Err(e) = written {
+            p.clear();
+            self.record_failure(&e);
+        }
+    }
+
+    fn record_failure(&mut self, why: &Failure) {
+        if self.record_failed {
+            return;
+        }
+        self.record_failed = true;
+        let end = if self.master.is_some() && self.input_is_tty {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        // The client learns why; the exit record says reason=record-failed.
+        crate::output::stderr(&format!("nsgate: session ended: {why}{end}"));
+        self.begin_end(Some(EndReason::RecordFailed));
+    }
+
+    /// Writes out the recording; its size.
+    fn finish_recording(&mut self) -> Option<u64> {
+        let recording = self.recording.take()?;
+        let written = recording.written();
+        match recording.finish() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                self.record_failure(&e);
+                Some(written)
+            }
+        }
+    }
+
+    fn report(self, recorded: Option<u64>) -> io::Result<Report> {
         let failure = |code: i32, fallback: String| {
             let (code, message) = match &self.failure {
                 Some((c, text)) if *c == code => (*c, text.clone()),
@@ -582,20 +664,26 @@ impl Supervisor {
         } else {
             None
         };
+        let ended_by = self.ending.as_ref().and_then(|e| e.reason);
         Ok(Report {
             exit,
-            ended_by: self.ending.as_ref().and_then(|e| e.reason),
+            // A recording that failed as the command ended still counts.
+            ended_by: ended_by.or(self.record_failed.then_some(EndReason::RecordFailed)),
             ended: self.tree.ended(),
             left,
+            recorded,
         })
     }
 
-    fn pump_from(&mut self, p: &mut Pump, r: &Ready) {
+    fn pump_from(&mut self, p: &mut Pump, stream: Stream, r: &Ready) {
         let filled = if p.wants_read() {
             p.fill(self.settled && !p.input)
         } else {
             Filled::Nothing
         };
+        if matches!(filled, Filled::Data) {
+            self.record(p, stream);
+        }
         if p.input {
             // On the client's terminal, end of file in raw mode, an I/O
             // error or a hang-up is the client going away. End of file on a
@@ -644,6 +732,7 @@ mod tests {
             duration: Duration::ZERO,
             ended: 0,
             left: None,
+            recorded: None,
         };
         assert_eq!(o(Exit::Exited(3)).exit_code(), 3);
         assert_eq!(o(Exit::Signaled(15)).exit_code(), 143);

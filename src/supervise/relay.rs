@@ -7,7 +7,9 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 
-const BUFFER: usize = 16 * 1024;
+/// One read's worth; large, so a busy (or recorded) stream costs few
+/// wakeups of the supervisor.
+const BUFFER: usize = 256 * 1024;
 
 /// A descriptor a pump reads or writes.
 pub(super) enum Handle {
@@ -39,8 +41,10 @@ pub(super) struct Pump {
     pub to: Option<Handle>,
     /// Client to command (else command to client).
     pub input: bool,
+    /// Always BUFFER long (zeroed once): what was read is `start..end`.
     buf: Vec<u8>,
     start: usize,
+    end: usize,
     pub from_done: bool,
 }
 
@@ -50,27 +54,33 @@ impl Pump {
             from,
             to: Some(to),
             input,
-            buf: Vec::with_capacity(BUFFER),
+            buf: vec![0; BUFFER],
             start: 0,
+            end: 0,
             from_done: false,
         }
     }
 
     pub(super) fn wants_read(&self) -> bool {
-        !self.from_done && self.to.is_some() && self.buf.is_empty()
+        !self.from_done && self.to.is_some() && self.end == 0
     }
 
     pub(super) fn wants_write(&self) -> bool {
-        self.to.is_some() && self.start < self.buf.len()
+        self.to.is_some() && self.start < self.end
     }
 
     pub(super) fn done(&self) -> bool {
-        self.to.is_none() || (self.from_done && self.start >= self.buf.len())
+        self.to.is_none() || (self.from_done && self.start >= self.end)
+    }
+
+    /// What was read and is not yet written.
+    pub(super) fn pending(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
     }
 
     pub(super) fn clear(&mut self) {
-        self.buf.clear();
         self.start = 0;
+        self.end = 0;
     }
 
     /// Output nobody will read: stop relaying it.
@@ -84,8 +94,7 @@ impl Pump {
     /// Reads once into the empty buffer. `last`: the command has ended, so
     /// nothing to read now means nothing more will come.
     pub(super) fn fill(&mut self, last: bool) -> Filled {
-        self.buf.resize(BUFFER, 0);
-        self.start = 0;
+        self.clear();
         match system::read_fd(self.from.fd(), &mut self.buf) {
             Ok(0) => {
                 self.clear();
@@ -93,7 +102,7 @@ impl Pump {
                 Filled::Eof
             }
             Ok(n) => {
-                self.buf.truncate(n);
+                self.end = n;
                 Filled::Data
             }
             Err(e) if system::would_block(&e) || e.kind() == io::ErrorKind::Interrupted => {
@@ -115,8 +124,8 @@ impl Pump {
         let Some(to) = &self.to else {
             return Ok(());
         };
-        while self.start < self.buf.len() {
-            match system::write_fd(to.fd(), &self.buf[self.start..]) {
+        while self.start < self.end {
+            match system::write_fd(to.fd(), &self.buf[self.start..self.end]) {
                 Ok(n) => self.start += n,
                 Err(e) if system::would_block(&e) || e.kind() == io::ErrorKind::Interrupted => {
                     return Ok(())

@@ -238,6 +238,13 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(nix::unistd::pipe2(OFlag::O_CLOEXEC)?)
 }
 
+/// Asks for a pipe of `bytes` capacity (F_SETPIPE_SZ); the kernel's
+/// choice, at least that, is returned.
+pub(crate) fn set_pipe_size(fd: BorrowedFd<'_>, bytes: i32) -> io::Result<usize> {
+    let size = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(bytes))?;
+    Ok(usize::try_from(size).unwrap_or(0))
+}
+
 /// Makes `fd` our stdin (0), stdout (1) or stderr (2); the copy is not
 /// close-on-exec.
 pub(crate) fn dup_onto(fd: impl AsFd, target: i32) -> io::Result<()> {

@@ -40,7 +40,7 @@ const MONTHS: [&str; 12] = [
 
 /// Field names in the manual's fixed order; `status` and `signal` share a
 /// place (one or the other).
-const ORDER: [&[&str]; 18] = [
+const ORDER: [&[&str]; 19] = [
     &["v"],
     &["sid"],
     &["event"],
@@ -59,6 +59,7 @@ const ORDER: [&[&str]; 18] = [
     &["duration_ms"],
     &["ended"],
     &["left"],
+    &["recorded"],
 ];
 
 /// Fields every record has: those up to and including `cmd`.
