@@ -1,5 +1,5 @@
 //! The command line of nsgate(8) OPTIONS: gate mode and the admin's `--check`,
-//! `--explain`, `--list` and `--authorized-key`.
+//! `--explain`, `--list`, `--authorized-key` and `--authorized-principal`.
 #![forbid(unsafe_code)]
 
 use crate::config::{self, Config, TargetKind};
@@ -15,9 +15,10 @@ const DEFAULT_CONFIG: &str = "/etc/nsgate.conf";
 
 const USAGE: &str = "usage: nsgate [--config FILE] [--key LABEL] TARGET
        nsgate [--config FILE] --check
-       nsgate [--config FILE] [--key LABEL] --explain TARGET [COMMAND]
-       nsgate [--config FILE] [--key LABEL] --list TARGET
+       nsgate [--config FILE] [--key LABEL] [--principal NAME] --explain TARGET [COMMAND]
+       nsgate [--config FILE] [--key LABEL] [--principal NAME] --list TARGET
        nsgate [--config FILE] [--key LABEL] --authorized-key TARGET < KEY.pub
+       nsgate [--config FILE] --authorized-principal NAME [TARGET]
        nsgate --version | --help";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +28,7 @@ enum Mode {
     Explain,
     List,
     AuthorizedKey,
+    AuthorizedPrincipal,
     Version,
     Help,
 }
@@ -36,6 +38,8 @@ struct Args {
     mode: Mode,
     config: PathBuf,
     key: Option<String>,
+    /// `--principal` (`--explain`, `--list`), or `--authorized-principal`'s NAME.
+    principal: Option<String>,
     target: Option<String>,
     /// `--explain`'s COMMAND, parsed exactly like SSH_ORIGINAL_COMMAND.
     command: Option<OsString>,
@@ -63,6 +67,7 @@ pub(crate) fn main() -> i32 {
         Mode::Explain => explain(&args),
         Mode::List => list(&args),
         Mode::AuthorizedKey => authorized_key(&args, std::io::stdin().lock()),
+        Mode::AuthorizedPrincipal => authorized_principal(&args),
         Mode::Gate => {
             return crate::session::run(
                 &args.config,
@@ -132,6 +137,15 @@ enum Misuse {
     ConfigPath,
     KeyTwice,
     InvalidKey(String),
+    PrincipalTwice,
+    InvalidPrincipal(String),
+    /// `--authorized-principal NAME`: NAME is its `--key` label too.
+    PrincipalNotLabel(String),
+    /// `--principal` in another mode than `--explain` and `--list`: never in
+    /// gate mode, where only sshd's certificate may name principals.
+    PrincipalMode,
+    /// `--key` with `--authorized-principal`, which writes its own.
+    KeyWithPrincipal,
     /// A mode flag given `=VALUE`.
     TakesNoValue(String),
     OneMode,
@@ -155,9 +169,24 @@ impl fmt::Display for Misuse {
                 f,
                 "invalid key label \"{key}\" (letters, digits, '.', '_', '-', '@', at most 64)"
             ),
+            Misuse::PrincipalTwice => f.write_str("--principal given twice"),
+            Misuse::InvalidPrincipal(name) => write!(
+                f,
+                "invalid principal \"{}\" (1 to 255 bytes, no blank, comma or control character)",
+                crate::quote::escape(name.as_bytes())
+            ),
+            Misuse::PrincipalNotLabel(name) => write!(
+                f,
+                "principal \"{}\" cannot be a --key label (letters, digits, '.', '_', '-', '@', at most 64)",
+                crate::quote::escape(name.as_bytes())
+            ),
+            Misuse::PrincipalMode => f.write_str("--principal goes only with --explain or --list"),
+            Misuse::KeyWithPrincipal => {
+                f.write_str("--key does not go with --authorized-principal, whose NAME is the label")
+            }
             Misuse::TakesNoValue(flag) => write!(f, "{flag} takes no value"),
             Misuse::OneMode => f.write_str(
-                "give only one of --check, --explain, --list, --authorized-key, --version, --help",
+                "give only one of --check, --explain, --list, --authorized-key, --authorized-principal, --version, --help",
             ),
             Misuse::MissingTarget => f.write_str("missing TARGET"),
             Misuse::TooManyArguments => f.write_str("too many arguments"),
@@ -176,6 +205,7 @@ fn parse_args(raw: Vec<OsString>) -> Result<Args, UsageError> {
             mode: Mode::Gate,
             config: PathBuf::from(DEFAULT_CONFIG),
             key: None,
+            principal: None,
             target: None,
             command: None,
         },
@@ -240,6 +270,17 @@ impl Scan {
                 self.key(value);
                 return;
             }
+            "--principal" => {
+                let value = option_value("--principal", inline, raw);
+                self.principal(value);
+                return;
+            }
+            "--authorized-principal" => {
+                let value = option_value("--authorized-principal", inline, raw);
+                self.principal(value);
+                self.mode(flag, Mode::AuthorizedPrincipal, false, raw);
+                return;
+            }
             "--check" => Mode::Check,
             "--explain" => Mode::Explain,
             "--list" => Mode::List,
@@ -272,6 +313,19 @@ impl Scan {
             Ok(_) if self.args.key.is_some() => self.fail(Misuse::KeyTwice),
             Ok(key) if !identity::is_label(&key) => self.fail(Misuse::InvalidKey(key)),
             Ok(key) => self.args.key = Some(key),
+        }
+    }
+
+    /// `--principal` or `--authorized-principal`'s NAME: once, and a name a
+    /// certificate could carry.
+    fn principal(&mut self, value: Result<String, Misuse>) {
+        match value {
+            Err(e) => self.fail(e),
+            Ok(_) if self.args.principal.is_some() => self.fail(Misuse::PrincipalTwice),
+            Ok(name) if !crate::cert::is_principal(&name) => {
+                self.fail(Misuse::InvalidPrincipal(name))
+            }
+            Ok(name) => self.args.principal = Some(name),
         }
     }
 
@@ -315,9 +369,11 @@ impl Scan {
             return Err(UsageError { why, admin });
         }
         let refuse = |why: Misuse| UsageError { why, admin };
+        check_principal(&args).map_err(refuse)?;
         let mut positional = self.positional.into_iter();
         let (min, max) = match args.mode {
             Mode::Gate | Mode::List | Mode::Explain | Mode::AuthorizedKey => (1, 1),
+            Mode::AuthorizedPrincipal => (0, 1),
             Mode::Check | Mode::Version | Mode::Help => (0, 0),
         };
         let count = positional.len();
@@ -335,6 +391,19 @@ impl Scan {
             );
         }
         Ok(args)
+    }
+}
+
+/// `--principal` only where a principal is supposed, and
+/// `--authorized-principal`'s NAME a label, as its line passes it to `--key`.
+fn check_principal(args: &Args) -> Result<(), Misuse> {
+    match (args.mode, &args.principal) {
+        (Mode::AuthorizedPrincipal, _) if args.key.is_some() => Err(Misuse::KeyWithPrincipal),
+        (Mode::AuthorizedPrincipal, Some(name)) if !identity::is_label(name) => {
+            Err(Misuse::PrincipalNotLabel(name.clone()))
+        }
+        (Mode::Explain | Mode::List | Mode::AuthorizedPrincipal, _) | (_, None) => Ok(()),
+        (_, Some(_)) => Err(Misuse::PrincipalMode),
     }
 }
 
@@ -387,10 +456,13 @@ fn admin_setup(args: &Args) -> Result<(Config, String), Report> {
     Ok((config, target))
 }
 
+/// Who `--explain` and `--list` ask for: `--principal` as if a certificate
+/// from a trusted CA carried it.
 fn admin_identity(args: &Args) -> Identity {
     Identity {
         label: args.key.clone(),
         fingerprint: None,
+        principals: args.principal.iter().cloned().collect(),
     }
 }
 
@@ -491,6 +563,7 @@ fn authorized_key(args: &Args, input: impl std::io::Read) -> Report {
     let who = Identity {
         label: args.key.clone(),
         fingerprint: Some(key.fingerprint.clone()),
+        principals: Vec::new(),
     };
     let Some(target_def) = config.target(&target) else {
         return Report::err(2, format!("nsgate: {}\n", Error::UnknownTarget(target)));
@@ -526,6 +599,70 @@ fn authorized_key(args: &Args, input: impl std::io::Read) -> Report {
             key.kind, key.blob
         ),
     )
+}
+
+/// `--authorized-principal NAME [TARGET]`: the AuthorizedPrincipalsFile
+/// line (sshd(8) AUTHORIZED_KEYS FILE FORMAT: key options, then the
+/// principal) that runs nsgate with `--key NAME` for certificates naming
+/// NAME; with `restrict`, and `pty` where the rules for NAME (label or
+/// principal) give a terminal; exit 1 if they permit nothing there.
+fn authorized_principal(args: &Args) -> Report {
+    let config = match config::load(&args.config) {
+        Ok(config) => config,
+        Err(e) => return Report::err(2, config_error(&e)),
+    };
+    let name = args.principal.clone().unwrap_or_default();
+    let targets: Vec<&config::Target> = match &args.target {
+        Some(t) => match config.target(t) {
+            Some(target) => vec![target],
+            None => {
+                return Report::err(2, format!("nsgate: {}\n", Error::UnknownTarget(t.clone())))
+            }
+        },
+        None => config.targets.iter().collect(),
+    };
+    let who = Identity {
+        label: Some(name.clone()),
+        fingerprint: None,
+        principals: vec![name.clone()],
+    };
+    let mut any = false;
+    let mut pty = false;
+    for target in &targets {
+        for rule in policy::rules_for(&config, &who, &target.name) {
+            any = true;
+            pty |= rule.effective(target).tty;
+        }
+    }
+    let place = args.target.as_deref().unwrap_or("any target");
+    if !any {
+        return Report::err(
+            1,
+            format!("nsgate: no rule permits principal {name} anything on {place}\n"),
+        );
+    }
+    let mut command = forced_command(args);
+    command += &format!(" --key {name}");
+    if let Some(target) = &args.target {
+        command += &format!(" {target}");
+    }
+    let options = if pty { "restrict,pty" } else { "restrict" };
+    let mut report = Report::out(0, format!("{options},command=\"{command}\" {name}\n"));
+    if config.settings.trusted_ca.is_empty() {
+        report.err = "nsgate: warning: no \"set trusted-ca\": principal rules give certificates nothing\n".into();
+    }
+    report
+}
+
+/// This nsgate with its `--config`, escaped for the double quotes of a
+/// `command="..."` option (inside them, sshd takes \" for a quote).
+fn forced_command(args: &Args) -> String {
+    let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/sbin/nsgate"));
+    let mut command = program.display().to_string();
+    if args.config != std::path::Path::new(DEFAULT_CONFIG) {
+        command += &format!(" --config {}", args.config.display());
+    }
+    command.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// One public key line: `TYPE BASE64 [COMMENT]`.

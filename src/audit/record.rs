@@ -96,6 +96,8 @@ pub(crate) struct Record {
     pub key: Option<String>,
     /// `SHA256:...` from `SSH_USER_AUTH`.
     pub fp: Option<String>,
+    /// The certificate of a certificate login: `cert_*` fields after `fp`.
+    pub cert: Option<crate::cert::Certificate>,
     /// The client, from `SSH_CONNECTION` (see [`client_address`]).
     pub from: Option<SocketAddr>,
     /// The target name as given on the command line.
@@ -128,6 +130,7 @@ impl Record {
             event,
             key: None,
             fp: None,
+            cert: None,
             from: None,
             target: None,
             container: None,
@@ -214,6 +217,14 @@ impl Record {
         out.push_str(self.event.name());
         word(&mut out, "key", self.key.as_deref());
         word(&mut out, "fp", self.fp.as_deref());
+        if let Some(cert) = &self.cert {
+            // Each as sshd's "Accepted publickey" line has it (nsgate(8) AUDIT).
+            quoted(&mut out, "cert_id", &cert.key_id);
+            out.push_str(" cert_serial=");
+            out.push_str(&cert.serial.to_string());
+            word(&mut out, "cert_ca", Some(&cert.ca));
+            word(&mut out, "cert_principals", Some(&cert.principals.join(",")));
+        }
         word(
             &mut out,
             "from",

@@ -55,6 +55,9 @@ pub(crate) struct Settings {
     pub syslog_socket: PathBuf,
     pub syslog_facility: Facility,
     pub max_command_bytes: usize,
+    /// `SHA256:` fingerprints of the CAs whose certificates principal rules
+    /// match (`set trusted-ca`, repeatable).
+    pub trusted_ca: Vec<String>,
 }
 
 impl Default for Settings {
@@ -63,6 +66,7 @@ impl Default for Settings {
             syslog_socket: PathBuf::from("/dev/log"),
             syslog_facility: Facility::Authpriv,
             max_command_bytes: 4096,
+            trusted_ca: Vec::new(),
         }
     }
 }
@@ -269,7 +273,8 @@ pub(crate) enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Who {
     Anyone,
-    /// Key labels and `SHA256:` fingerprints, any of which matches.
+    /// Key labels, `SHA256:` fingerprints and `principal:NAME`, any of
+    /// which matches.
     List(Vec<Principal>),
 }
 
@@ -278,6 +283,18 @@ pub(crate) enum Principal {
     Label(String),
     /// The full `SHA256:...` text, compared exactly.
     Fingerprint(String),
+    /// `principal:NAME`: a principal of a certificate from a trusted CA.
+    Certified(String),
+}
+
+impl std::fmt::Display for Principal {
+    /// As the configuration writes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Principal::Label(s) | Principal::Fingerprint(s) => f.write_str(s),
+            Principal::Certified(name) => write!(f, "principal:{name}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -368,12 +385,7 @@ impl std::fmt::Display for Rule {
         match &self.who {
             Who::Anyone => f.write_str(" *")?,
             Who::List(list) => {
-                let items: Vec<&str> = list
-                    .iter()
-                    .map(|p| match p {
-                        Principal::Label(s) | Principal::Fingerprint(s) => s.as_str(),
-                    })
-                    .collect();
+                let items: Vec<String> = list.iter().map(Principal::to_string).collect();
                 write!(f, " {}", items.join(","))?;
             }
         }

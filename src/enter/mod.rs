@@ -58,6 +58,9 @@ pub(crate) struct Plan {
     /// The rule allows a terminal (`shell`, or `cmd` with `tty`).
     pub tty: bool,
     pub timeout: Option<Duration>,
+    /// When the login's certificate ends (its valid_before), if it does:
+    /// the session ends then too.
+    pub cert_end: Option<std::time::SystemTime>,
     /// Background processes may outlive the session (`detach`).
     pub detach: bool,
     /// Names the session's cgroup (`nsgate-NAME`): the session id.
@@ -69,6 +72,8 @@ pub(crate) struct Plan {
 pub(crate) enum EndReason {
     Timeout,
     Disconnect,
+    /// The login's certificate reached its valid_before.
+    CertExpired,
 }
 
 impl std::fmt::Display for EndReason {
@@ -76,6 +81,7 @@ impl std::fmt::Display for EndReason {
         f.write_str(match self {
             EndReason::Timeout => "timeout",
             EndReason::Disconnect => "client disconnected",
+            EndReason::CertExpired => "certificate expired",
         })
     }
 }
@@ -124,6 +130,7 @@ pub(crate) struct Started {
     /// The forwarded signals, blocked and read from a signalfd.
     pub signals: Signals,
     pub timeout: Option<Duration>,
+    pub cert_end: Option<std::time::SystemTime>,
     pub detach: bool,
     /// When the entering process was forked.
     pub begun: Instant,
@@ -260,6 +267,7 @@ pub(crate) fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<
         relay,
         signals,
         timeout: plan.timeout,
+        cert_end: plan.cert_end,
         detach: plan.detach,
         begun: started,
         client,
