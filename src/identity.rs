@@ -151,25 +151,117 @@ mod tests {
         assert_eq!(fingerprint(b""), None);
     }
 
+    fn fp(path: &Path) -> Option<String> {
+        key_from_user_auth(path, NOW).unwrap().map(|k| k.fingerprint)
+    }
+
+    /// 2023-11-14: after the testdata RSA certificate ended (2020-01-02).
+    const NOW: u64 = 1_700_000_000;
+    const CERT: &str = include_str!("cert/testdata/ed25519-cert.pub");
+    const EXPIRED: &str = include_str!("cert/testdata/rsa-cert.pub");
+
+    fn dir(test: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("nsgate-ua-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A file as sshd makes it: the user's, 0600.
+    fn write(path: &Path, text: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::remove_file(path);
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
     #[test]
     fn reads_the_first_publickey_line() {
-        let dir = std::env::temp_dir().join(format!("nsgate-ua-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = dir("first");
         let path = dir.join("auth");
-        std::fs::write(
+        write(
             &path,
-            format!("password\npublickey ssh-ed25519 {KEY}\npublickey ssh-rsa AAAAB3Nza\n"),
-        )
-        .unwrap();
-        assert_eq!(
-            fingerprint_from_user_auth(&path).unwrap().as_deref(),
-            Some(FP)
+            &format!("password\npublickey ssh-ed25519 {KEY}\npublickey ssh-rsa AAAAB3Nza\n"),
         );
-        std::fs::write(&path, "keyboard-interactive\n").unwrap();
-        assert_eq!(fingerprint_from_user_auth(&path).unwrap(), None);
-        std::fs::write(&path, "publickey ssh-ed25519\n").unwrap();
-        assert!(fingerprint_from_user_auth(&path).is_err());
-        assert!(fingerprint_from_user_auth(&dir).is_err());
+        assert_eq!(fp(&path).as_deref(), Some(FP));
+        write(&path, "keyboard-interactive\n");
+        assert_eq!(fp(&path), None);
+        write(&path, "publickey ssh-ed25519\n");
+        assert!(key_from_user_auth(&path, NOW).is_err());
+        assert!(key_from_user_auth(&dir, NOW).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_certificate_gives_its_key_fingerprint_and_itself() {
+        let dir = dir("cert");
+        let path = dir.join("auth");
+        // What sshd writes: the type and base64, no comment.
+        let line = |pub_line: &str| {
+            let mut f = pub_line.split(' ');
+            format!("publickey {} {}\n", f.next().unwrap(), f.next().unwrap())
+        };
+        write(&path, &line(CERT));
+        let key = key_from_user_auth(&path, NOW).unwrap().unwrap();
+        // ssh-keygen -lf prints this for the key and its certificate alike.
+        assert_eq!(
+            key.fingerprint,
+            "SHA256:UWnkNVAd6PZ+xaAmQXbBoM458NnOO552EEuqfRsRm+M"
+        );
+        let cert = key.certificate.unwrap();
+        assert_eq!(cert.principals, ["alice", "ops"]);
+        let ca = "SHA256:dVzC3pHebssQTrg7Z5ueBKrBAO7NHyaB9FTI7Az85Og".to_string();
+        assert_eq!(trusted_principals(&cert, &[ca]), ["alice", "ops"]);
+        assert!(trusted_principals(&cert, &[FP.to_string()]).is_empty());
+        assert!(trusted_principals(&cert, &[]).is_empty());
+
+        write(&path, &line(EXPIRED));
+        assert!(matches!(
+            key_from_user_auth(&path, NOW),
+            Err(Error::Certificate(cert::CertError::Expired(1_577_923_200)))
+        ));
+        // A line whose type is not its blob's is not sshd's.
+        let b64 = CERT.split(' ').nth(1).unwrap();
+        write(&path, &format!("publickey ssh-rsa-cert-v01@openssh.com {b64}\n"));
+        assert!(matches!(
+            key_from_user_auth(&path, NOW),
+            Err(Error::UserAuth { .. })
+        ));
+        write(&path, "publickey ssh-ed25519-cert-v01@openssh.com AAAA\n");
+        assert!(matches!(
+            key_from_user_auth(&path, NOW),
+            Err(Error::Certificate(cert::CertError::Truncated(_)))
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_file_must_be_the_users_own_named_and_small() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = dir("safe");
+        let path = dir.join("auth");
+        let why = |path: &Path| match key_from_user_auth(path, NOW) {
+            Err(Error::UserAuth { why, .. }) => why,
+            other => panic!("{other:?}"),
+        };
+        write(&dir.join("real"), &format!("publickey ssh-ed25519 {KEY}\n"));
+        std::os::unix::fs::symlink(dir.join("real"), &path).unwrap();
+        assert_eq!(why(&path), "a symbolic link");
+        std::fs::remove_file(&path).unwrap();
+
+        write(&path, &format!("publickey ssh-ed25519 {KEY}\n"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o620)).unwrap();
+        assert_eq!(why(&path), "writable by group or others");
+
+        // Over 64 KiB is refused, not cut.
+        write(&path, &format!("publickey ssh-ed25519 {KEY}\n{}", "#".repeat(65536)));
+        assert_eq!(why(&path), "larger than 65536 bytes");
+
+        if Uid::real().is_root() {
+            write(&path, &format!("publickey ssh-ed25519 {KEY}\n"));
+            std::os::unix::fs::chown(&path, Some(1000), None).unwrap();
+            assert_eq!(why(&path), "owned by uid 1000, not 0");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

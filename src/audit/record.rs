@@ -418,6 +418,47 @@ mod tests {
     }
 
     #[test]
+    fn certificate_fields_follow_fp_as_sshd_logs_them() {
+        let cert = crate::cert::Certificate {
+            key_fingerprint: "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8".into(),
+            serial: 18_446_744_073_709_551_615,
+            key_id: b"alice@example.com".to_vec(),
+            principals: vec!["alice".into(), "ops".into()],
+            valid_after: 0,
+            valid_before: crate::cert::FOREVER,
+            ca: "SHA256:dVzC3pHebssQTrg7Z5ueBKrBAO7NHyaB9FTI7Az85Og".into(),
+        };
+        let r = Record {
+            cert: Some(cert.clone()),
+            ..allow()
+        };
+        let m = r.message();
+        let want = "fp=SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8 \
+            cert_id=\"alice@example.com\" cert_serial=18446744073709551615 \
+            cert_ca=SHA256:dVzC3pHebssQTrg7Z5ueBKrBAO7NHyaB9FTI7Az85Og \
+            cert_principals=alice,ops from=";
+        assert!(m.contains(want), "{m}");
+        // A key id as the CA wrote it, escaped; no principals at all.
+        let r = Record {
+            cert: Some(crate::cert::Certificate {
+                key_id: b"bob \"x\"\n".to_vec(),
+                principals: Vec::new(),
+                ..cert
+            }),
+            ..allow()
+        };
+        let m = r.message();
+        assert!(m.contains(r#" cert_id="bob \"x\"\x0A" "#), "{m}");
+        assert!(m.contains(" cert_principals=\"\" from="), "{m}");
+        let fields = parse_message(&m).unwrap();
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names[3..9],
+            ["key", "fp", "cert_id", "cert_serial", "cert_ca", "cert_principals"]
+        );
+    }
+
+    #[test]
     fn signals_by_name_else_number() {
         assert_eq!(Exit::Signaled(9).to_string(), "signal=SIGKILL");
         assert_eq!(Exit::Signaled(1).to_string(), "signal=SIGHUP");
