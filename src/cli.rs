@@ -649,7 +649,9 @@ fn authorized_principal(args: &Args) -> Report {
     let options = if pty { "restrict,pty" } else { "restrict" };
     let mut report = Report::out(0, format!("{options},command=\"{command}\" {name}\n"));
     if config.settings.trusted_ca.is_empty() {
-        report.err = "nsgate: warning: no \"set trusted-ca\": principal rules give certificates nothing\n".into();
+        report.err =
+            "nsgate: warning: no \"set trusted-ca\": principal rules give certificates nothing\n"
+                .into();
     }
     report
 }

@@ -80,8 +80,8 @@ pub(crate) fn key_from_user_auth(path: &Path, now: u64) -> Result<Option<LoginKe
             .next()
             .ok_or_else(|| fail("publickey line without a key".into()))?;
         if !cert::is_certificate_type(kind) {
-            let fingerprint =
-                fingerprint(blob).ok_or_else(|| fail("publickey line with a malformed key".into()))?;
+            let fingerprint = fingerprint(blob)
+                .ok_or_else(|| fail("publickey line with a malformed key".into()))?;
             return Ok(Some(LoginKey {
                 fingerprint,
                 certificate: None,
@@ -93,7 +93,9 @@ pub(crate) fn key_from_user_auth(path: &Path, now: u64) -> Result<Option<LoginKe
         if !named {
             return Err(fail("publickey line whose type is not its key's".into()));
         }
-        certificate.check_validity(now).map_err(Error::Certificate)?;
+        certificate
+            .check_validity(now)
+            .map_err(Error::Certificate)?;
         return Ok(Some(LoginKey {
             fingerprint: certificate.key_fingerprint.clone(),
             certificate: Some(certificate),
@@ -114,7 +116,7 @@ fn blob_type(base64_blob: &[u8]) -> Option<Vec<u8>> {
 /// The principals `certificate` vouches for, if a CA of `trusted` (`set
 /// trusted-ca`) signed it; else none, so principal rules give it nothing.
 pub(crate) fn trusted_principals(certificate: &Certificate, trusted: &[String]) -> Vec<String> {
-    if trusted.iter().any(|ca| *ca == certificate.ca) {
+    if trusted.contains(&certificate.ca) {
         certificate.principals.clone()
     } else {
         Vec::new()
@@ -152,7 +154,9 @@ mod tests {
     }
 
     fn fp(path: &Path) -> Option<String> {
-        key_from_user_auth(path, NOW).unwrap().map(|k| k.fingerprint)
+        key_from_user_auth(path, NOW)
+            .unwrap()
+            .map(|k| k.fingerprint)
     }
 
     /// 2023-11-14: after the testdata RSA certificate ended (2020-01-02).
@@ -222,7 +226,10 @@ mod tests {
         ));
         // A line whose type is not its blob's is not sshd's.
         let b64 = CERT.split(' ').nth(1).unwrap();
-        write(&path, &format!("publickey ssh-rsa-cert-v01@openssh.com {b64}\n"));
+        write(
+            &path,
+            &format!("publickey ssh-rsa-cert-v01@openssh.com {b64}\n"),
+        );
         assert!(matches!(
             key_from_user_auth(&path, NOW),
             Err(Error::UserAuth { .. })
@@ -254,7 +261,10 @@ mod tests {
         assert_eq!(why(&path), "writable by group or others");
 
         // Over 64 KiB is refused, not cut.
-        write(&path, &format!("publickey ssh-ed25519 {KEY}\n{}", "#".repeat(65536)));
+        write(
+            &path,
+            &format!("publickey ssh-ed25519 {KEY}\n{}", "#".repeat(65536)),
+        );
         assert_eq!(why(&path), "larger than 65536 bytes");
 
         if Uid::real().is_root() {

@@ -223,7 +223,11 @@ impl Record {
             out.push_str(" cert_serial=");
             out.push_str(&cert.serial.to_string());
             word(&mut out, "cert_ca", Some(&cert.ca));
-            word(&mut out, "cert_principals", Some(&cert.principals.join(",")));
+            word(
+                &mut out,
+                "cert_principals",
+                Some(&cert.principals.join(",")),
+            );
         }
         word(
             &mut out,
@@ -454,7 +458,14 @@ mod tests {
         let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names[3..9],
-            ["key", "fp", "cert_id", "cert_serial", "cert_ca", "cert_principals"]
+            [
+                "key",
+                "fp",
+                "cert_id",
+                "cert_serial",
+                "cert_ca",
+                "cert_principals"
+            ]
         );
     }
 

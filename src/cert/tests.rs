@@ -28,24 +28,91 @@ const CA_ED25519: &str = include_str!("testdata/ca-ed25519.pub");
 const CA_ED: &str = "SHA256:dVzC3pHebssQTrg7Z5ueBKrBAO7NHyaB9FTI7Az85Og";
 const CA_RSA: &str = "SHA256:MaeltTSzVnj+lRoiJHMHWwkoYxcxeMbE9/o8b5Gp9Os";
 
+/// (file, key fingerprint, serial, key id, principals, after, before, CA)
+type Expected<'a> = (
+    &'a str,
+    &'a str,
+    u64,
+    &'a str,
+    &'a [&'a str],
+    u64,
+    u64,
+    &'a str,
+);
+
 #[test]
 fn decodes_what_ssh_keygen_signed() {
-    // (file, key fingerprint, serial, key id, principals, after, before, CA)
-    let table: [(&str, &str, u64, &str, &[&str], u64, u64, &str); 7] = [
-        (ED25519, "SHA256:UWnkNVAd6PZ+xaAmQXbBoM458NnOO552EEuqfRsRm+M", 7,
-            "alice@example.com", &["alice", "ops"], 0, FOREVER, CA_ED),
-        (ECDSA256, "SHA256:uc1BiG03qk1J8oDPk65L4wQ9ISO8oAVLMZma6qvviBE", 1,
-            "carol", &["carol", "db-admins"], 0, FOREVER, CA_RSA),
-        (ECDSA384, "SHA256:F/pl1jsXC5JufcHkWQjFq6zyTtHp0MQqJt6tMWMg7wM", u64::MAX,
-            "bob 384", &["bob"], 1_577_836_800, 4_102_358_400, CA_ED),
-        (ECDSA521, "SHA256:ClFEzXchl4PDJxkr7iJzHhCmQO2kxVAxpPtOehILSy0", 0,
-            "dave", &[], 0, FOREVER, CA_ED),
-        (RSA, "SHA256:2Po7dukFTrCuYCo/XwkFuriZb22Rbn/MIROY7aFPDl4", 99,
-            "erin", &["erin"], 1_577_836_800, 1_577_923_200, CA_RSA),
-        (SK_ED25519, "SHA256:/p0CbeE3dk2SyW1OXXsThGc12ezDVD8eGw2/vtztDfk", 5,
-            "sk", &["frank"], 0, FOREVER, CA_ED),
-        (SK_ECDSA, "SHA256:Sq6FPgsPWZc3RXSXKFq4uzEhPEwaHZCAoX46/7Q5024", 6,
-            "sk2", &["gina"], 0, FOREVER, CA_ED),
+    let table: [Expected; 7] = [
+        (
+            ED25519,
+            "SHA256:UWnkNVAd6PZ+xaAmQXbBoM458NnOO552EEuqfRsRm+M",
+            7,
+            "alice@example.com",
+            &["alice", "ops"],
+            0,
+            FOREVER,
+            CA_ED,
+        ),
+        (
+            ECDSA256,
+            "SHA256:uc1BiG03qk1J8oDPk65L4wQ9ISO8oAVLMZma6qvviBE",
+            1,
+            "carol",
+            &["carol", "db-admins"],
+            0,
+            FOREVER,
+            CA_RSA,
+        ),
+        (
+            ECDSA384,
+            "SHA256:F/pl1jsXC5JufcHkWQjFq6zyTtHp0MQqJt6tMWMg7wM",
+            u64::MAX,
+            "bob 384",
+            &["bob"],
+            1_577_836_800,
+            4_102_358_400,
+            CA_ED,
+        ),
+        (
+            ECDSA521,
+            "SHA256:ClFEzXchl4PDJxkr7iJzHhCmQO2kxVAxpPtOehILSy0",
+            0,
+            "dave",
+            &[],
+            0,
+            FOREVER,
+            CA_ED,
+        ),
+        (
+            RSA,
+            "SHA256:2Po7dukFTrCuYCo/XwkFuriZb22Rbn/MIROY7aFPDl4",
+            99,
+            "erin",
+            &["erin"],
+            1_577_836_800,
+            1_577_923_200,
+            CA_RSA,
+        ),
+        (
+            SK_ED25519,
+            "SHA256:/p0CbeE3dk2SyW1OXXsThGc12ezDVD8eGw2/vtztDfk",
+            5,
+            "sk",
+            &["frank"],
+            0,
+            FOREVER,
+            CA_ED,
+        ),
+        (
+            SK_ECDSA,
+            "SHA256:Sq6FPgsPWZc3RXSXKFq4uzEhPEwaHZCAoX46/7Q5024",
+            6,
+            "sk2",
+            &["gina"],
+            0,
+            FOREVER,
+            CA_ED,
+        ),
     ];
     for (file, fp, serial, id, principals, after, before, ca) in table {
         let cert = decode(&blob_of(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -150,20 +217,47 @@ fn refuses_what_sshd_would_not_accept_or_a_record_cannot_carry() {
     let table: Vec<(Vec<u8>, CertError)> = vec![
         (build(2, &[b"a"], b"id", FOREVER), CertError::NotUser(2)),
         (build(0, &[b"a"], b"id", FOREVER), CertError::NotUser(0)),
-        (build(1, &[b"a", b""], b"id", FOREVER), CertError::EmptyPrincipal),
+        (
+            build(1, &[b"a", b""], b"id", FOREVER),
+            CertError::EmptyPrincipal,
+        ),
         (
             build(1, &[b"a", b"b", b"a"], b"id", FOREVER),
             CertError::DuplicatePrincipal("a".into()),
         ),
-        (build(1, &[b"a b"], b"id", FOREVER), CertError::BadPrincipal(1)),
-        (build(1, &[b"a", b"b,c"], b"id", FOREVER), CertError::BadPrincipal(2)),
-        (build(1, &[b"a\nb"], b"id", FOREVER), CertError::BadPrincipal(1)),
-        (build(1, &[b"\xff"], b"id", FOREVER), CertError::BadPrincipal(1)),
-        (build(1, &[long.as_bytes()], b"id", FOREVER), CertError::BadPrincipal(1)),
-        (build(1, &many, b"id", FOREVER), CertError::TooManyPrincipals),
-        (build(1, &wide, b"id", FOREVER), CertError::PrincipalsTooLong),
+        (
+            build(1, &[b"a b"], b"id", FOREVER),
+            CertError::BadPrincipal(1),
+        ),
+        (
+            build(1, &[b"a", b"b,c"], b"id", FOREVER),
+            CertError::BadPrincipal(2),
+        ),
+        (
+            build(1, &[b"a\nb"], b"id", FOREVER),
+            CertError::BadPrincipal(1),
+        ),
+        (
+            build(1, &[b"\xff"], b"id", FOREVER),
+            CertError::BadPrincipal(1),
+        ),
+        (
+            build(1, &[long.as_bytes()], b"id", FOREVER),
+            CertError::BadPrincipal(1),
+        ),
+        (
+            build(1, &many, b"id", FOREVER),
+            CertError::TooManyPrincipals,
+        ),
+        (
+            build(1, &wide, b"id", FOREVER),
+            CertError::PrincipalsTooLong,
+        ),
         (build(1, &[b"a"], b"i\0d", FOREVER), CertError::KeyIdNul),
-        (build(1, &[b"a"], &[b'x'; 257], FOREVER), CertError::KeyIdTooLong),
+        (
+            build(1, &[b"a"], &[b'x'; 257], FOREVER),
+            CertError::KeyIdTooLong,
+        ),
     ];
     for (blob, want) in table {
         assert_eq!(decode(&blob), Err(want.clone()), "{want}");
@@ -179,13 +273,17 @@ fn refuses_what_sshd_would_not_accept_or_a_record_cannot_carry() {
     dss.extend(&build(1, &[b"a"], b"id", FOREVER)[36..]);
     assert_eq!(
         decode(&dss),
-        Err(CertError::UnknownType("ssh-dss-cert-v01@openssh.com".into()))
+        Err(CertError::UnknownType(
+            "ssh-dss-cert-v01@openssh.com".into()
+        ))
     );
 }
 
 #[test]
 fn every_truncation_is_refused() {
-    for file in [ED25519, ECDSA256, ECDSA384, ECDSA521, RSA, SK_ED25519, SK_ECDSA] {
+    for file in [
+        ED25519, ECDSA256, ECDSA384, ECDSA521, RSA, SK_ED25519, SK_ECDSA,
+    ] {
         let blob = blob_of(file);
         for n in 0..blob.len() {
             assert!(decode(&blob[..n]).is_err(), "{file} cut at {n}");
@@ -216,7 +314,9 @@ fn principal_names() {
 
 /// Real certificates, each with one kind of damage.
 fn mutated() -> impl Strategy<Value = Vec<u8>> {
-    let files = [ED25519, ECDSA256, ECDSA384, ECDSA521, RSA, SK_ED25519, SK_ECDSA];
+    let files = [
+        ED25519, ECDSA256, ECDSA384, ECDSA521, RSA, SK_ED25519, SK_ECDSA,
+    ];
     (
         0..files.len(),
         any::<prop::sample::Index>(),

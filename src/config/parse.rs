@@ -216,9 +216,8 @@ impl Parser<'_> {
 
     /// `permit|deny WHO on TARGETS [OPTION...] cmd WORD...|shell`.
     fn rule(&mut self, keyword: &Word, action: Action, words: &mut Words) -> Parsed<()> {
-        let who = who(words.expect(
-            "who the rule is for (key label, SHA256 fingerprint, principal:NAME or *)",
-        )?)?;
+        let who = who(words
+            .expect("who the rule is for (key label, SHA256 fingerprint, principal:NAME or *)")?)?;
         let on = words.expect("\"on\"")?;
         if Words::keyword(on) != Some("on") {
             return Err(at(
