@@ -194,3 +194,106 @@ fn a_session_ends_when_its_certificate_does() {
     );
     assert!(took < Duration::from_secs(20), "{took:?}");
 }
+
+/// Gate mode as sshd starts it, with SSH_USER_AUTH naming a file that holds
+/// `content` (the user's, 0600, as sshd makes it): what a bad certificate,
+/// or a file that is not sshd's, gets.
+#[test]
+fn bad_certificates_and_files_are_refused_with_an_error_record() {
+    use base64::Engine;
+    use std::os::unix::fs::PermissionsExt;
+    if !common::is_root() {
+        common::skip_or_fail("certs_refused", "needs root (a root-owned configuration)");
+        return;
+    }
+    let dir = common::private_dir("nsgate-certs", "refused");
+    let syslog = common::Rsyslogd::new(&dir.join("syslog"));
+    if !syslog.start("certs_refused") {
+        return;
+    }
+    let conf = dir.join("nsgate.conf");
+    common::write_trusted(
+        &conf,
+        &format!(
+            "{}\ntarget web1 pidfile {}/no.pid\npermit * on web1 cmd /bin/true\n",
+            syslog.setting(),
+            dir.display()
+        ),
+    );
+    let testdata = std::path::Path::new(ROOT).join("src/cert/testdata");
+    let pub_line = |name: &str| std::fs::read_to_string(testdata.join(name)).unwrap();
+    let good = pub_line("ed25519-cert.pub");
+    let b64 = good.split(' ').nth(1).unwrap();
+    let engine = base64::engine::general_purpose::STANDARD;
+    let mut blob = engine.decode(b64).unwrap();
+    blob.truncate(blob.len() - 10);
+    let truncated = engine.encode(&blob);
+    let expired = pub_line("rsa-cert.pub");
+    let expired = expired.split(' ').nth(1).unwrap();
+    let big = format!(
+        "publickey ssh-ed25519-cert-v01@openssh.com {b64}\n{}",
+        "#".repeat(65536)
+    );
+
+    let auth = dir.join("auth");
+    let cases: [(&str, String, &str); 4] = [
+        (
+            "truncated",
+            format!("publickey ssh-ed25519-cert-v01@openssh.com {truncated}\n"),
+            "refusing the SSH certificate: truncated in its signature",
+        ),
+        (
+            "a line whose type is not its blob's",
+            format!("publickey ssh-dss-cert-v01@openssh.com {b64}\n"),
+            "cannot read SSH_USER_AUTH",
+        ),
+        (
+            "expired",
+            format!("publickey ssh-rsa-cert-v01@openssh.com {expired}\n"),
+            "refusing the SSH certificate: expired at 2020-01-02T00:00:00Z",
+        ),
+        ("oversized", big, "cannot read SSH_USER_AUTH"),
+    ];
+    for (n, (what, content, message)) in cases.iter().enumerate() {
+        let _ = std::fs::remove_file(&auth);
+        std::fs::write(&auth, content).unwrap();
+        std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let out = common::gate_command(&conf, "alice", "web1", "/bin/true")
+            .env("SSH_USER_AUTH", &auth)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            (out.status.code(), out.stdout.as_slice()),
+            (Some(125), &b""[..]),
+            "{what}: {stderr}"
+        );
+        assert!(
+            stderr.starts_with(&format!("nsgate: {message}")) && stderr.lines().count() == 1,
+            "{what}: {stderr}"
+        );
+        let records = syslog.records(n + 1, Duration::from_secs(10), None);
+        let last = &records[n];
+        assert_eq!(last.bytes("event"), Some(&b"error"[..]), "{what}");
+        assert_eq!(last.bytes("rule"), None, "{what}: nothing was decided");
+    }
+    // A link to a good file is not sshd's file.
+    std::fs::write(
+        dir.join("real"),
+        format!("publickey ssh-ed25519-cert-v01@openssh.com {b64}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(dir.join("real"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let _ = std::fs::remove_file(&auth);
+    std::os::unix::fs::symlink(dir.join("real"), &auth).unwrap();
+    let out = common::gate_command(&conf, "alice", "web1", "/bin/true")
+        .env("SSH_USER_AUTH", &auth)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let records = syslog.records(5, Duration::from_secs(10), None);
+    let reason = String::from_utf8_lossy(records[4].bytes("reason").unwrap()).into_owned();
+    assert!(reason.ends_with(": a symbolic link"), "{reason}");
+    syslog.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
