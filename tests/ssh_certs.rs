@@ -22,10 +22,9 @@ fn field<'a>(line: &'a str, name: &str) -> &'a str {
         + name.len()
         + 2;
     let rest = &line[start..];
-    let end = if rest.starts_with('"') {
-        rest[1..].find('"').map(|i| i + 2)
-    } else {
-        rest.find(' ')
+    let end = match rest.strip_prefix('"') {
+        Some(quoted) => quoted.find('"').map(|i| i + 2),
+        None => rest.find(' '),
     };
     &rest[..end.unwrap_or(rest.len())]
 }
