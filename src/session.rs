@@ -129,8 +129,8 @@ fn session(
     enter_and_wait(auditor, record, &pinned, &plan, prepared)
 }
 
-/// Seconds since the epoch, for a certificate's validity; a clock before
-/// the epoch reads as the epoch, which no valid certificate is valid at.
+/// Seconds since the epoch, for a certificate's validity (a clock before
+/// the epoch reads as 0).
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
