@@ -1,5 +1,5 @@
 //! The command line of nsgate(8) OPTIONS: gate mode and the admin's `--check`,
-//! `--explain`, `--list` and `--authorized-key`.
+//! `--explain`, `--list`, `--authorized-key` and `--authorized-principal`.
 #![forbid(unsafe_code)]
 
 use crate::config::{self, Config, TargetKind};
@@ -15,9 +15,10 @@ pub(crate) const DEFAULT_CONFIG: &str = "/etc/nsgate.conf";
 
 const USAGE: &str = "usage: nsgate [--config FILE] [--key LABEL] [TARGET | TARGET,TARGET...]
        nsgate [--config FILE] --check
-       nsgate [--config FILE] [--key LABEL] [--fingerprint SHA256:...] --explain TARGET [COMMAND]
-       nsgate [--config FILE] [--key LABEL] [--fingerprint SHA256:...] --list [TARGET]
+       nsgate [--config FILE] [--key LABEL] [--fingerprint SHA256:...] [--principal NAME] --explain TARGET [COMMAND]
+       nsgate [--config FILE] [--key LABEL] [--fingerprint SHA256:...] [--principal NAME] --list [TARGET]
        nsgate [--config FILE] [--key LABEL] --authorized-key [TARGET | TARGET,TARGET...] < KEY.pub
+       nsgate [--config FILE] --authorized-principal NAME [TARGET | TARGET,TARGET...]
        nsgate replay [--config FILE | --dir DIR] [--speed X] [--cat] SID
        nsgate --version | --help";
 
@@ -28,6 +29,7 @@ enum Mode {
     Explain,
     List,
     AuthorizedKey,
+    AuthorizedPrincipal,
     Version,
     Help,
 }
@@ -39,6 +41,8 @@ struct Args {
     key: Option<String>,
     /// `--fingerprint`: the admin modes decide as if this key logged in.
     fingerprint: Option<String>,
+    /// `--principal` (`--explain`, `--list`), or `--authorized-principal`'s NAME.
+    principal: Option<String>,
     target: Option<String>,
     /// Gate mode's and `--authorized-key`'s TARGET: one, none or a list.
     reach: Reach,
@@ -76,6 +80,7 @@ pub(crate) fn main() -> i32 {
         Mode::Explain => explain(&args),
         Mode::List => list(&args),
         Mode::AuthorizedKey => authorized_key(&args, std::io::stdin().lock()),
+        Mode::AuthorizedPrincipal => authorized_principal(&args),
         Mode::Gate => return crate::session::run(&args.config, args.key.clone(), &args.reach),
     };
     report.write()
@@ -154,6 +159,15 @@ enum Misuse {
     FingerprintNotHere,
     /// A TARGET with a comma that is not a list of target names.
     InvalidTargetList(String),
+    PrincipalTwice,
+    InvalidPrincipal(String),
+    /// `--authorized-principal NAME`: NAME is its `--key` label too.
+    PrincipalNotLabel(String),
+    /// `--principal` in another mode than `--explain` and `--list`: never in
+    /// gate mode, where only sshd's certificate may name principals.
+    PrincipalMode,
+    /// `--key` with `--authorized-principal`, which writes its own.
+    KeyWithPrincipal,
     /// A mode flag given `=VALUE`.
     TakesNoValue(String),
     OneMode,
@@ -189,9 +203,24 @@ impl fmt::Display for Misuse {
                 f,
                 "invalid target list \"{list}\" (target names joined by single commas)"
             ),
+            Misuse::PrincipalTwice => f.write_str("--principal given twice"),
+            Misuse::InvalidPrincipal(name) => write!(
+                f,
+                "invalid principal \"{}\" (1 to 255 bytes, no blank, comma or control character)",
+                crate::quote::escape(name.as_bytes())
+            ),
+            Misuse::PrincipalNotLabel(name) => write!(
+                f,
+                "principal \"{}\" cannot be a --key label (letters, digits, '.', '_', '-', '@', at most 64)",
+                crate::quote::escape(name.as_bytes())
+            ),
+            Misuse::PrincipalMode => f.write_str("--principal goes only with --explain or --list"),
+            Misuse::KeyWithPrincipal => {
+                f.write_str("--key does not go with --authorized-principal, whose NAME is the label")
+            }
             Misuse::TakesNoValue(flag) => write!(f, "{flag} takes no value"),
             Misuse::OneMode => f.write_str(
-                "give only one of --check, --explain, --list, --authorized-key, --version, --help",
+                "give only one of --check, --explain, --list, --authorized-key, --authorized-principal, --version, --help",
             ),
             Misuse::MissingTarget => f.write_str("missing TARGET"),
             Misuse::TooManyArguments => f.write_str("too many arguments"),
@@ -211,6 +240,7 @@ fn parse_args(raw: Vec<OsString>) -> Result<Args, UsageError> {
             config: PathBuf::from(DEFAULT_CONFIG),
             key: None,
             fingerprint: None,
+            principal: None,
             target: None,
             reach: Reach::Any,
             command: None,
@@ -281,6 +311,17 @@ impl Scan {
                 self.fingerprint(value);
                 return;
             }
+            "--principal" => {
+                let value = option_value("--principal", inline, raw);
+                self.principal(value);
+                return;
+            }
+            "--authorized-principal" => {
+                let value = option_value("--authorized-principal", inline, raw);
+                self.principal(value);
+                self.mode(flag, Mode::AuthorizedPrincipal, false, raw);
+                return;
+            }
             "--check" => Mode::Check,
             "--explain" => Mode::Explain,
             "--list" => Mode::List,
@@ -323,6 +364,19 @@ impl Scan {
             Ok(_) if self.args.fingerprint.is_some() => self.fail(Misuse::FingerprintTwice),
             Ok(fp) if !identity::is_fingerprint(&fp) => self.fail(Misuse::InvalidFingerprint(fp)),
             Ok(fp) => self.args.fingerprint = Some(fp),
+        }
+    }
+
+    /// `--principal` or `--authorized-principal`'s NAME: once, and a name a
+    /// certificate could carry.
+    fn principal(&mut self, value: Result<String, Misuse>) {
+        match value {
+            Err(e) => self.fail(e),
+            Ok(_) if self.args.principal.is_some() => self.fail(Misuse::PrincipalTwice),
+            Ok(name) if !crate::cert::is_principal(&name) => {
+                self.fail(Misuse::InvalidPrincipal(name))
+            }
+            Ok(name) => self.args.principal = Some(name),
         }
     }
 
@@ -382,10 +436,11 @@ impl Scan {
         if args.fingerprint.is_some() && !matches!(args.mode, Mode::Explain | Mode::List) {
             return Err(refuse(Misuse::FingerprintNotHere));
         }
+        check_principal(&args).map_err(refuse)?;
         let mut positional = self.positional.into_iter();
         let (min, max) = match args.mode {
             Mode::Explain => (1, 1),
-            Mode::Gate | Mode::List | Mode::AuthorizedKey => (0, 1),
+            Mode::Gate | Mode::List | Mode::AuthorizedKey | Mode::AuthorizedPrincipal => (0, 1),
             Mode::Check | Mode::Version | Mode::Help => (0, 0),
         };
         let count = positional.len();
@@ -402,12 +457,28 @@ impl Scan {
                     .map_err(|_| refuse(Misuse::TargetNotUtf8))?,
             );
         }
-        if matches!(args.mode, Mode::Gate | Mode::AuthorizedKey) {
+        if matches!(
+            args.mode,
+            Mode::Gate | Mode::AuthorizedKey | Mode::AuthorizedPrincipal
+        ) {
             let target = args.target.as_deref();
             args.reach = Reach::from_arg(target)
                 .ok_or_else(|| refuse(Misuse::InvalidTargetList(target.unwrap_or("").into())))?;
         }
         Ok(args)
+    }
+}
+
+/// `--principal` only where a principal is supposed, and
+/// `--authorized-principal`'s NAME a label, as its line passes it to `--key`.
+fn check_principal(args: &Args) -> Result<(), Misuse> {
+    match (args.mode, &args.principal) {
+        (Mode::AuthorizedPrincipal, _) if args.key.is_some() => Err(Misuse::KeyWithPrincipal),
+        (Mode::AuthorizedPrincipal, Some(name)) if !identity::is_label(name) => {
+            Err(Misuse::PrincipalNotLabel(name.clone()))
+        }
+        (Mode::Explain | Mode::List | Mode::AuthorizedPrincipal, _) | (_, None) => Ok(()),
+        (_, Some(_)) => Err(Misuse::PrincipalMode),
     }
 }
 
@@ -470,12 +541,14 @@ fn admin_setup(args: &Args) -> Result<(Config, String), Report> {
     Ok((config, target))
 }
 
-/// The key the admin modes decide for: `--key`, and `--fingerprint` as if
-/// that key had logged in (gate mode reads it from SSH_USER_AUTH).
+/// The key the admin modes decide for: `--key`, `--fingerprint` as if that
+/// key had logged in (gate mode reads it from SSH_USER_AUTH), and
+/// `--principal` as if a certificate from a trusted CA carried it.
 fn admin_identity(args: &Args) -> Identity {
     Identity {
         label: args.key.clone(),
         fingerprint: args.fingerprint.clone(),
+        principals: args.principal.iter().cloned().collect(),
     }
 }
 
@@ -580,7 +653,7 @@ fn list(args: &Args) -> Report {
         }
     }
     let who = admin_identity(args);
-    let by_key = who.label.is_some() || who.fingerprint.is_some();
+    let by_key = who != Identity::default();
     let out = match (&args.target, by_key) {
         (Some(target), true) => policy::list::rules(&config, &who, target, ""),
         (Some(target), false) => policy::list::every_key(&config, target, ""),
@@ -602,15 +675,8 @@ fn authorized_key(args: &Args, input: impl std::io::Read) -> Report {
         Ok(config) => config,
         Err(report) => return report,
     };
-    let listed = match &args.reach {
-        Reach::Fixed(name) => vec![name.clone()],
-        Reach::Only(names) => names.clone(),
-        Reach::Any => Vec::new(),
-    };
-    for name in &listed {
-        if let Err(report) = known(&config, name) {
-            return report;
-        }
+    if let Err(report) = reachable(args, &config) {
+        return report;
     }
     let mut text = String::new();
     if std::io::Read::read_to_string(&mut input.take(MAX_PUBLIC_KEY), &mut text).is_err() {
@@ -629,27 +695,92 @@ fn authorized_key(args: &Args, input: impl std::io::Read) -> Report {
     let who = Identity {
         label: args.key.clone(),
         fingerprint: Some(key.fingerprint.clone()),
+        principals: Vec::new(),
     };
+    match forced(args, &config, &who, args.key.as_deref(), "this key") {
+        Ok(forced) => {
+            let comment = key.comment.map(|c| format!(" {c}")).unwrap_or_default();
+            Report::out(0, format!("{forced} {} {}{comment}\n", key.kind, key.blob))
+        }
+        Err(report) => report,
+    }
+}
+
+/// `--authorized-principal NAME [TARGET]`: the AuthorizedPrincipalsFile
+/// line (sshd(8) AUTHORIZED_KEYS FILE FORMAT: key options, then the
+/// principal) that runs nsgate with `--key NAME` for certificates naming
+/// NAME; with `restrict`, and `pty` where the rules for NAME (label or
+/// principal) give a terminal; exit 1 if they permit nothing there.
+fn authorized_principal(args: &Args) -> Report {
+    let config = match admin_config(args) {
+        Ok(config) => config,
+        Err(report) => return report,
+    };
+    if let Err(report) = reachable(args, &config) {
+        return report;
+    }
+    let name = args.principal.clone().unwrap_or_default();
+    let who = Identity {
+        label: Some(name.clone()),
+        fingerprint: None,
+        principals: vec![name.clone()],
+    };
+    let whom = format!("principal {name}");
+    let mut report = match forced(args, &config, &who, Some(&name), &whom) {
+        Ok(forced) => Report::out(0, format!("{forced} {name}\n")),
+        Err(report) => return report,
+    };
+    if config.settings.trusted_ca.is_empty() {
+        report.err =
+            "nsgate: warning: no \"set trusted-ca\": principal rules give certificates nothing\n"
+                .into();
+    }
+    report
+}
+
+/// Exit 2 unless every target the command line names is one.
+fn reachable(args: &Args, config: &Config) -> Result<(), Report> {
+    let listed = match &args.reach {
+        Reach::Fixed(name) => std::slice::from_ref(name),
+        Reach::Only(names) => names.as_slice(),
+        Reach::Any => &[],
+    };
+    listed
+        .iter()
+        .try_for_each(|name| known(config, name).map(drop))
+}
+
+/// The options of an authorized_keys or principals line for `who`:
+/// `restrict`, `pty` where a rule on a target of `args.reach` gives a
+/// terminal, and the forced command, this nsgate with its `--config`,
+/// `--key label` and the reach; exit 1 when no rule permits `whom`
+/// anything there.
+fn forced(
+    args: &Args,
+    config: &Config,
+    who: &Identity,
+    label: Option<&str>,
+    whom: &str,
+) -> Result<String, Report> {
     let mut permits = Vec::new();
-    for target in args.reach.targets(&config) {
-        for rule in policy::rules_for(&config, &who, &target.name) {
+    for target in args.reach.targets(config) {
+        for rule in policy::rules_for(config, who, &target.name) {
             permits.push(rule.effective(target).tty);
         }
     }
     if permits.is_empty() {
         let on = args.reach.arg().unwrap_or_else(|| "any target".into());
-        return Report::err(
+        return Err(Report::err(
             1,
-            format!("nsgate: no rule permits this key anything on {on}\n"),
-        );
+            format!("nsgate: no rule permits {whom} anything on {on}\n"),
+        ));
     }
-    let pty = permits.contains(&true);
     let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/sbin/nsgate"));
     let mut command = program.display().to_string();
     if args.config != std::path::Path::new(DEFAULT_CONFIG) {
         command += &format!(" --config {}", args.config.display());
     }
-    if let Some(label) = &args.key {
+    if let Some(label) = label {
         command += &format!(" --key {label}");
     }
     if let Some(target) = args.reach.arg() {
@@ -657,15 +788,12 @@ fn authorized_key(args: &Args, input: impl std::io::Read) -> Report {
     }
     // Inside the option's double quotes, sshd takes \" for a quote.
     let command = command.replace('\\', "\\\\").replace('"', "\\\"");
-    let options = if pty { "restrict,pty" } else { "restrict" };
-    let comment = key.comment.map(|c| format!(" {c}")).unwrap_or_default();
-    Report::out(
-        0,
-        format!(
-            "{options},command=\"{command}\" {} {}{comment}\n",
-            key.kind, key.blob
-        ),
-    )
+    let options = if permits.contains(&true) {
+        "restrict,pty"
+    } else {
+        "restrict"
+    };
+    Ok(format!("{options},command=\"{command}\""))
 }
 
 /// One public key line: `TYPE BASE64 [COMMENT]`.

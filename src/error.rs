@@ -31,6 +31,8 @@ pub(crate) enum Error {
         path: PathBuf,
         why: String,
     },
+    /// The certificate of SSH_USER_AUTH is not one nsgate accepts.
+    Certificate(crate::cert::CertError),
     /// A target could not be resolved, pinned or entered.
     Target {
         target: String,
@@ -65,6 +67,7 @@ impl std::fmt::Display for Error {
             Error::UserAuth { path, why } => {
                 write!(f, "cannot read SSH_USER_AUTH {}: {why}", path.display())
             }
+            Error::Certificate(why) => write!(f, "refusing the SSH certificate: {why}"),
             Error::Target { target, why } => write!(f, "target {target}: {why}"),
             Error::Audit(why) => write!(f, "audit unavailable: {why}"),
             Error::Record(why) => write!(f, "cannot record the session: {why}"),
@@ -110,6 +113,8 @@ impl Error {
                 "the configuration is invalid; an administrator can run nsgate --check".into()
             }
             Error::UserAuth { .. } => format!("cannot read SSH_USER_AUTH{details}"),
+            // About the client's own certificate: nothing of the host's.
+            Error::Certificate(_) => format!("{self}{details}"),
             Error::Target { .. } => {
                 format!("cannot find a running container for target {target}{details}")
             }
@@ -220,6 +225,10 @@ mod tests {
             (
                 enter(EXIT_NOT_FOUND, "cat: not found in the container"),
                 format!("\"cat\": not found in the container{details}"),
+            ),
+            (
+                Error::Certificate(crate::cert::CertError::Expired(1_700_000_000)),
+                format!("refusing the SSH certificate: expired at 2023-11-14T22:13:20Z{details}"),
             ),
             (Error::UnknownTarget("web9".into()), "unknown target web9".into()),
             (

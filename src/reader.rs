@@ -1,6 +1,7 @@
 //! The one reader of the files nsgate checks before it reads them: the
 //! configuration, and the pid files and machine records trusted as it is
-//! (root's); the SSH_USER_AUTH file sshd names; the seccomp cache's entries
+//! (root's); the SSH_USER_AUTH file sshd names (the login user's); the
+//! seccomp cache's entries
 //! (root's); the container's /etc/passwd and /etc/group (hostile). Each is
 //! opened without blocking or taking a terminal, checked on the opened
 //! descriptor (so what is checked is what is read) and read bounded. Each
@@ -43,6 +44,9 @@ pub(crate) enum Link {
 pub(crate) enum Owner {
     /// Root, and no one else may write it.
     Root,
+    /// This user, and no one else may write it: a file another process of
+    /// the user's made, in a directory anyone may write (sticky, as /tmp).
+    User(Uid),
     /// Anyone: the caller trusts only what it parses out of it.
     Anyone,
 }
@@ -52,8 +56,6 @@ pub(crate) enum Owner {
 pub(crate) enum Bound {
     /// A file larger than this many bytes is refused.
     AtMost(u64),
-    /// Only the first this many bytes are read, whatever the size.
-    First(u64),
 }
 
 /// Why a file was not read; each caller words it for its file.
@@ -64,9 +66,9 @@ pub(crate) enum NotRead {
     /// A symbolic link, with `Link::Refuse`.
     Symlink,
     NotRegular,
-    /// Owned by this uid, with `Owner::Root`.
+    /// Owned by this uid, with `Owner::Root` or `Owner::User`.
     Owner(Uid),
-    /// Writable by group or others, with `Owner::Root`: its mode.
+    /// Writable by group or others, with `Owner::Root` or `Owner::User`: its mode.
     Writable(u32),
     /// Larger than `Bound::AtMost`.
     TooLarge,
@@ -107,31 +109,35 @@ pub(crate) fn read(source: Source<'_>, bound: Bound, owner: Owner) -> Result<Vec
     if !info.is_file() {
         return Err(NotRead::NotRegular);
     }
-    if owner == Owner::Root {
-        if !info.uid.is_root() {
+    let owner_uid = match owner {
+        Owner::Root => Some(crate::system::Uid::ROOT),
+        Owner::User(uid) => Some(uid),
+        Owner::Anyone => None,
+    };
+    if let Some(uid) = owner_uid {
+        if info.uid != uid {
             return Err(NotRead::Owner(info.uid));
         }
         if info.mode & 0o022 != 0 {
             return Err(NotRead::Writable(info.mode));
         }
-        if let Source::Path(path, _) = source {
-            check_ancestors(path).map_err(NotRead::Directory)?;
-        }
     }
-    let limit = match bound {
-        Bound::AtMost(limit) if info.size > limit => return Err(NotRead::TooLarge),
-        // One byte more: the file may grow after the stat.
-        Bound::AtMost(limit) => limit + 1,
-        Bound::First(limit) => limit,
-    };
+    if let (Owner::Root, Source::Path(path, _)) = (owner, source) {
+        check_ancestors(path).map_err(NotRead::Directory)?;
+    }
+    let Bound::AtMost(limit) = bound;
+    if info.size > limit {
+        return Err(NotRead::TooLarge);
+    }
     let mut data = Vec::new();
-    file.take(limit)
+    // One byte more: the file may grow after the stat.
+    file.take(limit + 1)
         .read_to_end(&mut data)
         .map_err(|e| NotRead::Io("read", e))?;
-    match bound {
-        Bound::AtMost(limit) if data.len() as u64 > limit => Err(NotRead::TooLarge),
-        _ => Ok(data),
+    if data.len() as u64 > limit {
+        return Err(NotRead::TooLarge);
     }
+    Ok(data)
 }
 
 /// Opens without blocking: a FIFO or device must not hang nsgate before

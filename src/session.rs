@@ -144,14 +144,19 @@ fn session(
             .target(name)
             .ok_or_else(|| Error::UnknownTarget(name.clone()))?;
     }
-    let fingerprint = match std::env::var_os("SSH_USER_AUTH") {
-        Some(path) => identity::fingerprint_from_user_auth(&PathBuf::from(path))?,
+    let login = match std::env::var_os("SSH_USER_AUTH") {
+        Some(path) => identity::key_from_user_auth(&PathBuf::from(path), unix_now())?,
         None => None,
     };
-    record.fp = fingerprint.clone();
+    record.fp = login.as_ref().map(|k| k.fingerprint.clone());
+    let certificate = login.and_then(|k| k.certificate);
+    record.cert = certificate.clone();
     let who = Identity {
         label: key,
-        fingerprint,
+        fingerprint: record.fp.clone(),
+        principals: certificate.as_ref().map_or_else(Vec::new, |c| {
+            identity::trusted_principals(c, &config.settings.trusted_ca)
+        }),
     };
     let max = config.settings.max_command_bytes;
     let parsed = match (reach, original.as_deref()) {
@@ -196,7 +201,8 @@ fn session(
     if let Request::Command { argv, .. } = &request {
         *program = argv.words().first().cloned();
     }
-    let plan = plan(rule, target, &request, record.sid.to_string());
+    let mut plan = plan(rule, target, &request, record.sid.to_string());
+    plan.cert_end = certificate.as_ref().and_then(|c| c.end());
     let pinned = resolve::resolve_and_pin(target)?;
     record.container = pinned.runtime.container_id.clone();
     record.pid = Some(pinned.pid);
@@ -224,6 +230,14 @@ fn session(
     enter_and_wait(
         auditor, record, &pinned, &plan, prepared, recording, &secrets,
     )
+}
+
+/// Seconds since the epoch, for a certificate's validity (a clock before
+/// the epoch reads as 0).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A login that names no target and sends no request: the key's own
@@ -310,6 +324,7 @@ fn plan(rule: &Rule, target: &Target, request: &Request, session: String) -> ent
         env: effective.env,
         tty: effective.tty,
         timeout: rule.timeout,
+        cert_end: None,
         detach: rule.detach,
         session,
         record: rule.record.is_some(),
@@ -335,6 +350,7 @@ fn enter_and_wait(
                 enter::EndReason::Timeout => "timeout".to_string(),
                 enter::EndReason::Disconnect => "disconnect".to_string(),
                 enter::EndReason::RecordFailed => "record-failed".to_string(),
+                enter::EndReason::CertExpired => "cert-expired".to_string(),
             });
             let mut exit = record.exit(outcome.status, outcome.duration, reason);
             exit.ended = Some(outcome.ended);

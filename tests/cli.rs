@@ -432,7 +432,7 @@ fn usage_errors_go_to_whoever_the_mode_is_for() {
         (
             &["--check", "--explain", "web1", "ls"][..],
             2,
-            "give only one of --check, --explain, --list, --authorized-key, --version, --help",
+            "give only one of --check, --explain, --list, --authorized-key, --authorized-principal, --version, --help",
         ),
         (&["web1", "--explain", "web2"][..], 2, "too many arguments"),
         (&["--explain=web1"][..], 2, "--explain takes no value"),
@@ -878,5 +878,102 @@ fn authorized_key_prints_a_ready_line_with_restrict_and_pty_only_where_needed() 
             err.starts_with("nsgate: standard input holds no public key"),
             "{err}"
         );
+    }
+}
+
+/// `--principal` asks as a certificate from a trusted CA would, and
+/// `--authorized-principal` writes the AuthorizedPrincipalsFile line.
+#[test]
+fn principals_for_explain_list_and_authorized_principal() {
+    require_root();
+    let dir = Dir::new("principals");
+    let text = "target web1 docker web1\n\
+                target db docker db1\n\
+                permit principal:ops on web1 cmd /bin/cat /etc/hostname\n\
+                permit principal:dba on db shell\n";
+    let ca = "set trusted-ca SHA256:dVzC3pHebssQTrg7Z5ueBKrBAO7NHyaB9FTI7Az85Og\n";
+    let conf = dir.file("nsgate.conf", &format!("{ca}{text}"));
+    let c = s(&conf);
+    let explain = |who: &[&str]| {
+        let mut args = vec!["--config", c];
+        args.extend(who);
+        args.extend(["--explain", "web1", "/bin/cat /etc/hostname"]);
+        run(&args, &[]).0
+    };
+    assert_eq!(explain(&["--principal", "ops"]), 0);
+    assert_eq!(explain(&["--principal", "dba"]), 1);
+    assert_eq!(explain(&["--key", "ops"]), 1);
+    assert_eq!(
+        run(&["--config", c, "--principal", "dba", "--list", "db"], &[]),
+        (
+            0,
+            format!("{c}:5: permit principal:dba on db shell\n"),
+            String::new()
+        )
+    );
+    let command = |rest: &str| format!("{NSGATE} --config {c} {rest}");
+    assert_eq!(
+        run(
+            &["--config", c, "--authorized-principal", "ops", "web1"],
+            &[]
+        ),
+        (
+            0,
+            format!("restrict,command=\"{}\" ops\n", command("--key ops web1")),
+            String::new()
+        )
+    );
+    // A shell rule needs a terminal; without TARGET, every target counts.
+    assert_eq!(
+        run(&["--config", c, "--authorized-principal", "dba"], &[]),
+        (
+            0,
+            format!("restrict,pty,command=\"{}\" dba\n", command("--key dba")),
+            String::new()
+        )
+    );
+    assert_eq!(
+        run(&["--config", c, "--authorized-principal", "ops", "db"], &[]),
+        (
+            1,
+            String::new(),
+            "nsgate: no rule permits principal ops anything on db\n".into()
+        )
+    );
+    // Without a trusted CA the line is still written, with a warning, and
+    // --check warns too.
+    let bare = dir.file("bare.conf", text);
+    let (code, _, err) = run(
+        &["--config", s(&bare), "--authorized-principal", "ops"],
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert!(err.contains("no \"set trusted-ca\""), "{err}");
+    let (code, _, err) = run(&["--config", s(&bare), "--check"], &[]);
+    assert_eq!(code, 0);
+    assert!(
+        err.contains(":3: warning: principal rules match only certificates"),
+        "{err}"
+    );
+
+    // Gate mode never takes a principal from its command line.
+    assert_eq!(
+        run(&["--config", c, "--principal", "ops", "web1"], &[]),
+        (
+            125,
+            String::new(),
+            "nsgate: --principal goes only with --explain or --list\n".into()
+        )
+    );
+    for (args, message) in [
+        (&["--authorized-principal", "a b"][..], "invalid principal \"a b\" (1 to 255 bytes, no blank, comma or control character)"),
+        (&["--authorized-principal", "a:b"][..], "principal \"a:b\" cannot be a --key label (letters, digits, '.', '_', '-', '@', at most 64)"),
+        (&["--key", "x", "--authorized-principal", "ops"][..], "--key does not go with --authorized-principal, whose NAME is the label"),
+        (&["--principal", "a", "--principal", "b", "--list", "web1"][..], "--principal given twice"),
+        (&["--principal", "ops", "--check"][..], "--principal goes only with --explain or --list"),
+    ] {
+        let (code, out, err) = run(args, &[]);
+        assert_eq!((code, out.as_str()), (2, ""), "{args:?}");
+        assert!(err.starts_with(&format!("nsgate: {message}\nusage: ")), "{args:?}: {err}");
     }
 }

@@ -100,6 +100,8 @@ pub(crate) struct Record {
     pub key: Option<String>,
     /// `SHA256:...` from `SSH_USER_AUTH`.
     pub fp: Option<String>,
+    /// The certificate of a certificate login: `cert_*` fields after `fp`.
+    pub cert: Option<crate::cert::Certificate>,
     /// The client, from `SSH_CONNECTION` (see [`client_address`]).
     pub from: Option<SocketAddr>,
     /// The target name as given on the command line.
@@ -134,6 +136,7 @@ impl Record {
             event,
             key: None,
             fp: None,
+            cert: None,
             from: None,
             target: None,
             container: None,
@@ -221,6 +224,18 @@ impl Record {
         out.push_str(self.event.name());
         word(&mut out, "key", self.key.as_deref());
         word(&mut out, "fp", self.fp.as_deref());
+        if let Some(cert) = &self.cert {
+            // Each as sshd's "Accepted publickey" line has it (nsgate(8) AUDIT).
+            quoted(&mut out, "cert_id", &cert.key_id);
+            out.push_str(" cert_serial=");
+            out.push_str(&cert.serial.to_string());
+            word(&mut out, "cert_ca", Some(&cert.ca));
+            word(
+                &mut out,
+                "cert_principals",
+                Some(&cert.principals.join(",")),
+            );
+        }
         word(
             &mut out,
             "from",
@@ -431,6 +446,54 @@ mod tests {
         assert_eq!((Event::Allow.severity(), Event::Exit.severity()), (6, 6));
         assert_eq!((Event::Deny.severity(), Event::Error.severity()), (4, 3));
         assert_eq!((Event::List.name(), Event::List.severity()), ("list", 6));
+    }
+
+    #[test]
+    fn certificate_fields_follow_fp_as_sshd_logs_them() {
+        let cert = crate::cert::Certificate {
+            key_fingerprint: "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8".into(),
+            serial: 18_446_744_073_709_551_615,
+            key_id: b"alice@example.com".to_vec(),
+            principals: vec!["alice".into(), "ops".into()],
+            valid_after: 0,
+            valid_before: crate::cert::FOREVER,
+            ca: "SHA256:dVzC3pHebssQTrg7Z5ueBKrBAO7NHyaB9FTI7Az85Og".into(),
+        };
+        let r = Record {
+            cert: Some(cert.clone()),
+            ..allow()
+        };
+        let m = r.message();
+        let want = "fp=SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8 \
+            cert_id=\"alice@example.com\" cert_serial=18446744073709551615 \
+            cert_ca=SHA256:dVzC3pHebssQTrg7Z5ueBKrBAO7NHyaB9FTI7Az85Og \
+            cert_principals=alice,ops from=";
+        assert!(m.contains(want), "{m}");
+        // A key id as the CA wrote it, escaped; no principals at all.
+        let r = Record {
+            cert: Some(crate::cert::Certificate {
+                key_id: b"bob \"x\"\n".to_vec(),
+                principals: Vec::new(),
+                ..cert
+            }),
+            ..allow()
+        };
+        let m = r.message();
+        assert!(m.contains(r#" cert_id="bob \"x\"\x0A" "#), "{m}");
+        assert!(m.contains(" cert_principals=\"\" from="), "{m}");
+        let fields = parse_message(&m).unwrap();
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names[3..9],
+            [
+                "key",
+                "fp",
+                "cert_id",
+                "cert_serial",
+                "cert_ca",
+                "cert_principals"
+            ]
+        );
     }
 
     #[test]

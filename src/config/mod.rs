@@ -65,6 +65,9 @@ pub(crate) struct Settings {
     pub record_dir: PathBuf,
     /// A recording's largest size in bytes (`record-max-bytes`).
     pub record_max_bytes: u64,
+    /// `SHA256:` fingerprints of the CAs whose certificates principal rules
+    /// match (`set trusted-ca`, repeatable).
+    pub trusted_ca: Vec<String>,
 }
 
 /// `set journal yes|no|auto` (nsgate.conf(5), "Settings").
@@ -89,6 +92,7 @@ impl Default for Settings {
             journal_socket: PathBuf::from(JOURNAL_SOCKET),
             record_dir: PathBuf::from("/var/log/nsgate/sessions"),
             record_max_bytes: 64 << 20,
+            trusted_ca: Vec::new(),
         }
     }
 }
@@ -295,7 +299,8 @@ pub(crate) enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Who {
     Anyone,
-    /// Key labels and `SHA256:` fingerprints, any of which matches.
+    /// Key labels, `SHA256:` fingerprints and `principal:NAME`, any of
+    /// which matches.
     List(Vec<Principal>),
 }
 
@@ -304,6 +309,18 @@ pub(crate) enum Principal {
     Label(String),
     /// The full `SHA256:...` text, compared exactly.
     Fingerprint(String),
+    /// `principal:NAME`: a principal of a certificate from a trusted CA.
+    Certified(String),
+}
+
+impl std::fmt::Display for Principal {
+    /// As the configuration writes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Principal::Label(s) | Principal::Fingerprint(s) => f.write_str(s),
+            Principal::Certified(name) => write!(f, "principal:{name}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -406,12 +423,7 @@ impl std::fmt::Display for Rule {
         match &self.who {
             Who::Anyone => f.write_str(" *")?,
             Who::List(list) => {
-                let items: Vec<&str> = list
-                    .iter()
-                    .map(|p| match p {
-                        Principal::Label(s) | Principal::Fingerprint(s) => s.as_str(),
-                    })
-                    .collect();
+                let items: Vec<String> = list.iter().map(Principal::to_string).collect();
                 write!(f, " {}", items.join(","))?;
             }
         }

@@ -141,11 +141,19 @@ impl Parser<'_> {
         if let Some(extra) = words.take() {
             return Err(at(extra, "unexpected word after the setting's value"));
         }
-        if self.settings_seen.contains(&name.text) {
+        let repeatable = name.text == "trusted-ca";
+        if !repeatable && self.settings_seen.contains(&name.text) {
             return Err(at(name, format!("{} is set twice", name.text)));
         }
         let settings = &mut self.config.settings;
         match name.text.as_str() {
+            "trusted-ca" => {
+                let ca = fingerprint(value, &value.text)?;
+                if settings.trusted_ca.contains(&ca) {
+                    return Err(at(value, format!("trusted-ca {ca} is listed twice")));
+                }
+                settings.trusted_ca.push(ca);
+            }
             "syslog-socket" => settings.syslog_socket = absolute_path(value)?.into(),
             "syslog-facility" => {
                 settings.syslog_facility = Facility::from_name(&value.text)
@@ -180,7 +188,7 @@ impl Parser<'_> {
                 return Err(at(
                     name,
                     format!(
-                        "unknown setting \"{}\" (expected syslog-socket, syslog-facility, max-command-bytes, journal, journal-socket, record-dir or record-max-bytes)",
+                        "unknown setting \"{}\" (expected syslog-socket, syslog-facility, max-command-bytes, journal, journal-socket, record-dir, record-max-bytes or trusted-ca)",
                         name.text
                     ),
                 ))
@@ -240,7 +248,8 @@ impl Parser<'_> {
 
     /// `permit|deny WHO on TARGETS [OPTION...] cmd WORD...|shell`.
     fn rule(&mut self, keyword: &Word, action: Action, words: &mut Words) -> Parsed<()> {
-        let who = who(words.expect("who the rule is for (key label, SHA256 fingerprint or *)")?)?;
+        let who = who(words
+            .expect("who the rule is for (key label, SHA256 fingerprint, principal:NAME or *)")?)?;
         let on = words.expect("\"on\"")?;
         if Words::keyword(on) != Some("on") {
             return Err(at(
@@ -576,13 +585,15 @@ fn who(word: &Word) -> Parsed<Who> {
     let mut list = Vec::new();
     for item in list_items(word)? {
         if item.starts_with("SHA256:") {
-            if !crate::identity::is_fingerprint(item) {
+            list.push(Principal::Fingerprint(fingerprint(word, item)?));
+        } else if let Some(name) = item.strip_prefix("principal:") {
+            if !crate::cert::is_principal(name) {
                 return Err(at(
                     word,
-                    format!("invalid fingerprint \"{item}\" (write it as ssh-keygen -l prints it)"),
+                    format!("invalid principal \"{name}\" (1 to 255 bytes, no blank, comma or control character)"),
                 ));
             }
-            list.push(Principal::Fingerprint(item.to_string()));
+            list.push(Principal::Certified(name.to_string()));
         } else if crate::identity::is_label(item) {
             list.push(Principal::Label(item.to_string()));
         } else {
@@ -593,6 +604,18 @@ fn who(word: &Word) -> Parsed<Who> {
         }
     }
     Ok(Who::List(list))
+}
+
+/// A `SHA256:` fingerprint as `ssh-keygen -l` prints it: 32 bytes of
+/// SHA-256 are 43 characters of unpadded base64.
+fn fingerprint(word: &Word, item: &str) -> Parsed<String> {
+    if !crate::identity::is_fingerprint(item) {
+        return Err(at(
+            word,
+            format!("invalid fingerprint \"{item}\" (write it as ssh-keygen -l prints it)"),
+        ));
+    }
+    Ok(item.to_string())
 }
 
 fn user_spec(word: &Word) -> Parsed<UserSpec> {

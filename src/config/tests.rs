@@ -244,6 +244,40 @@ fn settings() {
 }
 
 #[test]
+fn trusted_cas_and_principal_rules() {
+    let ca1 = "SHA256:dVzC3pHebssQTrg7Z5ueBKrBAO7NHyaB9FTI7Az85Og";
+    let ca2 = "SHA256:MaeltTSzVnj+lRoiJHMHWwkoYxcxeMbE9/o8b5Gp9Os";
+    let c = ok(&format!(
+        "set trusted-ca {ca1}\nset trusted-ca {ca2}\n{T}\
+         permit principal:ops,alice,principal:db@example.com on web1 cmd /bin/ls\n"
+    ));
+    assert_eq!(c.settings.trusted_ca, [ca1, ca2]);
+    assert_eq!(
+        c.rules[0].who,
+        Who::List(vec![
+            Principal::Certified("ops".into()),
+            Principal::Label("alice".into()),
+            Principal::Certified("db@example.com".into()),
+        ])
+    );
+    assert_eq!(
+        c.rules[0].to_string(),
+        "permit principal:ops,alice,principal:db@example.com on web1 cmd /bin/ls"
+    );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    // Without a trusted CA, principal rules match nothing: --check says so
+    // once, at the first.
+    let c = ok(&format!(
+        "{T}permit alice on web1 cmd /bin/ls\npermit principal:ops on web1 cmd /bin/ls\n\
+         deny principal:x on web1"
+    ));
+    assert_eq!(
+        c.warnings,
+        ["f:3: warning: principal rules match only certificates from a CA of \"set trusted-ca\", and none is listed"]
+    );
+}
+
+#[test]
 fn every_error_with_line_and_column() {
     let table: &[(&str, &str)] = &[
         ("bogus", "f:1:1: unknown statement \"bogus\" (expected target, permit, deny or set)"),
@@ -290,9 +324,16 @@ fn every_error_with_line_and_column() {
         ("set syslog-facility local8", "f:1:21: unknown syslog facility \"local8\""),
         ("set max-command-bytes 10", "f:1:23: max-command-bytes must be a number from 16 to 6144"),
         ("set max-command-bytes 99999", "f:1:23: max-command-bytes must be a number from 16 to 6144"),
-        ("set colour blue", "f:1:5: unknown setting \"colour\" (expected syslog-socket, syslog-facility, max-command-bytes, journal, journal-socket, record-dir or record-max-bytes)"),
+        ("set colour blue", "f:1:5: unknown setting \"colour\" (expected syslog-socket, syslog-facility, max-command-bytes, journal, journal-socket, record-dir, record-max-bytes or trusted-ca)"),
         ("set syslog-facility auth x", "f:1:26: unexpected word after the setting's value"),
         ("set syslog-facility auth\nset syslog-facility user", "f:2:5: syslog-facility is set twice"),
+        ("set trusted-ca ops", "f:1:16: invalid fingerprint \"ops\" (write it as ssh-keygen -l prints it)"),
+        ("set trusted-ca SHA256:short", "f:1:16: invalid fingerprint \"SHA256:short\" (write it as ssh-keygen -l prints it)"),
+        ("set trusted-ca SHA256:dVzC3pHebssQTrg7Z5ueBKrBAO7NHyaB9FTI7Az85Og\nset trusted-ca SHA256:dVzC3pHebssQTrg7Z5ueBKrBAO7NHyaB9FTI7Az85Og",
+            "f:2:16: trusted-ca SHA256:dVzC3pHebssQTrg7Z5ueBKrBAO7NHyaB9FTI7Az85Og is listed twice"),
+        ("target x docker yy\npermit principal: on x cmd ls", "f:2:8: invalid principal \"\" (1 to 255 bytes, no blank, comma or control character)"),
+        ("target x docker yy\npermit \"principal:a b\" on x cmd ls", "f:2:8: invalid principal \"a b\" (1 to 255 bytes, no blank, comma or control character)"),
+        ("target x docker yy\npermit principal:ops,principal: on x cmd ls", "f:2:8: invalid principal \"\" (1 to 255 bytes, no blank, comma or control character)"),
         ("target x docker yy \"z\"", "f:1:20: unknown option \"z\" for a docker target (expected socket, user, cwd, env or ns)"),
         ("deny * on * cmd a\"b\"", "f:1:18: a quote in the middle of a word (quote the whole word)"),
     ];

@@ -3,7 +3,7 @@
 //! container's PATH.
 #![forbid(unsafe_code)]
 
-use super::{Action, Config, PatternWord, RuleCommand};
+use super::{Action, Config, PatternWord, Principal, RuleCommand, Who};
 
 /// Programs that can run other programs or code taken from their arguments
 /// or stdin, so that a glob or `...` after them may permit anything.
@@ -119,6 +119,14 @@ const VERSIONED: &[&str] = &["python", "perl", "ruby", "php", "lua", "node", "pi
 /// Each warning with its line, for sorting among errors.
 pub(super) fn warnings(file: &str, config: &Config) -> Vec<(u32, String)> {
     let mut out = Vec::new();
+    if let Some(rule) = first_principal_rule(config) {
+        if config.settings.trusted_ca.is_empty() {
+            let line = rule.origin.line;
+            out.push((line, format!(
+                "{file}:{line}: warning: principal rules match only certificates from a CA of \"set trusted-ca\", and none is listed"
+            )));
+        }
+    }
     for rule in &config.rules {
         let RuleCommand::Cmd(pattern) = &rule.what else {
             continue;
@@ -158,6 +166,13 @@ pub(super) fn warnings(file: &str, config: &Config) -> Vec<(u32, String)> {
         }
     }
     out
+}
+
+fn first_principal_rule(config: &Config) -> Option<&super::Rule> {
+    config.rules.iter().find(|r| match &r.who {
+        Who::List(list) => list.iter().any(|p| matches!(p, Principal::Certified(_))),
+        Who::Anyone => false,
+    })
 }
 
 fn runs_code(program: &str) -> bool {

@@ -58,6 +58,9 @@ pub(crate) struct Plan {
     /// The rule allows a terminal (`shell`, or `cmd` with `tty`).
     pub tty: bool,
     pub timeout: Option<Duration>,
+    /// When the login's certificate ends (its valid_before), if it does:
+    /// the session ends then too.
+    pub cert_end: Option<std::time::SystemTime>,
     /// Background processes may outlive the session (`detach`).
     pub detach: bool,
     /// Names the session's cgroup (`nsgate-NAME`): the session id.
@@ -74,6 +77,8 @@ pub(crate) enum EndReason {
     Disconnect,
     /// The recording could not be written (nsgate(8) RECORDING).
     RecordFailed,
+    /// The login's certificate reached its valid_before.
+    CertExpired,
 }
 
 impl std::fmt::Display for EndReason {
@@ -82,6 +87,7 @@ impl std::fmt::Display for EndReason {
             EndReason::Timeout => "timeout",
             EndReason::Disconnect => "client disconnected",
             EndReason::RecordFailed => "recording failed",
+            EndReason::CertExpired => "certificate expired",
         })
     }
 }
@@ -133,6 +139,7 @@ pub(crate) struct Started {
     /// The forwarded signals, blocked and read from a signalfd.
     pub signals: Signals,
     pub timeout: Option<Duration>,
+    pub cert_end: Option<std::time::SystemTime>,
     pub detach: bool,
     /// When the entering process was forked.
     pub begun: Instant,
@@ -276,6 +283,7 @@ pub(crate) fn start(pinned: &Pinned, plan: &Plan, prepared: Prepared) -> Result<
         relay,
         signals,
         timeout: plan.timeout,
+        cert_end: plan.cert_end,
         detach: plan.detach,
         begun: started,
         client,

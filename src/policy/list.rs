@@ -83,7 +83,7 @@ fn or_nothing(text: String, indent: &str) -> String {
     }
 }
 
-/// Every label and fingerprint the rules name, in the order first named,
+/// Every label, fingerprint and principal the rules name, in the order first named,
 /// then `*`: a key no rule names, which only rules for `*` apply to.
 fn principals(config: &Config) -> Vec<(String, Identity)> {
     let mut seen: Vec<(String, Identity)> = Vec::new();
@@ -92,18 +92,29 @@ fn principals(config: &Config) -> Vec<(String, Identity)> {
             continue;
         };
         for principal in list {
-            let who = match principal {
-                Principal::Label(l) => Identity {
-                    label: Some(l.clone()),
-                    fingerprint: None,
-                },
-                Principal::Fingerprint(f) => Identity {
-                    label: None,
-                    fingerprint: Some(f.clone()),
-                },
+            let (name, who) = match principal {
+                Principal::Label(l) => (
+                    l.clone(),
+                    Identity {
+                        label: Some(l.clone()),
+                        ..Identity::default()
+                    },
+                ),
+                Principal::Fingerprint(f) => (
+                    f.clone(),
+                    Identity {
+                        fingerprint: Some(f.clone()),
+                        ..Identity::default()
+                    },
+                ),
+                Principal::Certified(p) => (
+                    format!("principal:{p}"),
+                    Identity {
+                        principals: vec![p.clone()],
+                        ..Identity::default()
+                    },
+                ),
             };
-            let name = who.label.clone().or(who.fingerprint.clone());
-            let name = name.unwrap_or_default();
             if !seen.iter().any(|(n, _)| *n == name) {
                 seen.push((name, who));
             }
@@ -135,7 +146,7 @@ deny bob on db1
     fn label(l: &str) -> Identity {
         Identity {
             label: Some(l.into()),
-            fingerprint: None,
+            ..Identity::default()
         }
     }
 
@@ -164,6 +175,7 @@ deny bob on db1
         let fp = Identity {
             label: Some("carol".into()),
             fingerprint: Some("SHA256:nh3LUKgHFggmLS8sswf/j2DYKmj89O0zAJxgwulDZNw".into()),
+            ..Identity::default()
         };
         assert_eq!(
             for_client(&config, &fp, &only(&["web2", "db1"])),

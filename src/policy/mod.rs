@@ -99,6 +99,8 @@ fn applies(rule: &Rule, who: &Identity, target: &str) -> bool {
         Who::List(principals) => principals.iter().any(|p| match p {
             Principal::Label(l) => who.label.as_deref() == Some(l.as_str()),
             Principal::Fingerprint(f) => who.fingerprint.as_deref() == Some(f.as_str()),
+            // Only principals of a trusted CA's certificate are in `who`.
+            Principal::Certified(name) => who.principals.iter().any(|p| p == name),
         }),
     };
     let target_ok = match &rule.targets {

@@ -48,13 +48,18 @@ fn number(rule: &Rule) -> u32 {
     rule.origin.line - TARGETS.lines().count() as u32
 }
 
-/// `alice`, `SHA256:x`, `alice+SHA256:x`, or `` for a key without `--key`.
+/// `alice`, `SHA256:x`, `alice+SHA256:x`, `principal:ops` (a principal
+/// of a certificate from a trusted CA; repeatable), or `` for a key without
+/// `--key`.
 fn identity(text: &str) -> Identity {
     let mut id = Identity::default();
     for part in text.split('+').filter(|p| !p.is_empty()) {
-        match part.starts_with("SHA256:") {
-            true => id.fingerprint = Some(long_fingerprints(part)),
-            false => id.label = Some(part.to_string()),
+        if let Some(name) = part.strip_prefix("principal:") {
+            id.principals.push(name.to_string());
+        } else if part.starts_with("SHA256:") {
+            id.fingerprint = Some(long_fingerprints(part));
+        } else {
+            id.label = Some(part.to_string());
         }
     }
     id
@@ -89,6 +94,34 @@ fn check(rules: &[&str], cases: &[(&str, &str, Option<&str>, &str)]) {
         ));
         assert_eq!(&got, want, "{who} on {target}: {text:?}");
     }
+}
+
+#[test]
+fn principal_rules_table() {
+    let rules = [
+        "permit principal:ops on web1 cmd uptime",
+        "permit principal:db-admins,bob on db cmd psql",
+        "deny principal:interns on * cmd uptime",
+        "permit alice on web1 cmd id",
+    ];
+    #[rustfmt::skip]
+    check(&rules, &[
+        ("principal:ops", "web1", Some("uptime"), "permit 1"),
+        ("principal:ops", "db", Some("uptime"), "deny"),
+        ("principal:ops+principal:db-admins", "db", Some("psql"), "permit 2"),
+        ("bob", "db", Some("psql"), "permit 2"),
+        // The last match decides: one principal of the certificate is enough to deny.
+        ("principal:ops+principal:interns", "web1", Some("uptime"), "deny 3"),
+        // A label is not a principal, nor a principal a label.
+        ("ops", "web1", Some("uptime"), "deny"),
+        ("principal:alice", "web1", Some("id"), "deny"),
+        // A certificate login through alice's line: both apply.
+        ("alice+principal:ops", "web1", Some("id"), "permit 4"),
+        ("alice+principal:ops", "web1", Some("uptime"), "permit 1"),
+        // Untrusted CA: no principals at all, the label still counts.
+        ("alice", "web1", Some("uptime"), "deny"),
+        ("alice", "web1", Some("id"), "permit 4"),
+    ]);
 }
 
 #[test]

@@ -1,11 +1,12 @@
 //! Supervising a session (nsgate(8), "Signals and the end of a session").
 //! nsgate stays in the host's namespaces and runs one poll loop: it learns
 //! of the command's process from the exec stage, forwards signals, relays
-//! the client's terminal or pipes, enforces the timeout and notices the
-//! client going away. The session is every process in its cgroup: when the
-//! command exits, or the timeout passes, or the client goes, whatever is
-//! left of it is ended (SIGTERM, SIGKILL 5 s later), unless a `detach`
-//! rule lets background processes stay.
+//! the client's terminal or pipes, enforces the timeout and the end of the
+//! login's certificate, and notices the client going away. The session is
+//! every process in its cgroup: when the command exits, or the timeout or
+//! the certificate's end passes, or the client goes, whatever is left of it
+//! is ended (SIGTERM, SIGKILL 5 s later), unless a `detach` rule lets
+//! background processes stay.
 #![forbid(unsafe_code)]
 
 mod relay;
@@ -19,8 +20,16 @@ use relay::{Filled, Handle, NonBlocking, Pump};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tree::Tree;
+
+/// The earlier of two deadlines, either of which may be missing.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
 
 /// Between SIGTERM and SIGKILL when nsgate ends a session.
 pub(crate) const GRACE: Duration = Duration::from_secs(5);
@@ -138,6 +147,7 @@ fn supervise(session: Started, recording: Option<Recording>) -> io::Result<Repor
         ending: None,
         deadline: session.timeout.map(|t| Instant::now() + t),
         timeout: session.timeout,
+        cert_end: session.cert_end,
         master,
         input_is_tty: session.client.stdin,
         detach: session.detach,
@@ -241,6 +251,9 @@ struct Supervisor {
     deadline: Option<Instant>,
     /// The rule's timeout, for the client's line when it passes.
     timeout: Option<Duration>,
+    /// The certificate's valid_before: wall-clock time, looked at as such
+    /// on every wake-up, so a clock set forward or a suspend counts.
+    cert_end: Option<SystemTime>,
     /// The pty master, when the command has a terminal.
     master: Option<Rc<OwnedFd>>,
     input_is_tty: bool,
@@ -428,7 +441,7 @@ impl Supervisor {
         let now = Instant::now();
         let mut next = match &self.ending {
             Some(e) => Some(e.next_look),
-            None => self.deadline,
+            None => earliest(self.deadline, self.cert_deadline(now)),
         };
         if self.settled && relaying {
             // Only leftovers to write to a slow client: look again soon.
@@ -437,22 +450,31 @@ impl Supervisor {
         next.map(|n| n.saturating_duration_since(now))
     }
 
+    /// The certificate's end as an instant of the monotonic clock, from now.
+    fn cert_deadline(&self, now: Instant) -> Option<Instant> {
+        let end = self.cert_end?;
+        Some(now + end.duration_since(SystemTime::now()).unwrap_or_default())
+    }
+
     fn check_clock(&mut self) {
         let now = Instant::now();
-        if self.ending.is_none() && !self.settled && self.deadline.is_some_and(|d| now >= d) {
-            // The client learns why before the session ends (nsgate(8),
-            // "Signals and the end of a session").
-            if let Some(limit) = self.timeout {
-                // A terminal in raw mode needs its carriage return.
-                let end = if self.master.is_some() && self.input_is_tty {
-                    "\r\n"
-                } else {
-                    "\n"
-                };
-                let limit = crate::config::duration_text(limit);
-                crate::output::stderr(&format!("nsgate: timed out after {limit}{end}"));
+        if self.ending.is_none() && !self.settled {
+            let timed_out = self.deadline.is_some_and(|d| now >= d);
+            let expired = self.cert_end.is_some_and(|e| SystemTime::now() >= e);
+            // The one that came first (nsgate(8), "Signals and the end of a
+            // session"); the client learns why before the session ends.
+            let first = match (timed_out, expired) {
+                (true, true) if self.cert_deadline(now) <= self.deadline => {
+                    Some(EndReason::CertExpired)
+                }
+                (true, _) => Some(EndReason::Timeout),
+                (false, true) => Some(EndReason::CertExpired),
+                (false, false) => None,
+            };
+            if let Some(reason) = first {
+                self.tell_client(reason);
+                self.begin_end(Some(reason));
             }
-            self.begin_end(Some(EndReason::Timeout));
         }
         let (look, kill) = match &mut self.ending {
             Some(e) if now >= e.next_look => {
@@ -466,6 +488,26 @@ impl Supervisor {
         } else if look {
             // Processes forked meanwhile (by a SIGTERM handler) get it too.
             self.tree.follow(system::SIGTERM);
+        }
+    }
+
+    /// Why nsgate ends the session at a deadline, in one line on stderr.
+    fn tell_client(&self, reason: EndReason) {
+        // A terminal in raw mode needs its carriage return.
+        let end = if self.master.is_some() && self.input_is_tty {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        match (reason, self.timeout) {
+            (EndReason::Timeout, Some(limit)) => {
+                let limit = crate::config::duration_text(limit);
+                crate::output::stderr(&format!("nsgate: timed out after {limit}{end}"));
+            }
+            (EndReason::CertExpired, _) => {
+                crate::output::stderr(&format!("nsgate: certificate expired{end}"));
+            }
+            _ => {}
         }
     }
 

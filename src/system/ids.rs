@@ -65,6 +65,11 @@ impl Uid {
     pub(crate) fn is_root(self) -> bool {
         self == Uid::ROOT
     }
+
+    /// The real uid of this process: the user sshd logged in.
+    pub(crate) fn real() -> Uid {
+        Uid(nix::unistd::getuid().as_raw())
+    }
 }
 
 /// A group id. Never `(gid_t)-1`, which setresgid(2) and chown(2) read as

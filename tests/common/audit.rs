@@ -40,12 +40,16 @@ const MONTHS: [&str; 12] = [
 
 /// Field names in the manual's fixed order; `status` and `signal` share a
 /// place (one or the other).
-const ORDER: [&[&str]; 19] = [
+const ORDER: [&[&str]; 23] = [
     &["v"],
     &["sid"],
     &["event"],
     &["key"],
     &["fp"],
+    &["cert_id"],
+    &["cert_serial"],
+    &["cert_ca"],
+    &["cert_principals"],
     &["from"],
     &["target"],
     &["container"],
@@ -62,8 +66,10 @@ const ORDER: [&[&str]; 19] = [
     &["recorded"],
 ];
 
-/// Fields every record has: those up to and including `cmd`.
+/// Fields every record has: those up to and including `cmd`, but the
+/// `cert_` ones, which certificate logins have, all four.
 const MANDATORY: usize = 13;
+const CERT: [&str; 4] = ["cert_id", "cert_serial", "cert_ca", "cert_principals"];
 
 fn digits(s: &str, max: usize) -> Result<u32, String> {
     if s.is_empty() || s.len() > max || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -211,7 +217,7 @@ pub fn parse_message(message: &str) -> Result<Vec<(String, Value)>, String> {
             let bytes = unescape(b.get(open..j).ok_or("escape cut short")?)
                 .map_err(|e| format!("{name}: {e}"))?;
             let needed = bytes.is_empty() || bytes == b"-" || !bytes.iter().all(|&c| bare_byte(c));
-            if !needed && name != "cmd" && name != "reason" {
+            if !needed && !["cmd", "reason", "cert_id"].contains(&name) {
                 return Err(format!("{name}: a value that could be bare is quoted"));
             }
             i = j + 1;
@@ -225,7 +231,7 @@ pub fn parse_message(message: &str) -> Result<Vec<(String, Value)>, String> {
             if let Some(c) = v.bytes().find(|&c| !bare_byte(c)) {
                 return Err(format!("{name}: byte 0x{c:02x} in a bare value"));
             }
-            if name == "reason" || (name == "cmd" && v != "-") {
+            if name == "reason" || name == "cert_id" || (name == "cmd" && v != "-") {
                 return Err(format!("{name} is not quoted"));
             }
             i = end;
@@ -242,8 +248,21 @@ pub fn parse_message(message: &str) -> Result<Vec<(String, Value)>, String> {
             _ => return Err(format!("expected one space between fields at {i}")),
         }
     }
-    for (k, names) in ORDER[..MANDATORY].iter().enumerate() {
-        if fields.get(k).map(|(n, _)| n.as_str()) != Some(names[0]) {
+    let cert = fields
+        .iter()
+        .filter(|(n, _)| CERT.contains(&n.as_str()))
+        .count();
+    if cert != 0 && cert != CERT.len() {
+        return Err("some cert_ fields without the others".into());
+    }
+    let core: Vec<&str> = fields
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !CERT.contains(n))
+        .collect();
+    let mandatory = ORDER.iter().filter(|names| !CERT.contains(&names[0]));
+    for (k, names) in mandatory.take(MANDATORY).enumerate() {
+        if core.get(k) != Some(&names[0]) {
             return Err(format!("no field {:?}, which every record has", names[0]));
         }
     }

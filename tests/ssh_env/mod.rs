@@ -520,3 +520,160 @@ impl Drop for Another {
             .status();
     }
 }
+
+// ---- SSH certificates (tests/ssh_certs.rs) ----
+
+/// How sshd learns to trust a test's CAs, each as the user's sshd would.
+pub enum CertTrust<'a> {
+    /// `TrustedUserCAKeys` with every CA, and an `AuthorizedPrincipalsFile`
+    /// of these lines (`{nsgate}` as for [`Key`]).
+    PrincipalsFile(&'a [&'a str]),
+    /// authorized_keys lines `OPTIONS,command="COMMAND" CA.pub`: (CA name,
+    /// options, command).
+    CertAuthority(&'a [(&'a str, &'a str, &'a str)]),
+}
+
+impl Env {
+    /// An `Env` whose sshd trusts the CAs `cas` (made here by ssh-keygen,
+    /// `DIR/ca/NAME`) as `trust` says. `{ca:NAME}` in `config` stands for
+    /// the CA's fingerprint. Sign client keys with [`Env::certify`].
+    pub fn with_cas(test: &str, config: &str, cas: &[&str], trust: CertTrust) -> Option<Env> {
+        let ca_dir = std::env::temp_dir().join(unique("nsgate-e2e-ca"));
+        fs::create_dir_all(&ca_dir).unwrap();
+        let mut policy = config.to_string();
+        for name in cas {
+            let path = ca_dir.join(name);
+            helper(
+                Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", "", "-C"])
+                    .arg(format!("{name}@nsgate-test"))
+                    .arg("-f")
+                    .arg(&path),
+            );
+            let fp = helper(
+                Command::new("ssh-keygen")
+                    .arg("-lf")
+                    .arg(path.with_extension("pub")),
+            );
+            policy = policy.replace(
+                &format!("{{ca:{name}}}"),
+                fp.split_whitespace().nth(1).unwrap(),
+            );
+        }
+        let Some(mut env) = Env::new(test, &policy, &[]) else {
+            let _ = fs::remove_dir_all(&ca_dir);
+            return None;
+        };
+        let sshd = env.dir.join("sshd");
+        helper(
+            Command::new("cp")
+                .arg("-r")
+                .arg(&ca_dir)
+                .arg(env.dir.join("ca")),
+        );
+        let _ = fs::remove_dir_all(&ca_dir);
+        let public = |name: &str| {
+            fs::read_to_string(env.dir.join("ca").join(name).with_extension("pub"))
+                .unwrap()
+                .trim_end()
+                .to_string()
+        };
+        let nsgate = format!("{NSGATE} --config {}", env.conf.display());
+        match trust {
+            CertTrust::PrincipalsFile(lines) => {
+                let keys: Vec<String> = cas.iter().map(|n| public(n)).collect();
+                fs::write(sshd.join("trusted_cas"), keys.join("\n") + "\n").unwrap();
+                let lines: Vec<String> = lines
+                    .iter()
+                    .map(|l| l.replace("{nsgate}", &nsgate))
+                    .collect();
+                fs::write(sshd.join("principals"), lines.join("\n") + "\n").unwrap();
+                fs::write(
+                    sshd.join("sshd_config.extra"),
+                    format!(
+                        "TrustedUserCAKeys {0}/trusted_cas\nAuthorizedPrincipalsFile {0}/principals\n",
+                        sshd.display()
+                    ),
+                )
+                .unwrap();
+                // sshd reads its configuration once: start it again with these.
+                helper(
+                    Command::new("bash")
+                        .arg(support("sshd.sh"))
+                        .arg("stop")
+                        .arg(&sshd),
+                );
+                let port = helper(
+                    Command::new("bash")
+                        .arg(support("sshd.sh"))
+                        .arg("start")
+                        .arg(&sshd),
+                );
+                env.port = port.trim().parse().unwrap();
+            }
+            CertTrust::CertAuthority(lines) => {
+                let mut text = String::new();
+                for (ca, options, command) in lines {
+                    let command = command.replace("{nsgate}", &nsgate);
+                    text += &format!("{options},command=\"{command}\" {}\n", public(ca));
+                }
+                fs::write(sshd.join("authorized_keys"), text).unwrap();
+            }
+        }
+        Some(env)
+    }
+
+    /// Makes client key `key` and its certificate from CA `ca`:
+    /// `ssh-keygen -s CA -I ID -n PRINCIPALS -z SERIAL -V VALIDITY`; ssh
+    /// offers it along with the key (KEY-cert.pub).
+    pub fn certify(
+        &mut self,
+        key: &'static str,
+        ca: &str,
+        id: &str,
+        principals: &str,
+        serial: u64,
+        validity: &str,
+    ) {
+        let path = PathBuf::from(
+            helper(
+                Command::new("bash")
+                    .arg(support("sshd.sh"))
+                    .arg("key")
+                    .arg(self.dir.join("sshd"))
+                    .arg(key),
+            )
+            .trim(),
+        );
+        helper(
+            Command::new("ssh-keygen")
+                .arg("-q")
+                .arg("-s")
+                .arg(self.dir.join("ca").join(ca))
+                .args(["-I", id, "-n", principals, "-z", &serial.to_string()])
+                .arg(format!("-V{validity}"))
+                .arg(path.with_extension("pub")),
+        );
+        self.keys.insert(key, path);
+    }
+
+    /// The fingerprint of CA `ca`, as ssh-keygen -l prints it.
+    pub fn ca_fingerprint(&self, ca: &str) -> String {
+        let out = helper(
+            Command::new("ssh-keygen")
+                .arg("-lf")
+                .arg(self.dir.join("ca").join(ca).with_extension("pub")),
+        );
+        out.split_whitespace().nth(1).unwrap().to_string()
+    }
+
+    /// sshd's log lines containing every one of `parts`.
+    pub fn sshd_log(&self, parts: &[&str]) -> Vec<String> {
+        fs::read_to_string(self.dir.join("sshd/sshd.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| parts.iter().all(|p| l.contains(p)))
+            .map(str::to_string)
+            .collect()
+    }
+}

@@ -6,7 +6,9 @@
 #   sshd.sh start DIR [PORT]   start sshd (PORT: a free one is chosen when
 #                              omitted); prints the port. DIR/authorized_keys
 #                              is created empty if missing; the log is
-#                              DIR/sshd.log (LogLevel VERBOSE).
+#                              DIR/sshd.log (LogLevel VERBOSE). Lines of
+#                              DIR/sshd_config.extra, if it exists, come
+#                              first (sshd keeps a keyword's first value).
 #   sshd.sh stop DIR           stop it and the sessions it serves
 #   sshd.sh key DIR LABEL      make the client key DIR/keys/LABEL (ed25519, no
 #                              passphrase) unless it exists; prints its path
@@ -50,7 +52,11 @@ write_config() {
     if getent shadow root 2>/dev/null | cut -d: -f2 | grep -q '^!'; then
         pam=yes
     fi
-    cat >"$dir/sshd_config" <<CONF
+    : >"$dir/sshd_config"
+    if [ -f "$dir/sshd_config.extra" ]; then
+        cat "$dir/sshd_config.extra" >>"$dir/sshd_config"
+    fi
+    cat >>"$dir/sshd_config" <<CONF
 # Private sshd for nsgate tests; written by tests/support/sshd.sh.
 ListenAddress 127.0.0.1
 Port $port
