@@ -356,7 +356,13 @@ fn option_value(
 /// `--check`: every error as `FILE:LINE: message`, exit 1; warnings alone exit 0.
 fn check(args: &Args) -> Report {
     match config::load(&args.config) {
-        Ok(config) => Report::err(0, lines(&config.warnings)),
+        Ok(config) => Report::err(
+            0,
+            lines(&config::check_warnings(
+                &args.config.to_string_lossy(),
+                &config,
+            )),
+        ),
         Err(e) => Report::err(1, config_error(&e)),
     }
 }

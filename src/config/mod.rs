@@ -16,6 +16,7 @@ mod tests;
 pub(crate) use load::load;
 pub(crate) use names::{InvalidName, NameKind};
 pub(crate) use parse::parse;
+pub(crate) use warn::check_warnings;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -273,7 +274,7 @@ pub(crate) enum Who {
     List(Vec<Principal>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Principal {
     Label(String),
     /// The full `SHA256:...` text, compared exactly.
