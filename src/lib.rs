@@ -9,6 +9,7 @@
 #![warn(unreachable_pub)]
 
 pub(crate) mod audit;
+pub(crate) mod authorized_keys;
 pub(crate) mod cli;
 pub(crate) mod config;
 pub(crate) mod enter;
