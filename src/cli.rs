@@ -1,6 +1,8 @@
 //! The command line of nsgate(8) OPTIONS: gate mode and the admin's `--check`,
-//! `--explain`, `--list` and `--authorized-key`.
+//! `--explain`, `--list`, `--authorized-key` and `--probe`.
 #![forbid(unsafe_code)]
+
+mod keys;
 
 use crate::config::{self, Config, TargetKind};
 use crate::error::{Error, EXIT_FAILURE};
@@ -14,10 +16,11 @@ use std::path::PathBuf;
 const DEFAULT_CONFIG: &str = "/etc/nsgate.conf";
 
 const USAGE: &str = "usage: nsgate [--config FILE] [--key LABEL] TARGET
-       nsgate [--config FILE] --check
+       nsgate [--config FILE] --check [--authorized-keys FILE]...
        nsgate [--config FILE] [--key LABEL] --explain TARGET [COMMAND]
        nsgate [--config FILE] [--key LABEL] --list TARGET
        nsgate [--config FILE] [--key LABEL] --authorized-key TARGET < KEY.pub
+       nsgate [--config FILE] --probe
        nsgate --version | --help";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +30,7 @@ enum Mode {
     Explain,
     List,
     AuthorizedKey,
+    Probe,
     Version,
     Help,
 }
@@ -39,6 +43,8 @@ struct Args {
     target: Option<String>,
     /// `--explain`'s COMMAND, parsed exactly like SSH_ORIGINAL_COMMAND.
     command: Option<OsString>,
+    /// `--check`'s `--authorized-keys` files, in order.
+    authorized_keys: Vec<PathBuf>,
 }
 
 /// Runs nsgate and returns its exit code.
@@ -63,6 +69,7 @@ pub(crate) fn main() -> i32 {
         Mode::Explain => explain(&args),
         Mode::List => list(&args),
         Mode::AuthorizedKey => authorized_key(&args, std::io::stdin().lock()),
+        Mode::Probe => probe(&args),
         Mode::Gate => {
             return crate::session::run(
                 &args.config,
@@ -126,8 +133,13 @@ struct UsageError {
 enum Misuse {
     OptionNotUtf8,
     UnknownOption(String),
-    /// `--config` or `--key` without a value (or with one not UTF-8).
+    /// `--config`, `--key` or `--authorized-keys` without a value (or with
+    /// one not UTF-8).
     NeedsValue(&'static str),
+    /// `--authorized-keys` with an empty path.
+    KeysPath,
+    /// `--authorized-keys` without `--check`.
+    KeysNeedCheck,
     ConfigTwice,
     ConfigPath,
     KeyTwice,
@@ -150,6 +162,8 @@ impl fmt::Display for Misuse {
             Misuse::ConfigPath => {
                 f.write_str("--config needs a non-empty path of at most 1024 bytes")
             }
+            Misuse::KeysPath => f.write_str("--authorized-keys needs a non-empty path"),
+            Misuse::KeysNeedCheck => f.write_str("--authorized-keys is only for --check"),
             Misuse::KeyTwice => f.write_str("--key given twice"),
             Misuse::InvalidKey(key) => write!(
                 f,
@@ -157,7 +171,7 @@ impl fmt::Display for Misuse {
             ),
             Misuse::TakesNoValue(flag) => write!(f, "{flag} takes no value"),
             Misuse::OneMode => f.write_str(
-                "give only one of --check, --explain, --list, --authorized-key, --version, --help",
+                "give only one of --check, --explain, --list, --authorized-key, --probe, --version, --help",
             ),
             Misuse::MissingTarget => f.write_str("missing TARGET"),
             Misuse::TooManyArguments => f.write_str("too many arguments"),
@@ -178,6 +192,7 @@ fn parse_args(raw: Vec<OsString>) -> Result<Args, UsageError> {
             key: None,
             target: None,
             command: None,
+            authorized_keys: Vec::new(),
         },
         error: None,
         config_seen: false,
@@ -240,7 +255,16 @@ impl Scan {
                 self.key(value);
                 return;
             }
+            "--authorized-keys" => {
+                match option_value("--authorized-keys", inline, raw) {
+                    Err(e) => self.fail(e),
+                    Ok(path) if path.is_empty() => self.fail(Misuse::KeysPath),
+                    Ok(path) => self.args.authorized_keys.push(PathBuf::from(path)),
+                }
+                return;
+            }
             "--check" => Mode::Check,
+            "--probe" => Mode::Probe,
             "--explain" => Mode::Explain,
             "--list" => Mode::List,
             "--authorized-key" => Mode::AuthorizedKey,
@@ -315,10 +339,13 @@ impl Scan {
             return Err(UsageError { why, admin });
         }
         let refuse = |why: Misuse| UsageError { why, admin };
+        if !args.authorized_keys.is_empty() && args.mode != Mode::Check {
+            return Err(refuse(Misuse::KeysNeedCheck));
+        }
         let mut positional = self.positional.into_iter();
         let (min, max) = match args.mode {
             Mode::Gate | Mode::List | Mode::Explain | Mode::AuthorizedKey => (1, 1),
-            Mode::Check | Mode::Version | Mode::Help => (0, 0),
+            Mode::Check | Mode::Probe | Mode::Version | Mode::Help => (0, 0),
         };
         let count = positional.len();
         if count < min {
@@ -353,17 +380,27 @@ fn option_value(
     }
 }
 
-/// `--check`: every error as `FILE:LINE: message`, exit 1; warnings alone exit 0.
+/// `--check`: every error as `FILE:LINE: message`, exit 1; warnings alone
+/// exit 0. Then the `--authorized-keys` files, the same way.
 fn check(args: &Args) -> Report {
+    let config = match config::load(&args.config) {
+        Ok(config) => config,
+        Err(e) => return Report::err(1, config_error(&e)),
+    };
+    let warnings = config::check_warnings(&args.config.to_string_lossy(), &config);
+    let keys = keys::check(&config, &args.config, &args.authorized_keys);
+    Report::err(i32::from(keys.errors), lines(&warnings) + &keys.text)
+}
+
+/// `--probe`: one line per target, whether gate mode could enter it now;
+/// exit 1 if any could not, 2 when the configuration cannot be used.
+fn probe(args: &Args) -> Report {
     match config::load(&args.config) {
-        Ok(config) => Report::err(
-            0,
-            lines(&config::check_warnings(
-                &args.config.to_string_lossy(),
-                &config,
-            )),
-        ),
-        Err(e) => Report::err(1, config_error(&e)),
+        Ok(config) => {
+            let (all_ok, out) = crate::probe::run(&config);
+            Report::out(i32::from(!all_ok), out)
+        }
+        Err(e) => Report::err(2, config_error(&e)),
     }
 }
 

@@ -17,6 +17,7 @@ pub(crate) mod error;
 pub(crate) mod identity;
 pub(crate) mod output;
 pub(crate) mod policy;
+pub(crate) mod probe;
 pub(crate) mod quote;
 pub(crate) mod reader;
 pub(crate) mod request;
