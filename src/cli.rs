@@ -1,6 +1,9 @@
 //! The command line of nsgate(8) OPTIONS: gate mode and the admin's `--check`,
-//! `--explain`, `--list`, `--authorized-key` and `--authorized-principal`.
+//! `--explain`, `--list`, `--authorized-key`, `--authorized-principal` and
+//! `--probe`.
 #![forbid(unsafe_code)]
+
+mod keys;
 
 use crate::config::{self, Config, TargetKind};
 use crate::error::{Error, EXIT_FAILURE};
@@ -14,11 +17,12 @@ use std::path::PathBuf;
 pub(crate) const DEFAULT_CONFIG: &str = "/etc/nsgate.conf";
 
 const USAGE: &str = "usage: nsgate [--config FILE] [--key LABEL] [TARGET | TARGET,TARGET...]
-       nsgate [--config FILE] --check
+       nsgate [--config FILE] --check [--authorized-keys FILE]...
        nsgate [--config FILE] [--key LABEL] [--fingerprint SHA256:...] [--principal NAME] --explain TARGET [COMMAND]
        nsgate [--config FILE] [--key LABEL] [--fingerprint SHA256:...] [--principal NAME] --list [TARGET]
        nsgate [--config FILE] [--key LABEL] --authorized-key [TARGET | TARGET,TARGET...] < KEY.pub
        nsgate [--config FILE] --authorized-principal NAME [TARGET | TARGET,TARGET...]
+       nsgate [--config FILE] --probe
        nsgate replay [--config FILE | --dir DIR] [--speed X] [--cat] SID
        nsgate --version | --help";
 
@@ -30,6 +34,7 @@ enum Mode {
     List,
     AuthorizedKey,
     AuthorizedPrincipal,
+    Probe,
     Version,
     Help,
 }
@@ -48,6 +53,8 @@ struct Args {
     reach: Reach,
     /// `--explain`'s COMMAND, parsed exactly like SSH_ORIGINAL_COMMAND.
     command: Option<OsString>,
+    /// `--check`'s `--authorized-keys` files, in order.
+    authorized_keys: Vec<PathBuf>,
 }
 
 /// Runs nsgate and returns its exit code.
@@ -81,6 +88,7 @@ pub(crate) fn main() -> i32 {
         Mode::List => list(&args),
         Mode::AuthorizedKey => authorized_key(&args, std::io::stdin().lock()),
         Mode::AuthorizedPrincipal => authorized_principal(&args),
+        Mode::Probe => probe(&args),
         Mode::Gate => return crate::session::run(&args.config, args.key.clone(), &args.reach),
     };
     report.write()
@@ -147,8 +155,13 @@ struct Known {
 enum Misuse {
     OptionNotUtf8,
     UnknownOption(String),
-    /// `--config` or `--key` without a value (or with one not UTF-8).
+    /// `--config`, `--key` or `--authorized-keys` without a value (or with
+    /// one not UTF-8).
     NeedsValue(&'static str),
+    /// `--authorized-keys` with an empty path.
+    KeysPath,
+    /// `--authorized-keys` without `--check`.
+    KeysNeedCheck,
     ConfigTwice,
     ConfigPath,
     KeyTwice,
@@ -186,6 +199,8 @@ impl fmt::Display for Misuse {
             Misuse::ConfigPath => {
                 f.write_str("--config needs a non-empty path of at most 1024 bytes")
             }
+            Misuse::KeysPath => f.write_str("--authorized-keys needs a non-empty path"),
+            Misuse::KeysNeedCheck => f.write_str("--authorized-keys is only for --check"),
             Misuse::KeyTwice => f.write_str("--key given twice"),
             Misuse::InvalidKey(key) => write!(
                 f,
@@ -220,7 +235,7 @@ impl fmt::Display for Misuse {
             }
             Misuse::TakesNoValue(flag) => write!(f, "{flag} takes no value"),
             Misuse::OneMode => f.write_str(
-                "give only one of --check, --explain, --list, --authorized-key, --authorized-principal, --version, --help",
+                "give only one of --check, --explain, --list, --authorized-key, --authorized-principal, --probe, --version, --help",
             ),
             Misuse::MissingTarget => f.write_str("missing TARGET"),
             Misuse::TooManyArguments => f.write_str("too many arguments"),
@@ -244,6 +259,7 @@ fn parse_args(raw: Vec<OsString>) -> Result<Args, UsageError> {
             target: None,
             reach: Reach::Any,
             command: None,
+            authorized_keys: Vec::new(),
         },
         error: None,
         config_seen: false,
@@ -322,7 +338,16 @@ impl Scan {
                 self.mode(flag, Mode::AuthorizedPrincipal, false, raw);
                 return;
             }
+            "--authorized-keys" => {
+                match option_value("--authorized-keys", inline, raw) {
+                    Err(e) => self.fail(e),
+                    Ok(path) if path.is_empty() => self.fail(Misuse::KeysPath),
+                    Ok(path) => self.args.authorized_keys.push(PathBuf::from(path)),
+                }
+                return;
+            }
             "--check" => Mode::Check,
+            "--probe" => Mode::Probe,
             "--explain" => Mode::Explain,
             "--list" => Mode::List,
             "--authorized-key" => Mode::AuthorizedKey,
@@ -436,12 +461,15 @@ impl Scan {
         if args.fingerprint.is_some() && !matches!(args.mode, Mode::Explain | Mode::List) {
             return Err(refuse(Misuse::FingerprintNotHere));
         }
+        if !args.authorized_keys.is_empty() && args.mode != Mode::Check {
+            return Err(refuse(Misuse::KeysNeedCheck));
+        }
         check_principal(&args).map_err(refuse)?;
         let mut positional = self.positional.into_iter();
         let (min, max) = match args.mode {
             Mode::Explain => (1, 1),
             Mode::Gate | Mode::List | Mode::AuthorizedKey | Mode::AuthorizedPrincipal => (0, 1),
-            Mode::Check | Mode::Version | Mode::Help => (0, 0),
+            Mode::Check | Mode::Probe | Mode::Version | Mode::Help => (0, 0),
         };
         let count = positional.len();
         if count < min {
@@ -497,11 +525,27 @@ fn option_value(
     }
 }
 
-/// `--check`: every error as `FILE:LINE: message`, exit 1; warnings alone exit 0.
+/// `--check`: every error as `FILE:LINE: message`, exit 1; warnings alone
+/// exit 0. Then the `--authorized-keys` files, the same way.
 fn check(args: &Args) -> Report {
+    let config = match config::load(&args.config) {
+        Ok(config) => config,
+        Err(e) => return Report::err(1, config_error(&e)),
+    };
+    let warnings = config::check_warnings(&args.config.to_string_lossy(), &config);
+    let keys = keys::check(&config, &args.config, &args.authorized_keys);
+    Report::err(i32::from(keys.errors), lines(&warnings) + &keys.text)
+}
+
+/// `--probe`: one line per target, whether gate mode could enter it now;
+/// exit 1 if any could not, 2 when the configuration cannot be used.
+fn probe(args: &Args) -> Report {
     match config::load(&args.config) {
-        Ok(config) => Report::err(0, lines(&config.warnings)),
-        Err(e) => Report::err(1, config_error(&e)),
+        Ok(config) => {
+            let (all_ok, out) = crate::probe::run(&config);
+            Report::out(i32::from(!all_ok), out)
+        }
+        Err(e) => Report::err(2, config_error(&e)),
     }
 }
 

@@ -9,6 +9,7 @@
 #![warn(unreachable_pub)]
 
 pub(crate) mod audit;
+pub(crate) mod authorized_keys;
 pub(crate) mod cert;
 pub(crate) mod cli;
 pub(crate) mod config;
@@ -18,6 +19,7 @@ pub(crate) mod identity;
 pub(crate) mod output;
 pub(crate) mod own_dir;
 pub(crate) mod policy;
+pub(crate) mod probe;
 pub(crate) mod quote;
 pub(crate) mod reader;
 pub(crate) mod recording;

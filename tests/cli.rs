@@ -432,7 +432,7 @@ fn usage_errors_go_to_whoever_the_mode_is_for() {
         (
             &["--check", "--explain", "web1", "ls"][..],
             2,
-            "give only one of --check, --explain, --list, --authorized-key, --authorized-principal, --version, --help",
+            "give only one of --check, --explain, --list, --authorized-key, --authorized-principal, --probe, --version, --help",
         ),
         (&["web1", "--explain", "web2"][..], 2, "too many arguments"),
         (&["--explain=web1"][..], 2, "--explain takes no value"),

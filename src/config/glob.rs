@@ -45,6 +45,29 @@ pub(crate) fn matches_redact(pattern: &str, arg: &str) -> bool {
     match_tokens(&tokens(pattern), &arg, Token::matches_any)
 }
 
+/// True when no argument can match `pattern`: a component after the leading
+/// `/` that matches only an empty, `.` or `..` component (`/var/log//x*`,
+/// `/srv/./*`, `/srv/../*`, `/srv/*/`), which [`matches`] refuses in every
+/// argument.
+pub(crate) fn never_matches(pattern: &str) -> bool {
+    let rest = pattern.strip_prefix('/').unwrap_or(pattern);
+    rest.split('/').any(|c| only_dots(&tokens(c)))
+}
+
+/// Whether a component's tokens match nothing but "", "." or "..": at most
+/// two tokens, each a `.` or a set of nothing but `.`.
+fn only_dots(tokens: &[Token]) -> bool {
+    tokens.len() <= 2
+        && tokens.iter().all(|t| match t {
+            Token::Char(c) => *c == '.',
+            Token::Set {
+                negated: false,
+                ranges,
+            } => ranges.iter().all(|&r| r == ('.', '.')),
+            _ => false,
+        })
+}
+
 /// False for an argument with an empty, `.` or `..` path component, the
 /// empty one before the `/` of an absolute path apart.
 fn clean_path(arg: &str) -> bool {
@@ -187,4 +210,53 @@ fn match_tokens(pat: &[Token], arg: &[char], fits: fn(&Token, char) -> bool) -> 
         }
     }
     pat[p..].iter().all(|t| *t == Token::Star)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{matches, never_matches};
+
+    #[test]
+    fn words_no_argument_can_match() {
+        for dead in [
+            "/var/log//x*",
+            "/var/./log/*",
+            "/var/log/../*",
+            "/srv/*/",
+            "./*.log",
+            "../x*",
+            "//x*",
+            "/srv/[.]/*",
+            "/srv/[.][.]/*",
+            "/srv/.[.]/*",
+        ] {
+            assert!(never_matches(dead), "{dead}");
+        }
+        for live in [
+            "/var/log/*",
+            "*.log",
+            "/srv/.*",
+            "/srv/..?*",
+            "/srv/[.a]/*",
+            "/srv/[!.]/*",
+            "/srv/.../*",
+            "/srv/?/*",
+            "-*",
+        ] {
+            assert!(!never_matches(live), "{live}");
+        }
+    }
+
+    proptest::proptest! {
+        /// What `never_matches` calls dead, `matches` never accepts.
+        #[test]
+        fn a_dead_word_matches_nothing(
+            pattern in "[/.a*?\\[\\]!-]{0,12}",
+            arg in "[/.a-]{0,12}",
+        ) {
+            if never_matches(&pattern) {
+                proptest::prop_assert!(!matches(&pattern, &arg));
+            }
+        }
+    }
 }

@@ -18,6 +18,7 @@ pub(crate) use names::{InvalidName, NameKind};
 pub(crate) use parse::parse;
 // A request names its target by the same rule (nsgate(8) THE REQUEST).
 pub(crate) use parse::is_name;
+pub(crate) use warn::check_warnings;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -304,7 +305,7 @@ pub(crate) enum Who {
     List(Vec<Principal>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Principal {
     Label(String),
     /// The full `SHA256:...` text, compared exactly.

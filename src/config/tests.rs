@@ -535,6 +535,126 @@ permit * on web1 cmd ./run"
     );
 }
 
+/// The warnings about rules that never match or never decide and targets
+/// no permit rule names, as (config, warnings without the `f:` prefix).
+/// Only the first is in every load's warnings, the others only `--check`'s.
+#[test]
+fn warnings_for_rules_that_never_match_or_decide() {
+    let never = "never decides: the later rule at line";
+    let dead = "has an empty, \".\" or \"..\" path component, which no argument may have; this rule never matches";
+    let table: &[(&str, &[String])] = &[
+        // Globs no argument can match; a literal with "//" matches itself.
+        (
+            "permit * on web1 cmd /bin/cat /var/log//x*\n\
+             permit * on web1 cmd /bin/cat /var/./log/* /var/log/../*\n\
+             deny * on web1 cmd /bin/rm /srv/*/\n\
+             permit * on web1 cmd /bin/cat /var/log//x",
+            &[
+                format!("2: warning: the glob \"/var/log//x*\" {dead}"),
+                format!("3: warning: the glob \"/var/./log/*\" {dead}"),
+                format!("3: warning: the glob \"/var/log/../*\" {dead}"),
+                format!("4: warning: the glob \"/srv/*/\" {dead}"),
+            ],
+        ),
+        // A later rule for a superset of keys, targets and commands.
+        (
+            "target db pidfile /run/db.pid\n\
+             permit alice on web1 cmd /bin/ls /srv\n\
+             permit alice on db cmd /bin/cat /srv/a.log\n\
+             permit alice on web1 shell\n\
+             permit alice on web1 as root cmd /bin/id\n\
+             deny alice,bob on web1,db cmd /bin/ls ...\n\
+             permit * on * cmd /bin/cat /srv/*.log\n\
+             deny * on web1\n\
+             permit alice on web1 cmd /bin/id\n\
+             permit * on web1 cmd /bin/cat /srv/a.log ...\n\
+             deny * on web1 cmd /bin/cat /srv/*.log ...",
+            &[
+                format!("3: warning: this permit rule {never} 7 matches every request it matches"),
+                format!("4: warning: this permit rule {never} 8 matches every request it matches"),
+                format!("5: warning: this permit rule {never} 9 matches every request it matches"),
+                format!("6: warning: this permit rule {never} 9 matches every request it matches"),
+                format!(
+                    "11: warning: this permit rule {never} 12 matches every request it matches"
+                ),
+            ],
+        ),
+        // Targets no permit rule names (a deny does not count); none when
+        // a permit rule is for every target.
+        (
+            "target db pidfile /run/db.pid\n\
+             target spare docker spare1\n\
+             deny * on spare cmd /bin/ls\n\
+             permit alice on db shell",
+            &[
+                "1: warning: no permit rule names target web1; every request to it is denied"
+                    .into(),
+                "3: warning: no permit rule names target spare; every request to it is denied"
+                    .into(),
+            ],
+        ),
+        (
+            "target db pidfile /run/db.pid\npermit alice on * shell",
+            &[],
+        ),
+    ];
+    for (src, want) in table {
+        let c = ok(&format!("{T}{src}"));
+        let want: Vec<String> = want.iter().map(|w| format!("f:{w}")).collect();
+        assert_eq!(check_warnings("f", &c), want, "{src}");
+    }
+    // Not certain, so no warning: fewer keys or targets, another or a
+    // narrower command, a glob not repeated word for word, a trailing "..."
+    // the later rule lacks, a label for a fingerprint.
+    let fp = "SHA256:nh3LUKgHFggmLS8sswf/j2DYKmj89O0zAJxgwulDZNw";
+    for (earlier, later) in [
+        ("alice,bob on web1 cmd /bin/ls", "alice on web1 cmd /bin/ls"),
+        ("alice on web1,db cmd /bin/ls", "alice on web1 cmd /bin/ls"),
+        ("* on web1 cmd /bin/ls", "alice on * cmd /bin/ls"),
+        ("alice on * cmd /bin/ls", "alice on web1,db cmd /bin/ls"),
+        ("alice on web1 cmd /bin/ls", "alice on web1 cmd /bin/ls -l"),
+        ("alice on web1 cmd /bin/ls -l", "alice on web1 cmd /bin/ls"),
+        (
+            "alice on web1 cmd /bin/ls ...",
+            "alice on web1 cmd /bin/ls x ...",
+        ),
+        (
+            "alice on web1 cmd /bin/ls ...",
+            "alice on web1 cmd /bin/ls x",
+        ),
+        (
+            "alice on web1 cmd /bin/cat /srv/*",
+            "alice on web1 cmd /bin/cat /srv/*.log",
+        ),
+        (
+            "alice on web1 cmd /bin/cat /srv/*.log",
+            "alice on web1 cmd /bin/cat /srv/*",
+        ),
+        (
+            "alice on web1 cmd /bin/cat /srv/a/b",
+            "alice on web1 cmd /bin/cat /srv/*",
+        ),
+        (
+            "alice on web1 cmd /bin/cat -x",
+            "alice on web1 cmd /bin/cat *",
+        ),
+        ("alice on web1 cmd /bin/ls", "alice on web1 shell"),
+        ("alice on web1 shell", "alice on web1 cmd /bin/sh"),
+        (
+            "alice on web1 cmd /bin/ls",
+            &format!("{fp} on web1 cmd /bin/ls"),
+        ),
+    ] {
+        let src = format!("{T}target db pidfile /run/db.pid\npermit carol on db cmd /bin/true\npermit {earlier}\ndeny {later}\n");
+        let src = src.replace("deny alice on web1 shell", "permit alice on web1 shell");
+        assert_eq!(
+            check_warnings("f", &ok(&src)),
+            Vec::<String>::new(),
+            "{src}"
+        );
+    }
+}
+
 #[test]
 fn errors_come_with_the_warnings_of_the_rest() {
     assert_eq!(

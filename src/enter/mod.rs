@@ -29,6 +29,7 @@ mod users;
 pub(crate) use cgroup::SessionCgroup;
 pub(crate) use env::valid_term;
 pub(crate) use message::{Message, Received};
+pub(crate) use users::check_from_host;
 
 use crate::config::{EnvVar, NsSet, UserSpec};
 use crate::error::{Error, Result, EXIT_FAILURE};
@@ -149,9 +150,15 @@ pub(crate) struct Started {
 /// The user the command runs as (for the audit record too): the plan's,
 /// else the runtime's `Config.User`, else uid 0.
 pub(crate) fn effective_user(plan: &Plan, runtime: &RuntimeConfig) -> UserSpec {
-    if let Some(user) = &plan.user {
-        return user.clone();
+    match &plan.user {
+        Some(user) => user.clone(),
+        None => default_user(runtime),
     }
+}
+
+/// The runtime's `Config.User`, else uid 0: who a command runs as when
+/// neither rule nor target says.
+pub(crate) fn default_user(runtime: &RuntimeConfig) -> UserSpec {
     match runtime.user.as_deref().filter(|u| !u.is_empty()) {
         Some(spec) => {
             let (user, group) = match spec.split_once(':') {

@@ -7,14 +7,15 @@
 
 use crate::config::UserSpec;
 use crate::reader::{self, Bound, NotRead, Owner, Source};
+use crate::resolve::Pinned;
 use crate::system::{self, Access, Gid, Uid};
 use std::fmt;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 /// Why the container's users and groups do not give the credentials; each
 /// names the file (`/etc/passwd`, `/etc/group`) it is about.
 #[derive(Debug)]
-pub(super) enum Why {
+pub(crate) enum Why {
     /// A link that leads nowhere.
     Dangling(&'static str),
     /// A file the reader refused.
@@ -42,7 +43,7 @@ pub(super) enum Why {
 
 /// What is wrong with a line of /etc/passwd or /etc/group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Malformed {
+pub(crate) enum Malformed {
     ControlCharacter,
     /// The number of fields there, and the number wanted.
     Fields(usize, usize),
@@ -156,6 +157,40 @@ pub(super) fn read_file(root: BorrowedFd<'_>, path: &'static str) -> Result<Opti
         }
         Err(not_read) => Err(Why::File(path, not_read)),
     }
+}
+
+/// For `--probe`: resolves each of `specs` as gate mode would, from the
+/// pinned target's /etc/passwd and /etc/group read from the host side,
+/// entering nothing. The files are opened below /proc/PID/root by
+/// `read_file`, so they resolve inside the container's root, never out of
+/// it, and are refused unless regular and small, as in gate mode.
+pub(crate) fn check_from_host(
+    pinned: &Pinned,
+    specs: &[UserSpec],
+) -> Result<Vec<Result<(), Why>>, Why> {
+    let not_open = |e| Why::File("/", NotRead::Io("open", e));
+    let dir = system::open_proc_dir(pinned.pid).map_err(not_open)?;
+    // The directory is the pinned process's, not a successor's of its pid.
+    system::pidfd_send_signal(pinned.pidfd.as_fd(), 0).map_err(not_open)?;
+    let root = system::open_dir_path_at(dir.as_fd(), "root").map_err(not_open)?;
+    let passwd = read_file(root.as_fd(), "/etc/passwd")?
+        .map(|p| parse_passwd(&p))
+        .transpose()?;
+    let group = read_file(root.as_fd(), "/etc/group")?
+        .map(|g| parse_group(&g))
+        .transpose()?;
+    Ok(specs
+        .iter()
+        .map(|spec| {
+            resolve(
+                spec,
+                &pinned.runtime.group_add,
+                passwd.as_deref(),
+                group.as_deref(),
+            )
+            .map(drop)
+        })
+        .collect())
 }
 
 /// The lines of a colon-separated file with `fields` fields each; blank
