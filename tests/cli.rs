@@ -3,11 +3,10 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 mod common;
-use common::{audit, is_root, private_dir, s, write_trusted, Line, NSGATE};
+use common::{audit, is_root, s, write_trusted, Dir, Line, NSGATE};
 
 const CONFIG: &str = "\
 # a small policy
@@ -21,26 +20,6 @@ permit SHA256:nh3LUKgHFggmLS8sswf/j2DYKmj89O0zAJxgwulDZNw on * shell
 permit * on db cmd ss -tln
 deny bob on db
 ";
-
-/// A private directory with files nsgate accepts (root-owned, 0644).
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        Dir(private_dir("nsgate-cli", name))
-    }
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        write_trusted(&path, text);
-        path
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn nsgate(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(NSGATE);
@@ -76,7 +55,7 @@ fn require_root() {
 #[test]
 fn check_accepts_a_good_file_and_prints_only_warnings() {
     require_root();
-    let dir = Dir::new("check-good");
+    let dir = Dir::new("nsgate-cli", "check-good");
     let conf = dir.file("nsgate.conf", CONFIG);
     let (code, out, err) = run(&["--config", s(&conf), "--check"], &[]);
     assert_eq!(code, 0, "{err}");
@@ -90,7 +69,7 @@ fn check_accepts_a_good_file_and_prints_only_warnings() {
 #[test]
 fn check_reports_every_error_and_exits_1() {
     require_root();
-    let dir = Dir::new("check-bad");
+    let dir = Dir::new("nsgate-cli", "check-bad");
     let conf = dir.file(
         "bad.conf",
         "target web1 docker web1\npermit alice on web2 cmd ls\npermit * on web1 cmd ls ... x\nset syslog-facility nope\n",
@@ -112,7 +91,7 @@ fn check_reports_every_error_and_exits_1() {
 #[test]
 fn check_refuses_runtime_names_that_resolution_would_refuse() {
     require_root();
-    let dir = Dir::new("check-names");
+    let dir = Dir::new("nsgate-cli", "check-names");
     let conf = dir.file(
         "names.conf",
         "target ok1 docker web1\n\
@@ -150,7 +129,7 @@ fn check_refuses_runtime_names_that_resolution_would_refuse() {
 #[test]
 fn refuses_an_unsafe_configuration_file() {
     require_root();
-    let dir = Dir::new("unsafe");
+    let dir = Dir::new("nsgate-cli", "unsafe");
     let conf = dir.file("nsgate.conf", CONFIG);
     let c = s(&conf);
 
@@ -258,7 +237,7 @@ fn refuses_an_unsafe_configuration_file() {
 #[test]
 fn explain_decides_as_gate_mode_would() {
     require_root();
-    let dir = Dir::new("explain");
+    let dir = Dir::new("nsgate-cli", "explain");
     let conf = dir.file("nsgate.conf", CONFIG);
     let c = s(&conf);
     let explain = |key: Option<&str>, target: &str, command: Option<&str>| {
@@ -343,7 +322,7 @@ fn explain_decides_as_gate_mode_would() {
 #[test]
 fn explain_takes_any_word_after_its_target_as_the_command() {
     require_root();
-    let dir = Dir::new("explain-dash");
+    let dir = Dir::new("nsgate-cli", "explain-dash");
     let conf = dir.file(
         "nsgate.conf",
         "target web1 docker web1\npermit alice on web1 cmd --version\n",
@@ -454,7 +433,7 @@ fn usage_errors_go_to_whoever_the_mode_is_for() {
 #[test]
 fn list_shows_the_rules_that_could_permit() {
     require_root();
-    let dir = Dir::new("list");
+    let dir = Dir::new("nsgate-cli", "list");
     let conf = dir.file("nsgate.conf", CONFIG);
     let c = s(&conf);
     assert_eq!(
@@ -477,7 +456,7 @@ fn list_shows_the_rules_that_could_permit() {
 #[test]
 fn gate_mode_denials_say_one_line_and_exit_126() {
     require_root();
-    let dir = Dir::new("gate");
+    let dir = Dir::new("nsgate-cli", "gate");
     let conf = dir.file("nsgate.conf", CONFIG);
     let c = s(&conf);
     let gate = |key: &str, target: &str, command: Option<&str>| {
@@ -542,7 +521,7 @@ fn gate_mode_denials_say_one_line_and_exit_126() {
 #[test]
 fn gate_mode_does_not_reveal_configuration_errors() {
     require_root();
-    let dir = Dir::new("gate-bad");
+    let dir = Dir::new("nsgate-cli", "gate-bad");
     let conf = dir.file(
         "nsgate.conf",
         "target web1 docker web1\npermit secret-rule on web2 cmd ls\n",
@@ -573,7 +552,7 @@ fn gate_mode_does_not_reveal_configuration_errors() {
 #[test]
 fn gate_mode_failures_name_the_session_not_the_host() {
     require_root();
-    let dir = Dir::new("gate-fail");
+    let dir = Dir::new("nsgate-cli", "gate-fail");
     let socket = dir.0.join("log.sock");
     let syslog = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
     syslog
@@ -624,7 +603,7 @@ fn gate_mode_failures_name_the_session_not_the_host() {
 #[test]
 fn output_errors_are_exit_codes_not_panics() {
     require_root();
-    let dir = Dir::new("output");
+    let dir = Dir::new("nsgate-cli", "output");
     let conf = dir.file("nsgate.conf", CONFIG);
     let full = fs::OpenOptions::new()
         .write(true)
@@ -810,7 +789,7 @@ fn run_with_input(args: &[&str], stdin: &str) -> (i32, String, String) {
 #[test]
 fn authorized_key_prints_a_ready_line_with_restrict_and_pty_only_where_needed() {
     require_root();
-    let dir = Dir::new("authorized-key");
+    let dir = Dir::new("nsgate-cli", "authorized-key");
     let conf = dir.file(
         "nsgate.conf",
         "target web1 docker web1\n\
@@ -886,7 +865,7 @@ fn authorized_key_prints_a_ready_line_with_restrict_and_pty_only_where_needed() 
 #[test]
 fn principals_for_explain_list_and_authorized_principal() {
     require_root();
-    let dir = Dir::new("principals");
+    let dir = Dir::new("nsgate-cli", "principals");
     let text = "target web1 docker web1\n\
                 target db docker db1\n\
                 permit principal:ops on web1 cmd /bin/cat /etc/hostname\n\

@@ -8,29 +8,8 @@ use std::process::Command;
 
 mod common;
 use common::{
-    e2e_with_containers, is_root, private_dir, remove_containers, s, start_container, unique,
-    write_trusted, NSGATE,
+    e2e_with_containers, is_root, remove_containers, s, start_container, unique, Dir, NSGATE,
 };
-
-/// A private directory with files nsgate accepts (root-owned, 0644).
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        Dir(private_dir("nsgate-probe", name))
-    }
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        write_trusted(&path, text);
-        path
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// (exit code, stdout, stderr)
 fn run(args: &[&str]) -> (i32, String, String) {
@@ -56,7 +35,7 @@ fn require_root() {
 #[test]
 fn check_warns_of_dead_and_shadowed_rules_and_unnamed_targets() {
     require_root();
-    let dir = Dir::new("warn");
+    let dir = Dir::new("nsgate-probe", "warn");
     let conf = dir.file(
         "nsgate.conf",
         "target web1 docker web1\n\
@@ -86,7 +65,7 @@ const KEY: &str =
 #[test]
 fn check_reads_authorized_keys_and_principals_files() {
     require_root();
-    let dir = Dir::new("keys");
+    let dir = Dir::new("nsgate-probe", "keys");
     let conf = dir.file(
         "nsgate.conf",
         "target web1 docker web1\n\
@@ -186,7 +165,7 @@ fn probe_finds_missing_containers_stale_pid_files_and_missing_users() {
     let gone = unique("nsgate-probe-gone");
     let _containers = Containers(vec![good.clone()]);
     let id = start_container("docker-run", &good, &[]);
-    let dir = Dir::new("probe");
+    let dir = Dir::new("nsgate-probe", "probe");
     // A pid no process has: the highest pid the kernel may hand out.
     let max: u32 = fs::read_to_string("/proc/sys/kernel/pid_max")
         .unwrap()
@@ -252,7 +231,7 @@ fn check_authorized_keys_finds_a_typo_against_a_live_configuration() {
     let name = unique("nsgate-probe-keys");
     let _containers = Containers(vec![name.clone()]);
     start_container("docker-run", &name, &[]);
-    let dir = Dir::new("probe-keys");
+    let dir = Dir::new("nsgate-probe", "probe-keys");
     let conf = dir.file(
         "nsgate.conf",
         &format!("target web1 docker {name}\npermit deploy on web1 as app cmd /bin/ls\n"),

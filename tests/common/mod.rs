@@ -60,6 +60,29 @@ pub fn private_dir(prefix: &str, test: &str) -> PathBuf {
     dir
 }
 
+/// A [`private_dir`] whose files nsgate accepts ([`write_trusted`]),
+/// removed when dropped.
+pub struct Dir(pub PathBuf);
+
+impl Dir {
+    pub fn new(prefix: &str, test: &str) -> Dir {
+        Dir(private_dir(prefix, test))
+    }
+
+    /// Writes NAME in the directory as nsgate trusts it; its path.
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        write_trusted(&path, text);
+        path
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Writes a file nsgate trusts, as a configuration or pid file must be
 /// (root's, 0644): the umask must not decide whether a test's file is refused.
 pub fn write_trusted(path: &Path, text: &str) {
