@@ -24,6 +24,7 @@
 //!   holds the whole request.
 #![forbid(unsafe_code)]
 
+mod chain;
 #[cfg(test)]
 mod decode;
 mod record;

@@ -55,6 +55,8 @@ pub(crate) struct Settings {
     pub syslog_socket: PathBuf,
     pub syslog_facility: Facility,
     pub max_command_bytes: usize,
+    /// Where the audit hash chain's state lives (nsgate(8) AUDIT).
+    pub audit_state: PathBuf,
 }
 
 impl Default for Settings {
@@ -63,6 +65,7 @@ impl Default for Settings {
             syslog_socket: PathBuf::from("/dev/log"),
             syslog_facility: Facility::Authpriv,
             max_command_bytes: 4096,
+            audit_state: PathBuf::from("/var/lib/nsgate"),
         }
     }
 }

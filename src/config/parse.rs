@@ -141,6 +141,7 @@ impl Parser<'_> {
         let settings = &mut self.config.settings;
         match name.text.as_str() {
             "syslog-socket" => settings.syslog_socket = absolute_path(value)?.into(),
+            "audit-state" => settings.audit_state = absolute_path(value)?.into(),
             "syslog-facility" => {
                 settings.syslog_facility = Facility::from_name(&value.text)
                     .ok_or_else(|| at(value, format!("unknown syslog facility \"{}\"", value.text)))?
@@ -160,7 +161,7 @@ impl Parser<'_> {
                 return Err(at(
                     name,
                     format!(
-                        "unknown setting \"{}\" (expected syslog-socket, syslog-facility or max-command-bytes)",
+                        "unknown setting \"{}\" (expected syslog-socket, syslog-facility, max-command-bytes or audit-state)",
                         name.text
                     ),
                 ))
