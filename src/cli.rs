@@ -18,6 +18,7 @@ const USAGE: &str = "usage: nsgate [--config FILE] [--key LABEL] TARGET
        nsgate [--config FILE] [--key LABEL] --explain TARGET [COMMAND]
        nsgate [--config FILE] [--key LABEL] --list TARGET
        nsgate [--config FILE] [--key LABEL] --authorized-key TARGET < KEY.pub
+       nsgate log [--verify] [OPTION...] [FILE...]
        nsgate --version | --help";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +44,13 @@ struct Args {
 
 /// Runs nsgate and returns its exit code.
 pub(crate) fn main() -> i32 {
-    let args = match parse_args(std::env::args_os().skip(1).collect()) {
+    let mut raw: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // Subcommands go by the first word only: in authorized_keys that is
+    // the administrator's, and `log` can never be a target (config/names.rs).
+    if raw.first().is_some_and(|w| w == "log") {
+        return crate::report::main(raw.split_off(1));
+    }
+    let args = match parse_args(raw) {
         Ok(args) => args,
         // In gate mode the client reads this: one line, no usage text.
         Err(e) if !e.admin => {

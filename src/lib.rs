@@ -18,6 +18,7 @@ pub(crate) mod output;
 pub(crate) mod policy;
 pub(crate) mod quote;
 pub(crate) mod reader;
+pub(crate) mod report;
 pub(crate) mod request;
 pub(crate) mod resolve;
 pub(crate) mod session;

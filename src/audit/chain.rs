@@ -215,6 +215,13 @@ pub(super) fn append(
     Ok(())
 }
 
+/// The state kept in `dir`, read without the lock and without creating
+/// anything: for `nsgate log --verify --state`.
+pub(crate) fn current(dir: &Path) -> Result<Link> {
+    let fd = system::open_dir_nofollow(dir).map_err(|e| Why::Dir(dir.to_path_buf(), e))?;
+    Ok(read_state(fd.as_fd(), &dir.join(STATE))?)
+}
+
 /// Opens the state directory, creating it 0700 when missing, and checks it
 /// as nsgate checks every directory it trusts.
 fn open_dir(dir: &Path) -> std::result::Result<OwnedFd, Why> {
@@ -425,10 +432,12 @@ mod tests {
         append(&dir, "", "v=1", |_| Ok(())).unwrap();
         std::fs::write(dir.join(STATE), "seq=1 chain=xyz\n").unwrap();
         let err = append(&dir, "", "v=1", never).unwrap_err().to_string();
-        assert!(err.contains("is damaged") && err.contains("cannot be chained"), "{err}");
+        assert!(
+            err.contains("is damaged") && err.contains("cannot be chained"),
+            "{err}"
+        );
         std::fs::write(dir.join(STATE), Link::genesis().encode()).unwrap();
-        std::fs::set_permissions(dir.join(STATE), std::fs::Permissions::from_mode(0o666))
-            .unwrap();
+        std::fs::set_permissions(dir.join(STATE), std::fs::Permissions::from_mode(0o666)).unwrap();
         let err = append(&dir, "", "v=1", never).unwrap_err().to_string();
         assert!(err.contains("mode 0666"), "{err}");
         std::fs::remove_file(dir.join(STATE)).unwrap();
@@ -480,10 +489,19 @@ mod tests {
         let n = 2000;
         let t = Instant::now();
         for _ in 0..n {
-            append(&dir, "<84>Nov 29 09:15:02 nsgate[1]: ", &message, |_| Ok(())).unwrap();
+            append(
+                &dir,
+                "<84>Nov 29 09:15:02 nsgate[1]: ",
+                &message,
+                |_| Ok(()),
+            )
+            .unwrap();
         }
         let each = t.elapsed() / n;
-        eprintln!("chain cost: {each:?} per record over {n} records in {}", dir.display());
+        eprintln!(
+            "chain cost: {each:?} per record over {n} records in {}",
+            dir.display()
+        );
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -141,7 +141,12 @@ impl Received {
     /// The MESSAGE without its `seq` and `chain`, which must end it.
     fn unchained(&self) -> &str {
         let names = self.names();
-        assert_eq!(names[names.len() - 2..], ["seq", "chain"], "{}", self.message);
+        assert_eq!(
+            names[names.len() - 2..],
+            ["seq", "chain"],
+            "{}",
+            self.message
+        );
         &self.message[..self.message.rfind(" seq=").unwrap()]
     }
 
@@ -495,7 +500,12 @@ fn concurrent_sessions_all_arrive() {
     // One chain, in the order the socket took them (nsgate(8) AUDIT).
     let mut previous = super::chain::GENESIS.to_string();
     for (n, line) in lines.iter().enumerate() {
-        assert_eq!(line.link(&previous), (n as u64 + 1, true), "{}", line.message);
+        assert_eq!(
+            line.link(&previous),
+            (n as u64 + 1, true),
+            "{}",
+            line.message
+        );
         previous = line.text("chain");
     }
     let mut seen = vec![(None, None); SESSIONS];

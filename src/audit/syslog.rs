@@ -41,7 +41,7 @@ pub(super) fn timestamp(unix_secs: i64) -> String {
 
 /// (year, month 1–12, day 1–31) of a count of days since 1970-01-01, in the
 /// proleptic Gregorian calendar (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -201,6 +201,15 @@ impl Parser<'_> {
                 ),
             ));
         }
+        if super::names::RESERVED_TARGETS.contains(&name.text.as_str()) {
+            return Err(at(
+                name,
+                format!(
+                    "target name \"{}\" is reserved for nsgate {} (nsgate(8))",
+                    name.text, name.text
+                ),
+            ));
+        }
         if self.config.target(&name.text).is_some() {
             return Err(at(name, format!("target {} is defined twice", name.text)));
         }

@@ -244,6 +244,8 @@ fn every_error_with_line_and_column() {
         ("set max-command-bytes 10", "f:1:23: max-command-bytes must be a number from 16 to 6144"),
         ("set max-command-bytes 99999", "f:1:23: max-command-bytes must be a number from 16 to 6144"),
         ("set audit-state var/lib/x", "f:1:17: expected an absolute path, found \"var/lib/x\""),
+        ("target log docker yy", "f:1:8: target name \"log\" is reserved for nsgate log (nsgate(8))"),
+        ("target replay docker yy", "f:1:8: target name \"replay\" is reserved for nsgate replay (nsgate(8))"),
         ("set colour blue", "f:1:5: unknown setting \"colour\" (expected syslog-socket, syslog-facility, max-command-bytes or audit-state)"),
         ("set syslog-facility auth x", "f:1:26: unexpected word after the setting's value"),
         ("set syslog-facility auth\nset syslog-facility user", "f:2:5: syslog-facility is set twice"),
