@@ -55,9 +55,44 @@ pub(crate) fn unescape(s: &str) -> Result<Vec<u8>, DecodeError> {
     Ok(out)
 }
 
-/// Checks the inside of a quoted value as `unescape` would, keeping nothing.
-fn check_escaped(s: &str) -> Result<(), DecodeError> {
-    walk(s, |_| ())
+/// The bytes a bare value may hold: printable ASCII but space, `"` and `\\`.
+const BARE: [bool; 256] = table(0x21, b' ');
+/// The bytes that stand for themselves inside quotes: printable ASCII but
+/// `"` and `\\`.
+const QUOTED_PLAIN: [bool; 256] = table(0x20, b'"');
+
+/// The bytes of a field name: `[a-z0-9_]`.
+const NAME: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_lowercase() || (c as u8).is_ascii_digit() || c == b'_' as usize;
+        c += 1;
+    }
+    t
+};
+
+const fn table(first: u8, also_not: u8) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = first as usize;
+    while c <= 0x7e {
+        t[c] = c != b'"' as usize && c != b'\\' as usize && c != also_not as usize;
+        c += 1;
+    }
+    t
+}
+
+/// The length of the escape at the start of `b` (`\\`, `\"` or `\xHH`).
+fn escape_len(b: &[u8]) -> Result<usize, &'static str> {
+    match b.get(1) {
+        Some(b'\\' | b'"') => Ok(2),
+        Some(b'x') => match b.get(2..4) {
+            None => Err("short \\x escape"),
+            Some(hex) if hex.iter().all(u8::is_ascii_hexdigit) => Ok(4),
+            Some(_) => Err("bad \\x escape"),
+        },
+        _ => Err("unknown escape"),
+    }
 }
 
 /// The bytes a quoted value's inside stands for, one by one, to `push`.
@@ -140,7 +175,7 @@ pub(crate) fn split_message(message: &str) -> Result<Vec<(&str, Raw<'_>)>, Decod
     let mut i = 0;
     loop {
         let start = i;
-        while i < b.len() && (b[i].is_ascii_lowercase() || b[i].is_ascii_digit() || b[i] == b'_') {
+        while i < b.len() && NAME[usize::from(b[i])] {
             i += 1;
         }
         if i == start || b.get(i) != Some(&b'=') {
@@ -151,31 +186,30 @@ pub(crate) fn split_message(message: &str) -> Result<Vec<(&str, Raw<'_>)>, Decod
         let value = if b.get(i) == Some(&b'"') {
             let open = i + 1;
             i = open;
+            // Plain bytes in runs; an escape is checked where it stands.
             loop {
+                while i < b.len() && QUOTED_PLAIN[usize::from(b[i])] {
+                    i += 1;
+                }
                 match b.get(i) {
                     None => return fail(i, "unterminated quote"),
                     Some(b'"') => break,
-                    Some(b'\\') => i += 2,
-                    Some(_) => i += 1,
+                    Some(b'\\') => {
+                        i += escape_len(&b[i..]).map_err(|why| DecodeError { at: i, why })?
+                    }
+                    Some(_) => return fail(i, "byte outside 0x20-0x7E"),
                 }
             }
-            let inner = message.get(open..i).ok_or(DecodeError {
-                at: open,
-                why: "escape cut short",
-            })?;
-            check_escaped(inner).map_err(|e| DecodeError {
-                at: open + e.at,
-                why: e.why,
-            })?;
+            let inner = &message[open..i];
             i += 1;
             Raw::Quoted(inner)
         } else {
             let open = i;
-            while i < b.len() && b[i] != b' ' {
-                if !(0x21..=0x7e).contains(&b[i]) || b[i] == b'"' || b[i] == b'\\' {
-                    return fail(i, "bad byte in bare value");
-                }
+            while i < b.len() && BARE[usize::from(b[i])] {
                 i += 1;
+            }
+            if i < b.len() && b[i] != b' ' {
+                return fail(i, "bad byte in bare value");
             }
             match &message[open..i] {
                 "" => return fail(open, "empty bare value"),

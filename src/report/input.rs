@@ -30,31 +30,79 @@ pub(super) fn open(name: &OsStr) -> io::Result<Box<dyn BufRead>> {
     Ok(Box::new(reader))
 }
 
-/// The next line into `buf`, without its newline: `Some(true)` when it was
-/// longer than `MAX_LINE` and cut there, `None` at the end.
-pub(super) fn next_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<Option<bool>> {
-    buf.clear();
-    let limit = MAX_LINE as u64 + 1;
-    if reader.take(limit).read_until(b'\n', buf)? == 0 {
-        return Ok(None);
-    }
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-        return Ok(Some(false));
-    }
-    if buf.len() <= MAX_LINE {
-        // The last line, without a newline.
-        return Ok(Some(false));
-    }
-    buf.truncate(MAX_LINE);
-    let mut rest = Vec::new();
+/// Calls `each` with every line of `reader`, without its newline, and
+/// whether it was longer than `MAX_LINE` (then cut there). Lines are read in
+/// place in the reader's buffer; only one that spans two reads is copied.
+pub(super) fn each_line<E>(
+    reader: &mut dyn BufRead,
+    on_read: impl Fn(io::Error) -> E,
+    mut each: impl FnMut(&[u8], bool) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut carry = Vec::new();
+    let mut long = false;
     loop {
-        rest.clear();
-        let n = reader.take(limit).read_until(b'\n', &mut rest)?;
-        if n == 0 || rest.last() == Some(&b'\n') {
-            return Ok(Some(true));
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(on_read(e)),
+        };
+        if buf.is_empty() {
+            if !carry.is_empty() || long {
+                each(&carry, long)?;
+            }
+            return Ok(());
         }
+        let mut start = 0;
+        while let Some(n) = find_newline(&buf[start..]) {
+            let end = start + n;
+            if carry.is_empty() && !long {
+                each(&buf[start..end], false)?;
+            } else {
+                keep(&mut carry, &mut long, &buf[start..end]);
+                each(&carry, long)?;
+                carry.clear();
+                long = false;
+            }
+            start = end + 1;
+        }
+        keep(&mut carry, &mut long, &buf[start..]);
+        let used = buf.len();
+        reader.consume(used);
     }
+}
+
+/// Adds `piece` to a line being put together, up to `MAX_LINE`.
+fn keep(carry: &mut Vec<u8>, long: &mut bool, piece: &[u8]) {
+    let room = MAX_LINE - carry.len();
+    if piece.len() > room {
+        *long = true;
+    }
+    carry.extend_from_slice(&piece[..piece.len().min(room)]);
+}
+
+/// The first `\n` in `b`, eight bytes at a time.
+fn find_newline(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let mut words = b.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(word);
+        let x = u64::from_le_bytes(eight) ^ NEWLINES;
+        // The lowest set bit marks the first zero byte exactly.
+        let zero = x.wrapping_sub(ONES) & !x & HIGH;
+        if zero != 0 {
+            return Some(at + (zero.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&c| c == b'\n')
+        .map(|n| at + n)
 }
 
 #[cfg(test)]
@@ -62,13 +110,37 @@ mod tests {
     use super::*;
 
     fn lines(data: &[u8]) -> Vec<(usize, bool)> {
-        let mut r: &[u8] = data;
-        let mut buf = Vec::new();
+        // Small reads, so lines span them.
+        let mut r = BufReader::with_capacity(7, data);
         let mut out = Vec::new();
-        while let Some(long) = next_line(&mut r, &mut buf).unwrap() {
-            out.push((buf.len(), long));
-        }
+        each_line(
+            &mut r,
+            |e| e,
+            |l, long| {
+                out.push((l.len(), long));
+                Ok(())
+            },
+        )
+        .unwrap();
         out
+    }
+
+    #[test]
+    fn newlines_are_found_anywhere() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut b = vec![b'x'; len];
+                b[at] = b'\n';
+                if at + 1 < len {
+                    b[len - 1] = b'\n';
+                }
+                assert_eq!(find_newline(&b), Some(at), "{len} {at}");
+            }
+            let mut b = vec![0x8a_u8; len];
+            assert_eq!(find_newline(&b), None);
+            b.push(b'\n');
+            assert_eq!(find_newline(&b), Some(len));
+        }
     }
 
     #[test]
@@ -82,6 +154,18 @@ mod tests {
         assert_eq!(lines(&big), [(MAX_LINE, true), (2, false)]);
         let exact = [vec![b'x'; MAX_LINE], b"\n".to_vec()].concat();
         assert_eq!(lines(&exact), [(MAX_LINE, false)]);
+        let mut r = BufReader::new(&big[..]);
+        let mut n = 0;
+        each_line(
+            &mut r,
+            |e| e,
+            |_, _| {
+                n += 1;
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(n, 2);
         assert!(lines(b"").is_empty());
     }
 }

@@ -196,8 +196,21 @@ struct Printer<'o> {
 }
 
 impl Printer<'_> {
-    fn show(&self, session: &Session, out: &mut impl Write) -> Result<(), Trouble> {
-        let view = View::new(session);
+    /// Shows `session`; `current` is the fields of the record just read,
+    /// which are its main record's when that is the last of it.
+    fn show(
+        &self,
+        session: &Session,
+        current: Option<((usize, u64), &[(&str, crate::audit::Raw<'_>)])>,
+        out: &mut impl Write,
+    ) -> Result<(), Trouble> {
+        let main = session.main();
+        let view = match current {
+            Some((at, fields)) if at == (main.file, main.line) => {
+                View::with_fields(session, fields)
+            }
+            _ => View::new(session),
+        };
         if !self.options.wants(&view) {
             return Ok(());
         }
@@ -249,25 +262,26 @@ impl<'o> Report<'o> {
     }
 
     fn run(mut self, out: &mut impl Write) -> Result<i32, Trouble> {
-        let mut buf = Vec::with_capacity(input::MAX_LINE);
         for index in 0..self.options.files.len() {
             let name = self.names[index].clone();
             let mut reader = input::open(&self.options.files[index])
                 .map_err(|e| Trouble::Input(name.clone(), e))?;
             let mut number = 0u64;
-            while let Some(long) = input::next_line(&mut reader, &mut buf)
-                .map_err(|e| Trouble::Input(name.clone(), e))?
-            {
-                number += 1;
-                self.line(index, number, &buf, long, out)?;
-            }
+            input::each_line(
+                &mut *reader,
+                |e| Trouble::Input(name.clone(), e),
+                |line, long| {
+                    number += 1;
+                    self.line(index, number, line, long, out)
+                },
+            )?;
         }
         let pairing = std::mem::take(&mut self.pairing);
         let mut result = Ok(());
         let printer = &self.printer;
         pairing.finish(&mut |s| {
             if result.is_ok() {
-                result = printer.show(&s, out);
+                result = printer.show(&s, None, out);
             }
         });
         result?;
@@ -325,9 +339,10 @@ impl<'o> Report<'o> {
         };
         let mut result = Ok(());
         let printer = &self.printer;
+        let fields = &checked.fields[..];
         let paired = self.pairing.add(rec, checked.sid, &mut |s| {
             if result.is_ok() {
-                result = printer.show(&s, out);
+                result = printer.show(&s, Some(((file, number), fields)), out);
             }
         });
         if let Err(why) = paired {

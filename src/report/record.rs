@@ -36,6 +36,13 @@ const ORDER: [&str; 26] = [
     "chain",
 ];
 
+/// Places in ORDER of the fields `check` looks at.
+const SID: usize = 1;
+const EVENT: usize = 2;
+const NUMBERS: [usize; 5] = [18, 20, 21, 22, 23];
+const SEQ: usize = 24;
+const CHAIN: usize = 25;
+
 /// What a record reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -62,6 +69,8 @@ pub(crate) struct Checked<'a> {
     pub sid: &'a str,
     /// `None` for a record of a version of nsgate before the chain.
     pub chained: Option<Chained<'a>>,
+    /// Every field, in order, as split.
+    pub fields: Vec<(&'a str, Raw<'a>)>,
 }
 
 /// The fields of a message already checked.
@@ -80,9 +89,16 @@ pub(crate) fn check(message: &str) -> Result<Checked<'_>, String> {
     if fields.first() != Some(&("v", Raw::Bare("1"))) {
         return Err("not a version 1 record (v=1 first)".into());
     }
+    // Each field's value by its place in ORDER.
+    let mut by_order: [Option<Raw<'_>>; ORDER.len()] = [None; ORDER.len()];
     let mut last = 0;
-    for (i, (name, _)) in fields.iter().enumerate().skip(1) {
-        let Some(at) = ORDER.iter().position(|n| n == name) else {
+    for (i, (name, raw)) in fields.iter().enumerate().skip(1) {
+        // Fields come in ORDER: look ahead of the last one first.
+        let ahead = ORDER[last + 1..].iter().position(|n| n == name);
+        let Some(at) = ahead
+            .map(|n| n + last + 1)
+            .or_else(|| ORDER.iter().position(|n| n == name))
+        else {
             return Err(format!("unknown field {name}"));
         };
         if at <= last {
@@ -93,16 +109,18 @@ pub(crate) fn check(message: &str) -> Result<Checked<'_>, String> {
             ));
         }
         last = at;
+        by_order[at] = Some(*raw);
     }
-    let bare = |name| match get(&fields, name) {
+    let get = |at: usize| by_order[at];
+    let bare = |at: usize| match get(at) {
         Some(Raw::Bare(v)) => Ok(v),
-        _ => Err(format!("no {name} field")),
+        _ => Err(format!("no {} field", ORDER[at])),
     };
-    let sid = bare("sid")?;
+    let sid = bare(SID)?;
     if sid.len() != 32 || !sid.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return Err("sid is not 32 lowercase hex digits".into());
     }
-    let kind = match bare("event")? {
+    let kind = match bare(EVENT)? {
         "allow" => Kind::Allow,
         "deny" => Kind::Deny,
         "exit" => Kind::Exit,
@@ -110,8 +128,9 @@ pub(crate) fn check(message: &str) -> Result<Checked<'_>, String> {
         "list" => Kind::List,
         other => return Err(format!("unknown event {other}")),
     };
-    for number in ["duration_ms", "ended", "left", "recorded", "status"] {
-        if let Some(raw) = get(&fields, number) {
+    for at in NUMBERS {
+        let number = ORDER[at];
+        if let Some(raw) = get(at) {
             let Raw::Bare(v) = raw else {
                 return Err(format!("{number} is not a number"));
             };
@@ -120,7 +139,7 @@ pub(crate) fn check(message: &str) -> Result<Checked<'_>, String> {
             }
         }
     }
-    let chained = match (get(&fields, "seq"), get(&fields, "chain")) {
+    let chained = match (get(SEQ), get(CHAIN)) {
         (None, None) => None,
         (Some(Raw::Bare(seq)), Some(Raw::Bare(chain))) => {
             let seq = audit::parse_seq(seq).filter(|&s| s > 0).ok_or("bad seq")?;
@@ -136,7 +155,12 @@ pub(crate) fn check(message: &str) -> Result<Checked<'_>, String> {
         }
         _ => return Err("seq and chain must both be there, bare".into()),
     };
-    Ok(Checked { kind, sid, chained })
+    Ok(Checked {
+        kind,
+        sid,
+        chained,
+        fields,
+    })
 }
 
 #[cfg(test)]
@@ -147,6 +171,18 @@ mod tests {
 
     fn rec(tail: &str) -> String {
         format!("v=1 sid={SID} event=allow key=alice fp=- from=- target=web1 container=- pid=- user=- ns=- rule=- cmd=\"id\"{tail}")
+    }
+
+    #[test]
+    fn places_name_their_fields() {
+        assert_eq!(
+            [ORDER[super::SID], ORDER[EVENT], ORDER[SEQ], ORDER[CHAIN]],
+            ["sid", "event", "seq", "chain"]
+        );
+        assert_eq!(
+            NUMBERS.map(|n| ORDER[n]),
+            ["status", "duration_ms", "ended", "left", "recorded"]
+        );
     }
 
     #[test]

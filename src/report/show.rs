@@ -3,6 +3,8 @@
 //! a line), or with `--json` one JSON object with every field decoded.
 #![forbid(unsafe_code)]
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value as Json};
 
 use super::line::Stamp;
@@ -25,14 +27,22 @@ const NUMBERS: [&str; 8] = [
 /// A session with the fields of its main record at hand.
 pub(crate) struct View<'a> {
     pub session: &'a Session,
-    fields: Vec<(&'a str, Raw<'a>)>,
+    fields: Cow<'a, [(&'a str, Raw<'a>)]>,
 }
 
 impl<'a> View<'a> {
     pub(crate) fn new(session: &'a Session) -> View<'a> {
         View {
             session,
-            fields: record::fields(&session.main().message),
+            fields: Cow::Owned(record::fields(&session.main().message)),
+        }
+    }
+
+    /// With the fields of its main record already split (the same text).
+    pub(crate) fn with_fields(session: &'a Session, fields: &'a [(&'a str, Raw<'a>)]) -> View<'a> {
+        View {
+            session,
+            fields: Cow::Borrowed(fields),
         }
     }
 
@@ -125,7 +135,7 @@ impl<'a> View<'a> {
         }
         o.insert("host".into(), self.session.main().host.clone().into());
         o.insert("result".into(), self.result().into());
-        for (name, raw) in &self.fields {
+        for (name, raw) in self.fields.iter() {
             if !matches!(*name, "v" | "event" | "seq" | "chain") {
                 o.insert((*name).to_string(), json_value(name, *raw));
             }
