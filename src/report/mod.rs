@@ -188,6 +188,9 @@ impl std::fmt::Display for Trouble {
     }
 }
 
+/// The record just read: its file and line, and its fields.
+type Current<'a> = ((usize, u64), &'a [(&'a str, crate::audit::Raw<'a>)]);
+
 /// What shows a session: the options and the files' names.
 struct Printer<'o> {
     options: &'o Options,
@@ -201,7 +204,7 @@ impl Printer<'_> {
     fn show(
         &self,
         session: &Session,
-        current: Option<((usize, u64), &[(&str, crate::audit::Raw<'_>)])>,
+        current: Option<Current<'_>>,
         out: &mut impl Write,
     ) -> Result<(), Trouble> {
         let main = session.main();
