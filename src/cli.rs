@@ -24,6 +24,7 @@ const USAGE: &str = "usage: nsgate [--config FILE] [--key LABEL] [TARGET | TARGE
        nsgate [--config FILE] --authorized-principal NAME [TARGET | TARGET,TARGET...]
        nsgate [--config FILE] --probe
        nsgate replay [--config FILE | --dir DIR] [--speed X] [--cat] SID
+       nsgate log [--verify] [OPTION...] [FILE...]
        nsgate --version | --help";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +61,11 @@ struct Args {
 /// Runs nsgate and returns its exit code.
 pub(crate) fn main() -> i32 {
     let mut argv: Vec<OsString> = std::env::args_os().skip(1).collect();
-    // Subcommands are the first word; sshd's forced command never starts so.
+    // Subcommands go by the first word only: in authorized_keys that is the
+    // administrator's, and neither can be a target (config/names.rs).
+    if argv.first().is_some_and(|w| w == "log") {
+        return crate::report::main(argv.split_off(1));
+    }
     if argv.first().is_some_and(|w| w == "replay") {
         return crate::recording::replay(argv.split_off(1));
     }

@@ -23,6 +23,7 @@ pub(crate) mod probe;
 pub(crate) mod quote;
 pub(crate) mod reader;
 pub(crate) mod recording;
+pub(crate) mod report;
 pub(crate) mod request;
 pub(crate) mod resolve;
 pub(crate) mod session;

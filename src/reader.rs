@@ -174,7 +174,7 @@ pub(crate) fn check_directories_above(path: &Path) -> Result<(), UnsafeDirectory
 /// Every directory above the file must be root's and not writable by group
 /// or others (sticky ones, like /tmp, excepted: there only root or an entry's
 /// owner can replace it), so nobody else can swap the file for another.
-fn check_ancestors(path: &Path) -> Result<(), UnsafeDirectory> {
+pub(crate) fn check_ancestors(path: &Path) -> Result<(), UnsafeDirectory> {
     use std::os::unix::fs::MetadataExt;
     let real = std::fs::canonicalize(path).map_err(UnsafeDirectory::Io)?;
     let given = std::path::absolute(path).map_err(UnsafeDirectory::Io)?;

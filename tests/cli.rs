@@ -689,8 +689,11 @@ fn the_tests_audit_decoder_is_strict() {
     let fields = "v=1 sid=9f2c0b71aa55e1f09f2c0b71aa55e1f0 event=allow key=alice \
 fp=SHA256:nh3L/x+y from=[2001:db8::1]:22 target=web1 container=- pid=4242 user=app \
 ns=mnt,uts rule=/etc/nsgate.conf:12";
-    let good =
-        format!("{head}{fields} cmd=\"a\\\"b\\\\\\x0A\\xFF\" reason=\"\" status=0 duration_ms=87");
+    // Every record ends with its place in the hash chain.
+    let chained = format!(" seq=7 chain={}", "0a".repeat(32));
+    let good = format!(
+        "{head}{fields} cmd=\"a\\\"b\\\\\\x0A\\xFF\" reason=\"\" status=0 duration_ms=87{chained}"
+    );
     let line = Line::datagram(&good);
     assert_eq!(line.priority, "authpriv.info");
     assert_eq!(line.pid, 4711);
@@ -698,7 +701,7 @@ ns=mnt,uts rule=/etc/nsgate.conf:12";
     assert_eq!(line.get("container"), Some(&audit::Value::Missing));
     assert_eq!(line.text("from"), "[2001:db8::1]:22");
     assert_eq!(line.bytes("reason"), Some(&b""[..]));
-    let interactive = format!("{head}{fields} cmd=-");
+    let interactive = format!("{head}{fields} cmd=-{chained}");
     assert_eq!(
         Line::datagram(&interactive).get("cmd"),
         Some(&audit::Value::Missing)

@@ -248,6 +248,7 @@ mod tests {
             journal,
             journal_socket: path.clone(),
             syslog_socket: syslog.into(),
+            audit_state: dir.join("state"),
             ..Settings::default()
         };
         assert!(!chosen(&with(Journal::Auto, "/dev/log")));
@@ -271,7 +272,13 @@ mod tests {
         let n = server.recv(&mut buf).unwrap();
         let f = parse_datagram(&buf[..n]).unwrap();
         assert_eq!(get(&f, "NSGATE_KEY"), Some("alice"));
-        assert_eq!(get(&f, "MESSAGE"), Some(r.message().as_str()));
+        // The chain's seq and chain follow the record (nsgate(8) AUDIT).
+        let message = get(&f, "MESSAGE").unwrap();
+        assert!(
+            message.starts_with(&format!("{} seq=1 chain=", r.message())),
+            "{message}"
+        );
+        assert_eq!(get(&f, "NSGATE_SEQ"), Some("1"));
         let pid = std::process::id().to_string();
         assert_eq!(get(&f, "SYSLOG_PID"), Some(pid.as_str()));
         // Gone: fails closed, naming the journal.

@@ -2,8 +2,9 @@
 //! closed.
 //!
 //! `record` builds the message (`v=1 sid=... event=...`), `syslog` frames it
-//! as a `/dev/log` datagram and sends it, `decode` reads a record back (for
-//! the unit tests).
+//! as a `/dev/log` datagram and sends it, `chain` gives it its place in the
+//! hash chain, `decode` reads a record back (for the unit tests and
+//! `nsgate log`).
 //!
 //! Choices where the interface contract is silent:
 //! - A missing value is a bare `-` (`key=-` without `--key`, `container=-`
@@ -24,7 +25,7 @@
 //!   holds the whole request.
 #![forbid(unsafe_code)]
 
-#[cfg(test)]
+mod chain;
 mod decode;
 mod journal;
 mod record;
@@ -33,10 +34,16 @@ pub(crate) mod redact;
 mod socket_tests;
 mod syslog;
 
+pub(crate) use chain::{
+    chain_value, current as chain_state, is_chain_value, parse_seq, Link, GENESIS,
+};
 #[cfg(test)]
-use decode::{parse_message, unescape, Value};
+use decode::Value;
+#[cfg(test)]
+use decode::{parse_message, unescape};
+pub(crate) use decode::{split_message, Raw};
 pub(crate) use record::{client_address, Event, Record, SessionId};
-pub(crate) use syslog::Auditor;
+pub(crate) use syslog::{civil_from_days, Auditor};
 #[cfg(test)]
 use syslog::{parse_frame, MAX_RECORD_BYTES};
 

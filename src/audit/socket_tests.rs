@@ -22,9 +22,11 @@ fn dir(test: &str) -> PathBuf {
     dir
 }
 
+/// Records to `socket`, chained in a state directory beside it.
 fn settings(socket: &Path) -> Settings {
     Settings {
         syslog_socket: socket.to_path_buf(),
+        audit_state: socket.with_file_name("state"),
         ..Settings::default()
     }
 }
@@ -136,6 +138,25 @@ impl Received {
         self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
+    /// The MESSAGE without its `seq` and `chain`, which must end it.
+    fn unchained(&self) -> &str {
+        let names = self.names();
+        assert_eq!(
+            names[names.len() - 2..],
+            ["seq", "chain"],
+            "{}",
+            self.message
+        );
+        &self.message[..self.message.rfind(" seq=").unwrap()]
+    }
+
+    /// `seq`, and whether `chain` follows from `previous` (nsgate(8) AUDIT).
+    fn link(&self, previous: &str) -> (u64, bool) {
+        let (text, chain) = self.message.split_once(" chain=").unwrap();
+        let seq = self.text("seq").parse().unwrap();
+        (seq, chain == super::chain::chain_value(previous, text))
+    }
+
     fn bytes(&self, name: &str) -> Option<&[u8]> {
         self.get(name).and_then(Value::bytes)
     }
@@ -165,8 +186,15 @@ const RECORD_FIELDS: [&str; 13] = [
     "cmd",
 ];
 
+/// Those of every record, then `extra`, then the `seq` and `chain` that
+/// end every record.
 fn record_fields(extra: &[&'static str]) -> Vec<&'static str> {
-    RECORD_FIELDS.iter().chain(extra).copied().collect()
+    RECORD_FIELDS
+        .iter()
+        .chain(extra)
+        .chain(&["seq", "chain"])
+        .copied()
+        .collect()
 }
 
 fn allow(cmd: &[u8]) -> Record {
@@ -225,7 +253,7 @@ fn records_arrive_with_their_fields() {
     for (line, (pri, record)) in lines.iter().zip(want) {
         assert_eq!(line.pri, pri);
         assert_eq!(line.pid, std::process::id());
-        assert_eq!(line.message, record.message());
+        assert_eq!(line.unchained(), record.message());
     }
     assert_eq!(lines[1].names(), record_fields(&["status", "duration_ms"]));
     assert_eq!(lines[0].text("sid"), lines[1].text("sid"));
@@ -313,7 +341,9 @@ fn the_largest_record_arrives_whole_and_a_larger_one_is_refused() {
     let d = Sink::new("largest");
     let mut a = Auditor::new(&d.settings());
     let mut r = allow(b"");
-    let room = MAX_RECORD_BYTES - a.datagram(&r, std::time::SystemTime::now()).unwrap().len();
+    let room = MAX_RECORD_BYTES
+        - super::chain::SUFFIX_MAX
+        - a.datagram(&r, std::time::SystemTime::now()).unwrap().len();
     r.cmd = Some(vec![b'x'; room]);
     a.send(&r).unwrap();
     r.cmd = Some(vec![b'x'; room + 1]);
@@ -466,6 +496,17 @@ fn concurrent_sessions_all_arrive() {
     let lines = d.lines(2 * SESSIONS);
     for mut c in children {
         assert!(c.wait().unwrap().success());
+    }
+    // One chain, in the order the socket took them (nsgate(8) AUDIT).
+    let mut previous = super::chain::GENESIS.to_string();
+    for (n, line) in lines.iter().enumerate() {
+        assert_eq!(
+            line.link(&previous),
+            (n as u64 + 1, true),
+            "{}",
+            line.message
+        );
+        previous = line.text("chain");
     }
     let mut seen = vec![(None, None); SESSIONS];
     for line in &lines {

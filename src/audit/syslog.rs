@@ -7,6 +7,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::chain;
 use super::record::{Event, Record};
 use crate::config::{Facility, Settings};
 use crate::error::{Error, Result};
@@ -40,7 +41,7 @@ pub(super) fn timestamp(unix_secs: i64) -> String {
 
 /// (year, month 1–12, day 1–31) of a count of days since 1970-01-01, in the
 /// proleptic Gregorian calendar (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -75,6 +76,8 @@ pub(crate) struct Auditor {
     socket: Option<UnixDatagram>,
     /// journald's native protocol on `path` instead of syslog (journal.rs).
     journal: bool,
+    /// The state directory of the records' hash chain.
+    state: PathBuf,
 }
 
 /// Why one attempt failed, for the message and the reconnect decision.
@@ -95,45 +98,56 @@ impl Auditor {
             facility: settings.syslog_facility,
             socket: None,
             journal,
+            state: settings.audit_state.clone(),
         }
     }
 
-    /// The datagram `send` would write at `now`, or the error for a record
+    /// The datagram `send` would write at `now`, without its `seq` and
+    /// `chain` (and, to journald, its framing), or the error for a record
     /// over the size limit.
-    pub(crate) fn datagram(&self, record: &Record, now: SystemTime) -> Result<Vec<u8>> {
-        if self.journal {
-            let message = record
-                .fit(MAX_RECORD_BYTES)
-                .map_err(|len| too_long(record, len))?;
-            let pid = system::getpid();
-            return Ok(super::journal::datagram(
-                &message,
-                record.event,
-                self.facility,
-                pid,
-            ));
-        }
-        self.syslog_datagram(record, now).map(String::into_bytes)
+    #[cfg(test)]
+    pub(crate) fn datagram(&self, record: &Record, now: SystemTime) -> Result<String> {
+        let (header, message) = self.parts(record, now)?;
+        Ok(header + &message)
     }
 
-    fn syslog_datagram(&self, record: &Record, now: SystemTime) -> Result<String> {
+    /// The syslog header (none to journald, whose fields say the same) and
+    /// the MESSAGE without `seq` and `chain`, which keeps room for them.
+    fn parts(&self, record: &Record, now: SystemTime) -> Result<(String, String)> {
         // Before 1970 only on a broken clock; the daemon re-stamps anyway.
         let secs = now
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        let header = header(self.facility, record.event, secs, system::getpid());
-        match record.fit(MAX_RECORD_BYTES.saturating_sub(header.len())) {
-            Ok(message) => Ok(header + &message),
-            Err(len) => Err(too_long(record, header.len() + len)),
+        let header = match self.journal {
+            true => String::new(),
+            false => header(self.facility, record.event, secs, system::getpid()),
+        };
+        let fixed = header.len() + chain::SUFFIX_MAX;
+        match record.fit(MAX_RECORD_BYTES.saturating_sub(fixed)) {
+            Ok(message) => Ok((header, message)),
+            Err(len) => Err(too_long(record, fixed + len)),
         }
     }
 
-    /// Sends one record. `Ok` means the socket accepted the whole datagram.
-    /// When the daemon has gone away since the last send (restarted, socket
-    /// re-created), reconnects once and tries again.
+    /// Sends one record as the next of the hash chain (nsgate(8) AUDIT).
+    /// `Ok` means the socket accepted the whole datagram.
     pub(crate) fn send(&mut self, record: &Record) -> Result<()> {
-        let datagram = self.datagram(record, SystemTime::now())?;
-        let data = &datagram[..];
+        let (header, message) = self.parts(record, SystemTime::now())?;
+        let state = self.state.clone();
+        let event = record.event;
+        chain::append(&state, &header, &message, |text| {
+            if !self.journal {
+                return self.deliver(text);
+            }
+            let text = String::from_utf8_lossy(text);
+            let pid = system::getpid();
+            self.deliver(&super::journal::datagram(&text, event, self.facility, pid))
+        })
+    }
+
+    /// Sends one datagram. When the daemon has gone away since the last
+    /// send (restarted, socket re-created), reconnects once and tries again.
+    fn deliver(&mut self, data: &[u8]) -> Result<()> {
         let result = match self.attempt(data) {
             Err(Failure::Connect(e) | Failure::Send(e)) if reconnectable(&e) => self.attempt(data),
             other => other,
@@ -355,9 +369,13 @@ mod tests {
         let mut r = Record::new(sid(), Event::Allow);
         r.cmd = Some(Vec::new());
         let empty = a.datagram(&r, now).unwrap().len();
-        let fits = MAX_RECORD_BYTES - empty;
+        // Room is kept for the longest `seq` and `chain`.
+        let fits = MAX_RECORD_BYTES - chain::SUFFIX_MAX - empty;
         r.cmd = Some(vec![b'a'; fits]);
-        assert_eq!(a.datagram(&r, now).unwrap().len(), MAX_RECORD_BYTES);
+        assert_eq!(
+            a.datagram(&r, now).unwrap().len(),
+            MAX_RECORD_BYTES - chain::SUFFIX_MAX
+        );
         r.cmd = Some(vec![b'a'; fits + 1]);
         let err = a.datagram(&r, now).unwrap_err().to_string();
         assert!(err.contains("allow record would be 8001 bytes"), "{err}");
@@ -370,7 +388,8 @@ mod tests {
         for ev in [Event::Deny, Event::Error] {
             r.event = ev;
             let d = a.datagram(&r, now).unwrap();
-            assert!(d.len() <= MAX_RECORD_BYTES && d.len() > MAX_RECORD_BYTES - 8);
+            let room = MAX_RECORD_BYTES - chain::SUFFIX_MAX;
+            assert!(d.len() <= room && d.len() > room - 8);
         }
         let exit = r.exit(Exit::Signaled(9), Duration::from_secs(1), None);
         assert!(a.datagram(&exit, now).unwrap().len() <= MAX_RECORD_BYTES);
@@ -384,6 +403,7 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let settings = Settings {
             syslog_socket: path.clone(),
+            audit_state: dir.join("state"),
             ..Settings::default()
         };
         let mut a = Auditor::new(&settings);
@@ -403,7 +423,8 @@ mod tests {
         let f = parse_frame(got).unwrap();
         assert_eq!(f.pri, 86);
         assert_eq!(f.pid, std::process::id());
-        assert_eq!(f.message, r.message());
+        let chained = f.message.strip_prefix(&r.message()).unwrap();
+        assert!(chained.starts_with(" seq=1 chain="), "{chained}");
 
         // The connection does not leak into commands nsgate runs.
         let fd = a.socket.as_ref().unwrap().as_raw_fd();

@@ -69,6 +69,8 @@ pub(crate) struct Settings {
     /// `SHA256:` fingerprints of the CAs whose certificates principal rules
     /// match (`set trusted-ca`, repeatable).
     pub trusted_ca: Vec<String>,
+    /// Where the audit hash chain's state lives (nsgate(8) AUDIT).
+    pub audit_state: PathBuf,
 }
 
 /// `set journal yes|no|auto` (nsgate.conf(5), "Settings").
@@ -94,6 +96,7 @@ impl Default for Settings {
             record_dir: PathBuf::from("/var/log/nsgate/sessions"),
             record_max_bytes: 64 << 20,
             trusted_ca: Vec::new(),
+            audit_state: PathBuf::from("/var/lib/nsgate"),
         }
     }
 }

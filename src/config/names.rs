@@ -93,6 +93,11 @@ impl NameKind {
     }
 }
 
+/// Target names that are nsgate's subcommands (`nsgate log`, `nsgate
+/// replay`): a target of that name is a configuration error, so that
+/// `command="nsgate log"` in authorized_keys can never mean a target.
+pub(crate) const RESERVED_TARGETS: [&str; 2] = ["log", "replay"];
+
 /// The engines' shared rule; the length bound is nsgate's.
 fn is_engine_name(name: &str) -> bool {
     let mut bytes = name.bytes();

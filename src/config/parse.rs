@@ -155,6 +155,7 @@ impl Parser<'_> {
                 settings.trusted_ca.push(ca);
             }
             "syslog-socket" => settings.syslog_socket = absolute_path(value)?.into(),
+            "audit-state" => settings.audit_state = absolute_path(value)?.into(),
             "syslog-facility" => {
                 settings.syslog_facility = Facility::from_name(&value.text)
                     .ok_or_else(|| at(value, format!("unknown syslog facility \"{}\"", value.text)))?
@@ -188,7 +189,7 @@ impl Parser<'_> {
                 return Err(at(
                     name,
                     format!(
-                        "unknown setting \"{}\" (expected syslog-socket, syslog-facility, max-command-bytes, journal, journal-socket, record-dir, record-max-bytes or trusted-ca)",
+                        "unknown setting \"{}\" (expected syslog-socket, syslog-facility, max-command-bytes, journal, journal-socket, record-dir, record-max-bytes, trusted-ca or audit-state)",
                         name.text
                     ),
                 ))
@@ -237,6 +238,15 @@ impl Parser<'_> {
                 format!(
                     "invalid target name \"{}\" (letters, digits, '.', '_' and '-', at most 64)",
                     name.text
+                ),
+            ));
+        }
+        if super::names::RESERVED_TARGETS.contains(&name.text.as_str()) {
+            return Err(at(
+                name,
+                format!(
+                    "target name \"{}\" is reserved for nsgate {} (nsgate(8))",
+                    name.text, name.text
                 ),
             ));
         }

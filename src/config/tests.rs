@@ -241,6 +241,15 @@ fn settings() {
     assert_eq!(c.settings.syslog_facility, Facility::Local(3));
     assert_eq!(c.settings.max_command_bytes, 100);
     assert_eq!(ok("").settings, Settings::default());
+    let c = ok("set audit-state /srv/nsgate-state");
+    assert_eq!(
+        c.settings.audit_state,
+        std::path::PathBuf::from("/srv/nsgate-state")
+    );
+    assert_eq!(
+        Settings::default().audit_state,
+        std::path::PathBuf::from("/var/lib/nsgate")
+    );
 }
 
 #[test]
@@ -324,7 +333,10 @@ fn every_error_with_line_and_column() {
         ("set syslog-facility local8", "f:1:21: unknown syslog facility \"local8\""),
         ("set max-command-bytes 10", "f:1:23: max-command-bytes must be a number from 16 to 6144"),
         ("set max-command-bytes 99999", "f:1:23: max-command-bytes must be a number from 16 to 6144"),
-        ("set colour blue", "f:1:5: unknown setting \"colour\" (expected syslog-socket, syslog-facility, max-command-bytes, journal, journal-socket, record-dir, record-max-bytes or trusted-ca)"),
+        ("set audit-state var/lib/x", "f:1:17: expected an absolute path, found \"var/lib/x\""),
+        ("target log docker yy", "f:1:8: target name \"log\" is reserved for nsgate log (nsgate(8))"),
+        ("target replay docker yy", "f:1:8: target name \"replay\" is reserved for nsgate replay (nsgate(8))"),
+        ("set colour blue", "f:1:5: unknown setting \"colour\" (expected syslog-socket, syslog-facility, max-command-bytes, journal, journal-socket, record-dir, record-max-bytes, trusted-ca or audit-state)"),
         ("set syslog-facility auth x", "f:1:26: unexpected word after the setting's value"),
         ("set syslog-facility auth\nset syslog-facility user", "f:2:5: syslog-facility is set twice"),
         ("set trusted-ca ops", "f:1:16: invalid fingerprint \"ops\" (write it as ssh-keygen -l prints it)"),

@@ -298,3 +298,24 @@ pub(crate) fn std_fd(n: u8) -> BorrowedFd<'static> {
     // stay open (possibly onto /dev/null) for the life of the process.
     unsafe { BorrowedFd::borrow_raw(n) }
 }
+
+/// An exclusive flock(2) lock on a descriptor, released when dropped (the
+/// descriptor is closed with it).
+#[derive(Debug)]
+pub(crate) struct Locked(nix::fcntl::Flock<OwnedFd>);
+
+impl Locked {
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+/// Takes an exclusive flock(2) lock on `fd` without waiting: `Ok(Err(fd))`
+/// when another open file holds it, to try again.
+pub(crate) fn try_lock(fd: OwnedFd) -> io::Result<Result<Locked, OwnedFd>> {
+    match nix::fcntl::Flock::lock(fd, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(Ok(Locked(lock))),
+        Err((fd, nix::errno::Errno::EWOULDBLOCK | nix::errno::Errno::EINTR)) => Ok(Err(fd)),
+        Err((_, e)) => Err(e.into()),
+    }
+}

@@ -44,7 +44,7 @@ pub(crate) use files::{
     chdir_to, chown_chmod, chroot_to, create_file_at, dup_onto, file_info, identity_at,
     make_dir_at, open_dir_at, open_dir_nofollow, open_dir_path_at, open_file_at, open_in_root,
     open_null, open_proc_dir, open_root, pipe, read_at, read_fd, remove_at, rename_at,
-    set_nonblocking, set_pipe_size, std_fd, would_block, write_fd, Access,
+    set_nonblocking, set_pipe_size, std_fd, try_lock, would_block, write_fd, Access, Locked,
 };
 pub(crate) use poll::{poll, Interest, Ready};
 pub(crate) use process::{

@@ -40,7 +40,7 @@ const MONTHS: [&str; 12] = [
 
 /// Field names in the manual's fixed order; `status` and `signal` share a
 /// place (one or the other).
-const ORDER: [&[&str]; 23] = [
+const ORDER: [&[&str]; 25] = [
     &["v"],
     &["sid"],
     &["event"],
@@ -64,6 +64,8 @@ const ORDER: [&[&str]; 23] = [
     &["ended"],
     &["left"],
     &["recorded"],
+    &["seq"],
+    &["chain"],
 ];
 
 /// Fields every record has: those up to and including `cmd`, but the
@@ -268,6 +270,24 @@ pub fn parse_message(message: &str) -> Result<Vec<(String, Value)>, String> {
     }
     if fields[0].1 != Value::Bare("1".into()) {
         return Err(format!("version {:?}, not 1", fields[0].1));
+    }
+    // Every record ends with its place in the hash chain (nsgate(8) AUDIT).
+    let n = fields.len();
+    match (&fields[n - 2], &fields[n - 1]) {
+        ((s, Value::Bare(seq)), (c, Value::Bare(chain))) if s == "seq" && c == "chain" => {
+            let number = seq.len() <= 20 && seq.bytes().all(|b| b.is_ascii_digit());
+            if !number || seq.starts_with('0') {
+                return Err(format!("seq {seq:?} is not a number from 1"));
+            }
+            if chain.len() != 64
+                || !chain
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            {
+                return Err(format!("chain {chain:?} is not 64 lowercase hex digits"));
+            }
+        }
+        _ => return Err("no seq and chain at the end".into()),
     }
     Ok(fields)
 }

@@ -344,9 +344,15 @@ pub const RECORD_FIELDS: [&str; 13] = [
     "cmd",
 ];
 
-/// The field names of a record: those of every record, then `extra`.
+/// The field names of a record: those of every record, then `extra`, then
+/// the `seq` and `chain` that end every record.
 pub fn record_fields(extra: &[&'static str]) -> Vec<&'static str> {
-    RECORD_FIELDS.iter().chain(extra).copied().collect()
+    RECORD_FIELDS
+        .iter()
+        .chain(extra)
+        .chain(&["seq", "chain"])
+        .copied()
+        .collect()
 }
 
 /// One line of out.log: rsyslogd's `facility.severity`, then the datagram,

@@ -4,7 +4,11 @@
 #
 #   rsyslog.sh start DIR    start it; DIR/log.sock accepts records,
 #                           DIR/out.log gets one line per nsgate record:
-#                           "FACILITY.SEVERITY RAWMSG"
+#                           "FACILITY.SEVERITY RAWMSG"; every message
+#                           (logger -u DIR/log.sock -t sshd ... too) also
+#                           lands in DIR/auth.log (rsyslog's traditional
+#                           format) and DIR/auth-rfc3339.log (its RFC 3339
+#                           one), as an auth.log is written
 #   rsyslog.sh stop DIR     stop it (waking it first if it was SIGSTOPped)
 #   rsyslog.sh restart DIR  stop, then start again (a new socket inode)
 #
@@ -42,6 +46,8 @@ input(type="imuxsock" Socket="$dir/log.sock" UsePIDFromSystem="on"
       RateLimit.Interval="0" Unlink="on")
 template(name="nsgate_raw" type="string"
          string="%syslogfacility-text%.%syslogseverity-text% %rawmsg%\n")
+action(type="omfile" file="$dir/auth.log" template="RSYSLOG_TraditionalFileFormat")
+action(type="omfile" file="$dir/auth-rfc3339.log" template="RSYSLOG_FileFormat")
 if \$programname == "nsgate" then {
     action(type="omfile" file="$dir/out.log" template="nsgate_raw")
 }
