@@ -1,13 +1,16 @@
-//! Directories nsgate keeps its own files in (`/run/nsgate` and what is below
-//! it): root's, made 0700 where missing, and checked on the open descriptor
-//! every time, so that a directory someone else made, or can write to, is
-//! refused rather than used (nsgate(8) FILES).
+//! Directories nsgate keeps its own files in (`/run/nsgate`, `record-dir`,
+//! `audit-state`): root's, made 0700 where missing, and checked on the open
+//! descriptor every time, the directories above them as those above the
+//! configuration are, so that a directory someone else made, or can
+//! write to or swap, is refused rather than used (nsgate(8) FILES).
 #![forbid(unsafe_code)]
 
+use crate::reader::{self, UnsafeDirectory};
 use crate::system::{self, Uid};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// nsgate's directory for what lives only until reboot: the seccomp filter
@@ -22,14 +25,14 @@ pub(crate) const ANY_ACCESS: u32 = 0o077;
 /// Why a directory of nsgate's cannot be used.
 #[derive(Debug)]
 pub(crate) enum DirProblem {
-    /// Opening or making it (or its parent) failed.
+    /// Opening or making it failed.
     Io(PathBuf, io::Error),
-    /// A path without a parent or a final name, or a name not UTF-8.
-    BadPath(PathBuf),
     NotADirectory(PathBuf),
     Owner(PathBuf, Uid),
     /// Its permission bits.
     Mode(PathBuf, u32),
+    /// A directory above it that someone else owns or can write to.
+    Above(PathBuf, UnsafeDirectory),
 }
 
 impl fmt::Display for DirProblem {
@@ -38,36 +41,46 @@ impl fmt::Display for DirProblem {
             DirProblem::Io(path, e) => {
                 write!(f, "{}: {}", path.display(), crate::error::os_message(e))
             }
-            DirProblem::BadPath(path) => write!(f, "{}: not a usable path", path.display()),
             DirProblem::NotADirectory(path) => write!(f, "{}: not a directory", path.display()),
             DirProblem::Owner(path, uid) => {
                 write!(f, "{}: owned by uid {uid}, not root", path.display())
             }
-            DirProblem::Mode(path, mode) => {
-                write!(f, "{}: mode {mode:04o} lets others in", path.display())
-            }
+            DirProblem::Mode(path, mode) if mode & SHARED_WRITE != 0 => write!(
+                f,
+                "{}: mode {mode:04o}, writable by group or others",
+                path.display()
+            ),
+            DirProblem::Mode(path, mode) => write!(
+                f,
+                "{}: mode {mode:04o}, open to group or others (only root's: 0700)",
+                path.display()
+            ),
+            DirProblem::Above(path, why) => write!(f, "{}: {why}", path.display()),
         }
     }
 }
 
 /// Opens directory `path` (never through a symbolic link), first making it
-/// 0700 below its existing parent when `create`; refused unless it is
-/// root's with none of the bits in `refused`.
+/// and its missing parents 0700 when `create`; refused unless it is root's
+/// with none of the bits in `refused`, below directories that only root
+/// can write to.
 pub(crate) fn open(path: &Path, create: bool, refused: u32) -> Result<OwnedFd, DirProblem> {
+    let fail = |e| DirProblem::Io(path.to_path_buf(), e);
     if create {
-        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-            return Err(DirProblem::BadPath(path.to_path_buf()));
-        };
-        let name = name
-            .to_str()
-            .ok_or_else(|| DirProblem::BadPath(path.to_path_buf()))?;
-        let parent_fd = system::open_dir_nofollow(parent)
-            .map_err(|e| DirProblem::Io(parent.to_path_buf(), e))?;
-        system::make_dir_at(parent_fd.as_fd(), name, 0o700)
-            .map_err(|e| DirProblem::Io(path.to_path_buf(), e))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            // Something else by that name: the open below says what.
+            .or_else(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => Ok(()),
+                _ => Err(e),
+            })
+            .map_err(fail)?;
     }
-    let fd = system::open_dir_nofollow(path).map_err(|e| DirProblem::Io(path.to_path_buf(), e))?;
+    let fd = system::open_dir_nofollow(path).map_err(fail)?;
     check(&fd, path, refused)?;
+    reader::check_ancestors(path).map_err(|why| DirProblem::Above(path.to_path_buf(), why))?;
     Ok(fd)
 }
 

@@ -165,12 +165,6 @@ fn open(source: Source<'_>) -> Result<File, NotRead> {
     })
 }
 
-/// The check of the directories above `path` (not `path` itself) that
-/// root-owned files get, for a directory nsgate writes in (`record-dir`).
-pub(crate) fn check_directories_above(path: &Path) -> Result<(), UnsafeDirectory> {
-    check_ancestors(path)
-}
-
 /// Every directory above the file must be root's and not writable by group
 /// or others (sticky ones, like /tmp, excepted: there only root or an entry's
 /// owner can replace it), so nobody else can swap the file for another.

@@ -37,8 +37,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::reader::{self, Bound, NotRead, Owner, Source, UnsafeDirectory};
-use crate::system::{self, Locked, Uid};
+use crate::own_dir::{self, DirProblem};
+use crate::reader::{self, Bound, NotRead, Owner, Source};
+use crate::system::{self, Locked};
 
 /// The `chain` before the first record.
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -120,13 +121,10 @@ pub(crate) fn parse_seq(s: &str) -> Option<u64> {
 /// Why a record could not be chained.
 #[derive(Debug)]
 pub(super) enum Why {
-    Dir(PathBuf, io::Error),
-    NoParent(PathBuf),
-    NotUtf8(PathBuf),
-    NotADirectory(PathBuf),
-    DirOwner(PathBuf, Uid),
-    DirMode(PathBuf, u32),
-    Above(PathBuf, UnsafeDirectory),
+    /// The state directory, as nsgate checks its own (own_dir).
+    Dir(DirProblem),
+    /// Reading the state file from `nsgate log --verify --state`.
+    Open(PathBuf, io::Error),
     Lock(PathBuf, io::Error),
     Busy(PathBuf),
     Unreadable(PathBuf, NotRead),
@@ -140,21 +138,8 @@ impl fmt::Display for Why {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let os = crate::error::os_message;
         match self {
-            Why::Dir(p, e) => write!(f, "audit state directory {}: {}", p.display(), os(e)),
-            Why::NoParent(p) => write!(f, "audit state directory {} has no parent", p.display()),
-            Why::NotUtf8(p) => write!(f, "audit state directory {} is not UTF-8", p.display()),
-            Why::NotADirectory(p) => write!(f, "audit state {} is not a directory", p.display()),
-            Why::DirOwner(p, uid) => write!(
-                f,
-                "audit state directory {} is owned by uid {uid}, not root",
-                p.display()
-            ),
-            Why::DirMode(p, mode) => write!(
-                f,
-                "audit state directory {} has mode {mode:04o}; only root may use it (0700)",
-                p.display()
-            ),
-            Why::Above(p, why) => write!(f, "audit state directory {}: {why}", p.display()),
+            Why::Dir(why) => write!(f, "audit state directory {why}"),
+            Why::Open(p, e) => write!(f, "audit state directory {}: {}", p.display(), os(e)),
             Why::Lock(p, e) => write!(f, "cannot lock audit state {}: {}", p.display(), os(e)),
             Why::Busy(p) => write!(
                 f,
@@ -218,33 +203,14 @@ pub(super) fn append(
 /// The state kept in `dir`, read without the lock and without creating
 /// anything: for `nsgate log --verify --state`.
 pub(crate) fn current(dir: &Path) -> Result<Link> {
-    let fd = system::open_dir_nofollow(dir).map_err(|e| Why::Dir(dir.to_path_buf(), e))?;
+    let fd = system::open_dir_nofollow(dir).map_err(|e| Why::Open(dir.to_path_buf(), e))?;
     Ok(read_state(fd.as_fd(), &dir.join(STATE))?)
 }
 
 /// Opens the state directory, creating it 0700 when missing, and checks it
-/// as nsgate checks every directory it trusts.
+/// as nsgate checks every directory of its own.
 fn open_dir(dir: &Path) -> std::result::Result<OwnedFd, Why> {
-    let fail = |e| Why::Dir(dir.to_path_buf(), e);
-    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
-        return Err(Why::NoParent(dir.to_path_buf()));
-    };
-    let name = name.to_str().ok_or(Why::NotUtf8(dir.to_path_buf()))?;
-    let parent_fd = system::open_dir_nofollow(parent).map_err(fail)?;
-    system::make_dir_at(parent_fd.as_fd(), name, 0o700).map_err(fail)?;
-    let fd = system::open_dir_at(parent_fd.as_fd(), name).map_err(fail)?;
-    let info = system::file_info(fd.as_fd()).map_err(fail)?;
-    if !info.is_dir() {
-        return Err(Why::NotADirectory(dir.to_path_buf()));
-    }
-    if !info.uid.is_root() {
-        return Err(Why::DirOwner(dir.to_path_buf(), info.uid));
-    }
-    if info.perms() & 0o077 != 0 {
-        return Err(Why::DirMode(dir.to_path_buf(), info.perms()));
-    }
-    reader::check_ancestors(dir).map_err(|why| Why::Above(dir.to_path_buf(), why))?;
-    Ok(fd)
+    own_dir::open(dir, true, own_dir::ANY_ACCESS).map_err(Why::Dir)
 }
 
 /// Takes the directory's lock, waiting at most `timeout`.
@@ -443,7 +409,7 @@ mod tests {
         std::fs::remove_file(dir.join(STATE)).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let err = append(&dir, "", "v=1", never).unwrap_err().to_string();
-        assert!(err.contains("has mode 0755"), "{err}");
+        assert!(err.contains("mode 0755, open to group or others"), "{err}");
         std::fs::remove_dir(&dir).unwrap();
         std::fs::write(&dir, "").unwrap();
         let err = append(&dir, "", "v=1", never).unwrap_err().to_string();
@@ -453,7 +419,7 @@ mod tests {
         let err = append(&dir, "", "v=1", never).unwrap_err().to_string();
         assert!(err.contains("writable by group or others"), "{err}");
         let err = append(Path::new("/"), "", "v=1", never).unwrap_err();
-        assert!(err.to_string().contains("has no parent"), "{err}");
+        assert!(err.to_string().contains("open to group or others"), "{err}");
         std::fs::remove_dir_all(&base).unwrap();
     }
 

@@ -14,14 +14,12 @@ pub(crate) use replay::main as replay;
 use crate::audit::SessionId;
 use crate::config::{RecordMode, Settings};
 use crate::error::{Error, Result};
-use crate::reader::UnsafeDirectory;
+use crate::own_dir;
 use crate::system;
 use asciicast::{Cast, Header};
 use std::fs::File;
-use std::io::{self, BufWriter};
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::DirBuilderExt;
-use std::path::Path;
+use std::io::BufWriter;
+use std::os::fd::AsFd;
 use std::time::{Instant, SystemTime};
 
 /// Buffered so a busy session costs a write(2) per this much, not per read.
@@ -53,7 +51,10 @@ impl Recording {
     ) -> Result<Recording> {
         let dir = &settings.record_dir;
         let fail = |why: String| Error::Record(format!("{}: {why}", dir.display()));
-        let dir_fd = open_dir(dir).map_err(|e| fail(e.to_string()))?;
+        // Made root-only with its missing parents; one that exists must be
+        // root's and writable by nobody else, and so must those above it.
+        let dir_fd = own_dir::open(dir, true, own_dir::SHARED_WRITE)
+            .map_err(|e| Error::Record(e.to_string()))?;
         let sid = about.sid.to_string();
         let name = format!("{sid}.cast");
         let file = system::create_file_at(dir_fd.as_fd(), &name, 0o600)
@@ -122,53 +123,4 @@ impl Recording {
         let at = self.started.elapsed();
         self.cast.finish(at)
     }
-}
-
-/// Why `record-dir` cannot take recordings.
-#[derive(Debug)]
-enum BadDir {
-    Io(io::Error),
-    NotDirectory,
-    /// Root's and not writable by group or others, like the directories
-    /// above nsgate.conf (nsgate.conf(5) FILES).
-    Unsafe(UnsafeDirectory),
-}
-
-impl std::fmt::Display for BadDir {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BadDir::Io(e) => f.write_str(&crate::error::os_message(e)),
-            BadDir::NotDirectory => f.write_str("not a directory"),
-            BadDir::Unsafe(why) => write!(f, "{why}"),
-        }
-    }
-}
-
-/// Opens `record-dir`, made root-only (0700) with its missing parents if
-/// it does not exist; an existing one must be root's and writable by
-/// nobody else, and so must the directories above it.
-fn open_dir(dir: &Path) -> std::result::Result<OwnedFd, BadDir> {
-    let fd = match system::open_dir_nofollow(dir) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(BadDir::Io)?;
-            system::open_dir_nofollow(dir).map_err(BadDir::Io)?
-        }
-        r => r.map_err(BadDir::Io)?,
-    };
-    let info = system::file_info(fd.as_fd()).map_err(BadDir::Io)?;
-    if !info.is_dir() {
-        return Err(BadDir::NotDirectory);
-    }
-    if !info.uid.is_root() {
-        return Err(BadDir::Unsafe(UnsafeDirectory::NotRoot(dir.to_path_buf())));
-    }
-    if info.mode & 0o022 != 0 {
-        return Err(BadDir::Unsafe(UnsafeDirectory::Writable(dir.to_path_buf())));
-    }
-    crate::reader::check_directories_above(dir).map_err(BadDir::Unsafe)?;
-    Ok(fd)
 }
