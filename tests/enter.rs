@@ -786,6 +786,31 @@ fn sigterm_to_nsgate_reaches_the_command() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A SIGTERM that reaches nsgate while it is still entering, or before it
+/// has learnt the command's pid, is held and then forwarded: the session
+/// ends, it does not run on unsignalled.
+#[test]
+fn sigterm_before_the_command_is_known_still_reaches_it() {
+    if !can_run() {
+        return;
+    }
+    let c = Container::start("pivot", &[]);
+    for delay_ms in [0, 5, 15, 40, 100] {
+        let (mut command, dir, _syslog) = gate_setup(&c, &cmd(&["sleep", "1000"]));
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+        let status = wait_limited(&mut child, Duration::from_secs(15), "nsgate after SIGTERM");
+        assert!(!status.success(), "after {delay_ms} ms: {status}");
+        assert_eq!(c.others(), Vec::<String>::new(), "after {delay_ms} ms");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 #[test]
 fn timeout_ends_the_whole_session() {
     if !can_run() {

@@ -562,6 +562,11 @@ impl Supervisor {
             Ok(Some(Received::Message(Message::Started(pid)))) if self.command.is_none() => {
                 self.command = Tree::own_child(pid, self.entering_pid)
                     .map(|pidfd| Command { pidfd, exit: None });
+                // What came while the process ran unknown to us: it may
+                // already have told the client it was ready.
+                for signal in std::mem::take(&mut self.pending) {
+                    self.forward(signal);
+                }
             }
             Ok(Some(Received::Message(Message::Failed { code, text }))) => {
                 self.failure.get_or_insert((code, text));
