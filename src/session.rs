@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use crate::audit::{self, redact, Auditor, Event, Record, SessionId};
-use crate::config::{self, Config, Rule, Settings, Target};
+use crate::config::{self, Config, RecordMode, Rule, Settings, Target};
 use crate::enter;
 use crate::error::{ClientView, Error, Result, EXIT_DENIED};
 use crate::identity::{self, Identity};
@@ -144,20 +144,7 @@ fn session(
             .target(name)
             .ok_or_else(|| Error::UnknownTarget(name.clone()))?;
     }
-    let login = match std::env::var_os("SSH_USER_AUTH") {
-        Some(path) => identity::key_from_user_auth(&PathBuf::from(path), unix_now())?,
-        None => None,
-    };
-    record.fp = login.as_ref().map(|k| k.fingerprint.clone());
-    let certificate = login.and_then(|k| k.certificate);
-    record.cert = certificate.clone();
-    let who = Identity {
-        label: key,
-        fingerprint: record.fp.clone(),
-        principals: certificate.as_ref().map_or_else(Vec::new, |c| {
-            identity::trusted_principals(c, &config.settings.trusted_ca)
-        }),
-    };
+    let who = identify(config, record, key)?;
     let max = config.settings.max_command_bytes;
     let parsed = match (reach, original.as_deref()) {
         (Reach::Fixed(name), original) => {
@@ -202,7 +189,7 @@ fn session(
         *program = argv.words().first().cloned();
     }
     let mut plan = plan(rule, target, &request, record.sid.to_string());
-    plan.cert_end = certificate.as_ref().and_then(|c| c.end());
+    plan.cert_end = record.cert.as_ref().and_then(|c| c.end());
     let pinned = resolve::resolve_and_pin(target)?;
     record.container = pinned.runtime.container_id.clone();
     record.pid = Some(pinned.pid);
@@ -211,18 +198,10 @@ fn session(
     record.ns = Some(prepared.namespaces());
     // Fail closed (nsgate(8) RECORDING): no recording, no session; the allow
     // record follows the file's creation.
-    let recording = match rule.record {
-        Some(mode) => {
-            let about = recording::About {
-                sid: record.sid,
-                key: record.key.as_deref(),
-                target: &target_name,
-                command: record.cmd.as_deref(),
-            };
-            Some(Recording::create(&config.settings, mode, &about)?)
-        }
-        None => None,
-    };
+    let recording = rule
+        .record
+        .map(|mode| start_recording(config, record, mode))
+        .transpose()?;
     // Fail closed (nsgate(8) AUDIT): nothing is entered unless the allow record
     // was accepted.
     record.event = Event::Allow;
@@ -230,6 +209,36 @@ fn session(
     enter_and_wait(
         auditor, record, &pinned, &plan, prepared, recording, &secrets,
     )
+}
+
+/// Who logged in: the `--key` label, and from `SSH_USER_AUTH` the key's
+/// fingerprint and, for a certificate, the principals a trusted CA vouches
+/// for; the record gets the fingerprint and the certificate.
+fn identify(config: &Config, record: &mut Record, key: Option<String>) -> Result<Identity> {
+    let login = match std::env::var_os("SSH_USER_AUTH") {
+        Some(path) => identity::key_from_user_auth(&PathBuf::from(path), unix_now())?,
+        None => None,
+    };
+    record.fp = login.as_ref().map(|k| k.fingerprint.clone());
+    record.cert = login.and_then(|k| k.certificate);
+    Ok(Identity {
+        label: key,
+        fingerprint: record.fp.clone(),
+        principals: record.cert.as_ref().map_or_else(Vec::new, |c| {
+            identity::trusted_principals(c, &config.settings.trusted_ca)
+        }),
+    })
+}
+
+/// The session's recording, created before anything runs.
+fn start_recording(config: &Config, record: &Record, mode: RecordMode) -> Result<Recording> {
+    let about = recording::About {
+        sid: record.sid,
+        key: record.key.as_deref(),
+        target: record.target.as_deref().unwrap_or_default(),
+        command: record.cmd.as_deref(),
+    };
+    Recording::create(&config.settings, mode, &about)
 }
 
 /// Seconds since the epoch, for a certificate's validity (a clock before
