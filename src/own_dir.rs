@@ -66,19 +66,18 @@ impl fmt::Display for DirProblem {
 /// can write to.
 pub(crate) fn open(path: &Path, create: bool, refused: u32) -> Result<OwnedFd, DirProblem> {
     let fail = |e| DirProblem::Io(path.to_path_buf(), e);
-    if create {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(path)
-            // Something else by that name: the open below says what.
-            .or_else(|e| match e.kind() {
-                io::ErrorKind::AlreadyExists => Ok(()),
-                _ => Err(e),
-            })
-            .map_err(fail)?;
-    }
-    let fd = system::open_dir_nofollow(path).map_err(fail)?;
+    let fd = match system::open_dir_nofollow(path) {
+        // Made only when missing: every session opens these.
+        Err(e) if create && e.kind() == io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(path)
+                .map_err(fail)?;
+            system::open_dir_nofollow(path).map_err(fail)?
+        }
+        opened => opened.map_err(fail)?,
+    };
     check(&fd, path, refused)?;
     reader::check_ancestors(path).map_err(|why| DirProblem::Above(path.to_path_buf(), why))?;
     Ok(fd)
@@ -93,10 +92,14 @@ pub(crate) fn open_at(
     refused: u32,
 ) -> Result<OwnedFd, DirProblem> {
     let path = dir_path.join(name);
-    if create {
-        system::make_dir_at(dir, name, 0o700).map_err(|e| DirProblem::Io(path.clone(), e))?;
-    }
-    let fd = system::open_dir_at(dir, name).map_err(|e| DirProblem::Io(path.clone(), e))?;
+    let fail = |e| DirProblem::Io(path.clone(), e);
+    let fd = match system::open_dir_at(dir, name) {
+        Err(e) if create && e.kind() == io::ErrorKind::NotFound => {
+            system::make_dir_at(dir, name, 0o700).map_err(fail)?;
+            system::open_dir_at(dir, name).map_err(fail)?
+        }
+        opened => opened.map_err(fail)?,
+    };
     check(&fd, &path, refused)?;
     Ok(fd)
 }
