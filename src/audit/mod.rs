@@ -42,7 +42,7 @@ use decode::Value;
 #[cfg(test)]
 use decode::{parse_message, unescape};
 pub(crate) use decode::{split_message, Raw};
-pub(crate) use record::{client_address, Event, Record, SessionId};
+pub(crate) use record::{client_address, Event, Record, SessionId, FIELD_ORDER};
 pub(crate) use syslog::{civil_from_days, Auditor};
 #[cfg(test)]
 use syslog::{parse_frame, MAX_RECORD_BYTES};

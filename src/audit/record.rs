@@ -87,6 +87,37 @@ impl fmt::Debug for SessionId {
     }
 }
 
+/// Every field a record may have, in the order `render` writes them
+/// (nsgate(8) AUDIT); the one list `nsgate log` decodes by.
+pub(crate) const FIELD_ORDER: [&str; 26] = [
+    "v",
+    "sid",
+    "event",
+    "key",
+    "fp",
+    "cert_id",
+    "cert_serial",
+    "cert_ca",
+    "cert_principals",
+    "from",
+    "target",
+    "container",
+    "pid",
+    "user",
+    "ns",
+    "rule",
+    "cmd",
+    "reason",
+    "status",
+    "signal",
+    "duration_ms",
+    "ended",
+    "left",
+    "recorded",
+    "seq",
+    "chain",
+];
+
 /// Longest `reason` kept, in bytes; reasons are nsgate's own prose.
 pub(super) const MAX_REASON_BYTES: usize = 1024;
 
@@ -446,6 +477,38 @@ mod tests {
         assert_eq!((Event::Allow.severity(), Event::Exit.severity()), (6, 6));
         assert_eq!((Event::Deny.severity(), Event::Error.severity()), (4, 3));
         assert_eq!((Event::List.name(), Event::List.severity()), ("list", 6));
+    }
+
+    /// FIELD_ORDER, which `nsgate log` decodes by, is the order records
+    /// are written in: a record with every field (`status` stands for
+    /// `signal` too) writes them so.
+    #[test]
+    fn field_order_is_the_written_order() {
+        let exit = Record {
+            reason: Some("x".into()),
+            ended: Some(0),
+            left: Some(1),
+            recorded: Some(2),
+            cert: Some(crate::cert::Certificate {
+                key_fingerprint: "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8".into(),
+                serial: 1,
+                key_id: b"id".to_vec(),
+                principals: vec!["ops".into()],
+                valid_after: 0,
+                valid_before: crate::cert::FOREVER,
+                ca: "SHA256:dVzC3pHebssQTrg7Z5ueBKrBAO7NHyaB9FTI7Az85Og".into(),
+            }),
+            ..allow().exit(Exit::Exited(0), Duration::ZERO, None)
+        };
+        let text = format!("{} seq=1 chain={}", exit.message(), "0".repeat(64));
+        let fields = parse_message(&text).unwrap();
+        let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+        let want: Vec<&str> = FIELD_ORDER
+            .iter()
+            .copied()
+            .filter(|n| *n != "signal")
+            .collect();
+        assert_eq!(names, want);
     }
 
     #[test]

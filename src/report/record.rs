@@ -3,38 +3,10 @@
 //! tagged `nsgate` (by `logger -t nsgate`, say) is reported, not believed.
 #![forbid(unsafe_code)]
 
+// Every field a version 1 record can have, in the one order they are
+// written in (those of some events or logins only included).
+use crate::audit::FIELD_ORDER as ORDER;
 use crate::audit::{self, Raw};
-
-/// Every field a version 1 record can have, in the one order they are
-/// written in (those of some events or logins only included).
-const ORDER: [&str; 26] = [
-    "v",
-    "sid",
-    "event",
-    "key",
-    "fp",
-    "cert_id",
-    "cert_serial",
-    "cert_ca",
-    "cert_principals",
-    "from",
-    "target",
-    "container",
-    "pid",
-    "user",
-    "ns",
-    "rule",
-    "cmd",
-    "reason",
-    "status",
-    "signal",
-    "duration_ms",
-    "ended",
-    "left",
-    "recorded",
-    "seq",
-    "chain",
-];
 
 /// Places in ORDER of the fields `check` looks at.
 const SID: usize = 1;
