@@ -185,22 +185,55 @@ impl From<Why> for Error {
     }
 }
 
-/// Sends the record whose datagram header is `header` and whose MESSAGE
-/// without `seq` and `chain` is `message` as the next one of the chain kept
-/// in `dir`, by `send`. The state moves on only when `send` succeeded.
+/// The chain's state directory, opened and checked once in a process: a
+/// session sends its allow and exit records, at least, through it.
+#[derive(Debug, Default)]
+pub(super) struct State {
+    dir: PathBuf,
+    /// Open, checked and unlocked between records.
+    fd: Option<OwnedFd>,
+}
+
+impl State {
+    pub(super) fn new(dir: PathBuf) -> State {
+        State { dir, fd: None }
+    }
+
+    /// Sends the record whose datagram header is `header` and whose
+    /// MESSAGE without `seq` and `chain` is `message` as the next one of
+    /// the chain, by `send`. The state moves on only when `send` succeeded.
+    pub(super) fn append(
+        &mut self,
+        header: &str,
+        message: &str,
+        send: impl FnOnce(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let fd = match self.fd.take() {
+            Some(fd) => fd,
+            None => open_dir(&self.dir)?,
+        };
+        let state = lock(fd, &self.dir, LOCK_TIMEOUT)?;
+        let file = self.dir.join(STATE);
+        let last = read_state(state.fd(), &file)?;
+        let (link, whole) = last.next(message).ok_or(Why::Exhausted(file.clone()))?;
+        send(format!("{header}{whole}").as_bytes())?;
+        write_state(state.fd(), &link).map_err(|e| Why::Write(file, link.seq, e))?;
+        // Kept for the next record; one that cannot be unlocked is closed,
+        // which unlocks it, and the next record opens the directory again.
+        self.fd = state.unlock().ok();
+        Ok(())
+    }
+}
+
+/// [`State::append`] in a directory opened for this one record.
+#[cfg(test)]
 pub(super) fn append(
     dir: &Path,
     header: &str,
     message: &str,
     send: impl FnOnce(&[u8]) -> Result<()>,
 ) -> Result<()> {
-    let state = lock(open_dir(dir)?, dir, LOCK_TIMEOUT)?;
-    let file = dir.join(STATE);
-    let last = read_state(state.fd(), &file)?;
-    let (link, whole) = last.next(message).ok_or(Why::Exhausted(file.clone()))?;
-    send(format!("{header}{whole}").as_bytes())?;
-    write_state(state.fd(), &link).map_err(|e| Why::Write(file, link.seq, e))?;
-    Ok(())
+    State::new(dir.to_path_buf()).append(header, message, send)
 }
 
 /// The state kept in `dir`, read without the lock and without creating
@@ -315,6 +348,38 @@ mod tests {
         };
         let (_, whole) = max.next("m").unwrap();
         assert_eq!(whole.len() - 1, SUFFIX_MAX);
+    }
+
+    /// One process's records go through one opened directory: kept
+    /// between records, dropped after a failed send and opened again.
+    #[test]
+    fn a_process_keeps_its_state_directory_between_records() {
+        if not_root() {
+            return;
+        }
+        let base = base("kept");
+        let mut state = State::new(base.join("state"));
+        let mut seqs = Vec::new();
+        let mut sent = |d: &[u8]| {
+            let text = String::from_utf8(d.to_vec()).unwrap();
+            seqs.push(
+                text.split(" seq=")
+                    .nth(1)
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+            );
+            Ok(())
+        };
+        state.append("", "v=1 a", &mut sent).unwrap();
+        assert!(state.fd.is_some());
+        let lost = state.append("", "v=1 lost", |_| Err(Error::Audit("gone".into())));
+        assert!(lost.is_err() && state.fd.is_none());
+        state.append("", "v=1 b", &mut sent).unwrap();
+        assert_eq!(seqs, ["1", "2"]);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

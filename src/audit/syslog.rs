@@ -76,8 +76,8 @@ pub(crate) struct Auditor {
     socket: Option<UnixDatagram>,
     /// journald's native protocol on `path` instead of syslog (journal.rs).
     journal: bool,
-    /// The state directory of the records' hash chain.
-    state: PathBuf,
+    /// The records' hash chain.
+    chain: chain::State,
 }
 
 /// Why one attempt failed, for the message and the reconnect decision.
@@ -98,7 +98,7 @@ impl Auditor {
             facility: settings.syslog_facility,
             socket: None,
             journal,
-            state: settings.audit_state.clone(),
+            chain: chain::State::new(settings.audit_state.clone()),
         }
     }
 
@@ -133,16 +133,19 @@ impl Auditor {
     /// `Ok` means the socket accepted the whole datagram.
     pub(crate) fn send(&mut self, record: &Record) -> Result<()> {
         let (header, message) = self.parts(record, SystemTime::now())?;
-        let state = self.state.clone();
         let event = record.event;
-        chain::append(&state, &header, &message, |text| {
+        // The chain is taken out for the send, which needs `self` too.
+        let mut chain = std::mem::take(&mut self.chain);
+        let sent = chain.append(&header, &message, |text| {
             if !self.journal {
                 return self.deliver(text);
             }
             let text = String::from_utf8_lossy(text);
             let pid = system::getpid();
             self.deliver(&super::journal::datagram(&text, event, self.facility, pid))
-        })
+        });
+        self.chain = chain;
+        sent
     }
 
     /// Sends one datagram. When the daemon has gone away since the last

@@ -308,6 +308,11 @@ impl Locked {
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.0.as_fd()
     }
+
+    /// Releases the lock and gives the descriptor back, to lock again.
+    pub(crate) fn unlock(self) -> io::Result<OwnedFd> {
+        self.0.unlock().map_err(|(_, e)| e.into())
+    }
 }
 
 /// Takes an exclusive flock(2) lock on `fd` without waiting: `Ok(Err(fd))`
