@@ -169,28 +169,13 @@ impl Received {
     }
 }
 
-/// Fields every record has, in the order of §6.
-const RECORD_FIELDS: [&str; 13] = [
-    "v",
-    "sid",
-    "event",
-    "key",
-    "fp",
-    "from",
-    "target",
-    "container",
-    "pid",
-    "user",
-    "ns",
-    "rule",
-    "cmd",
-];
-
-/// Those of every record, then `extra`, then the `seq` and `chain` that
-/// end every record.
+/// The fields every record has (those up to `cmd`, but a certificate's),
+/// then `extra`, then the `seq` and `chain` that end every record.
 fn record_fields(extra: &[&'static str]) -> Vec<&'static str> {
-    RECORD_FIELDS
+    super::FIELD_ORDER
         .iter()
+        .take_while(|n| **n != "reason")
+        .filter(|n| !n.starts_with("cert_"))
         .chain(extra)
         .chain(&["seq", "chain"])
         .copied()
