@@ -355,12 +355,7 @@ fn enter_and_wait(
     let header = recording.as_ref().map(Recording::written);
     match enter::start(pinned, plan, prepared).and_then(|s| supervise::run(s, recording)) {
         Ok(outcome) => {
-            let reason = outcome.ended_by.map(|why| match why {
-                enter::EndReason::Timeout => "timeout".to_string(),
-                enter::EndReason::Disconnect => "disconnect".to_string(),
-                enter::EndReason::RecordFailed => "record-failed".to_string(),
-                enter::EndReason::CertExpired => "cert-expired".to_string(),
-            });
+            let reason = outcome.ended_by.map(|why| why.name().to_string());
             let mut exit = record.exit(outcome.status, outcome.duration, reason);
             exit.ended = Some(outcome.ended);
             exit.left = outcome.left;

@@ -82,14 +82,15 @@ pub(crate) enum EndReason {
     CertExpired,
 }
 
-impl std::fmt::Display for EndReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl EndReason {
+    /// As the exit record's `reason` names it (nsgate(8) AUDIT).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
             EndReason::Timeout => "timeout",
-            EndReason::Disconnect => "client disconnected",
-            EndReason::RecordFailed => "recording failed",
-            EndReason::CertExpired => "certificate expired",
-        })
+            EndReason::Disconnect => "disconnect",
+            EndReason::RecordFailed => "record-failed",
+            EndReason::CertExpired => "cert-expired",
+        }
     }
 }
 

@@ -491,14 +491,19 @@ impl Supervisor {
         }
     }
 
-    /// Why nsgate ends the session at a deadline, in one line on stderr.
-    fn tell_client(&self, reason: EndReason) {
-        // A terminal in raw mode needs its carriage return.
-        let end = if self.master.is_some() && self.input_is_tty {
+    /// The end of a line nsgate writes to the client: a terminal in raw
+    /// mode needs its carriage return.
+    fn line_end(&self) -> &'static str {
+        if self.master.is_some() && self.input_is_tty {
             "\r\n"
         } else {
             "\n"
-        };
+        }
+    }
+
+    /// Why nsgate ends the session at a deadline, in one line on stderr.
+    fn tell_client(&self, reason: EndReason) {
+        let end = self.line_end();
         match (reason, self.timeout) {
             (EndReason::Timeout, Some(limit)) => {
                 let limit = crate::config::duration_text(limit);
@@ -634,11 +639,7 @@ impl Supervisor {
             return;
         }
         self.record_failed = true;
-        let end = if self.master.is_some() && self.input_is_tty {
-            "\r\n"
-        } else {
-            "\n"
-        };
+        let end = self.line_end();
         // The client learns why; the exit record says reason=record-failed.
         crate::output::stderr(&format!("nsgate: session ended: {why}{end}"));
         self.begin_end(Some(EndReason::RecordFailed));
