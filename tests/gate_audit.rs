@@ -24,26 +24,12 @@ use nix::sys::signal::{kill, Signal};
 
 mod common;
 use common::{
-    containers_ready, gate_command, is_root, must, private_dir, record_fields, remove_containers,
-    s, skip_or_fail, start_container, syslog_setting, wait_limited, write_trusted, Line, Rsyslogd,
+    gate_command, must, private_dir, record_fields, remove_containers, root_and_containers, s,
+    start_container, syslog_setting, wait_limited, write_trusted, Line, Rsyslogd,
 };
 
 /// What sshd would set; the records must show the client as `from=`.
 const SSH_CONNECTION: &str = "192.0.2.7 50022 192.0.2.1 22";
-
-/// Whether `test` can run here: root and a ready Docker.
-fn prerequisites(test: &str) -> bool {
-    let why = if !is_root() {
-        "needs root".to_string()
-    } else {
-        match containers_ready() {
-            Ok(()) => return true,
-            Err(e) => e,
-        }
-    };
-    skip_or_fail(test, &why);
-    false
-}
 
 /// One test's world: a 0755 root-owned directory with the configuration,
 /// a private rsyslogd writing DIR/out.log, and a container `nsgate-ga-*`.
@@ -58,7 +44,7 @@ struct Fixture {
 
 impl Fixture {
     fn new(test: &str, rules: &str) -> Option<Fixture> {
-        if !prerequisites(test) {
+        if !root_and_containers(test) {
             return None;
         }
         let name = format!("nsgate-ga-{}-{test}", std::process::id());

@@ -16,8 +16,8 @@ use nix::unistd::Pid;
 
 mod common;
 use common::{
-    containers_ready, gate_command, is_root, private_dir, remove_containers, s, skip_or_fail,
-    start_container, wait_limited, write_trusted, Rsyslogd, NSGATE,
+    gate_command, private_dir, remove_containers, root_and_containers, s, start_container,
+    wait_limited, write_trusted, Rsyslogd, NSGATE,
 };
 
 const SSH_CONNECTION: &str = "192.0.2.7 50022 192.0.2.1 22";
@@ -33,16 +33,7 @@ struct Fixture {
 
 impl Fixture {
     fn new(test: &str, rules: &str) -> Option<Fixture> {
-        let why = if !is_root() {
-            "needs root".to_string()
-        } else {
-            match containers_ready() {
-                Ok(()) => String::new(),
-                Err(e) => e,
-            }
-        };
-        if !why.is_empty() {
-            skip_or_fail(test, &why);
+        if !root_and_containers(test) {
             return None;
         }
         let dir = private_dir("nsgate-log", test);

@@ -16,25 +16,18 @@ use std::time::Duration;
 mod common;
 mod ssh_env;
 use common::{
-    containers_ready, gate_command, is_root, must, private_dir, remove_containers, skip_or_fail,
+    gate_command, must, private_dir, remove_containers, root_and_containers, skip_or_fail,
     start_container, wait_limited, write_trusted, Line, Rsyslogd, NSGATE,
 };
 use ssh_env::{key, Env};
 
 /// Whether `test` can run here: root, Docker and asciinema.
 fn prerequisites(test: &str) -> bool {
-    let why = if !is_root() {
-        "needs root".to_string()
-    } else if Command::new("asciinema").arg("--version").output().is_err() {
-        "needs asciinema (pip install asciinema)".to_string()
-    } else {
-        match containers_ready() {
-            Ok(()) => return true,
-            Err(e) => e,
-        }
-    };
-    skip_or_fail(test, &why);
-    false
+    if Command::new("asciinema").arg("--version").output().is_err() {
+        skip_or_fail(test, "needs asciinema (pip install asciinema)");
+        return false;
+    }
+    root_and_containers(test)
 }
 
 /// One test's world: a directory with the configuration and the

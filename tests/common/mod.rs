@@ -129,6 +129,21 @@ pub fn skip_or_fail(test: &str, why: &str) {
     eprintln!("NOTICE: {test} skipped: {why}");
 }
 
+/// Whether `test` can run here: root and a ready container environment
+/// (else a notice, or a failure with NSGATE_E2E=1).
+pub fn root_and_containers(test: &str) -> bool {
+    let why = if !is_root() {
+        "needs root".to_string()
+    } else {
+        match containers_ready() {
+            Ok(()) => return true,
+            Err(e) => e,
+        }
+    };
+    skip_or_fail(test, &why);
+    false
+}
+
 /// dockerd answering and the test images built (containers.sh setup):
 /// once per test binary, as setup may install packages.
 pub fn containers_ready() -> Result<(), String> {
