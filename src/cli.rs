@@ -3,13 +3,13 @@
 //! `--probe`.
 #![forbid(unsafe_code)]
 
+mod key_lines;
 mod keys;
+mod modes;
 
-use crate::config::{self, Config, TargetKind};
-use crate::error::{Error, EXIT_FAILURE};
-use crate::identity::{self, Identity};
-use crate::policy::{self, Decision};
-use crate::request::{self, Reach, Request};
+use crate::error::EXIT_FAILURE;
+use crate::identity;
+use crate::request::Reach;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
@@ -88,12 +88,12 @@ pub(crate) fn main() -> i32 {
     let report = match args.mode {
         Mode::Version => Report::out(0, format!("nsgate {}\n", env!("CARGO_PKG_VERSION"))),
         Mode::Help => Report::out(0, format!("{USAGE}\n\nSee nsgate(8) and nsgate.conf(5).\n")),
-        Mode::Check => check(&args),
-        Mode::Explain => explain(&args),
-        Mode::List => list(&args),
-        Mode::AuthorizedKey => authorized_key(&args, std::io::stdin().lock()),
-        Mode::AuthorizedPrincipal => authorized_principal(&args),
-        Mode::Probe => probe(&args),
+        Mode::Check => modes::check(&args),
+        Mode::Explain => modes::explain(&args),
+        Mode::List => modes::list(&args),
+        Mode::AuthorizedKey => key_lines::authorized_key(&args, std::io::stdin().lock()),
+        Mode::AuthorizedPrincipal => key_lines::authorized_principal(&args),
+        Mode::Probe => modes::probe(&args),
         Mode::Gate => return crate::session::run(&args.config, args.key.clone(), &args.reach),
     };
     report.write()
@@ -530,360 +530,6 @@ fn option_value(
     }
 }
 
-/// `--check`: every error as `FILE:LINE: message`, exit 1; warnings alone
-/// exit 0. Then the `--authorized-keys` files, the same way.
-fn check(args: &Args) -> Report {
-    let config = match config::load(&args.config) {
-        Ok(config) => config,
-        Err(e) => return Report::err(1, config_error(&e)),
-    };
-    let warnings = config::check_warnings(&args.config.to_string_lossy(), &config);
-    let keys = keys::check(&config, &args.config, &args.authorized_keys);
-    Report::err(i32::from(keys.errors), lines(&warnings) + &keys.text)
-}
-
-/// `--probe`: one line per target, whether gate mode could enter it now;
-/// exit 1 if any could not, 2 when the configuration cannot be used.
-fn probe(args: &Args) -> Report {
-    match config::load(&args.config) {
-        Ok(config) => {
-            let (all_ok, out) = crate::probe::run(&config);
-            Report::out(i32::from(!all_ok), out)
-        }
-        Err(e) => Report::err(2, config_error(&e)),
-    }
-}
-
-fn lines(items: &[String]) -> String {
-    items.iter().map(|l| format!("{l}\n")).collect()
-}
-
-/// A configuration failure for the admin: the parser's lines as they are,
-/// anything else as one `nsgate: ` line.
-fn config_error(e: &Error) -> String {
-    match e {
-        Error::Config(diagnostics) => lines(diagnostics),
-        e => format!("nsgate: {e}\n"),
-    }
-}
-
-/// The configuration for an admin mode, or exit 2.
-fn admin_config(args: &Args) -> Result<Config, Report> {
-    config::load(&args.config).map_err(|e| Report::err(2, config_error(&e)))
-}
-
-/// `name` if it is a target of `config`, or exit 2.
-fn known<'c>(config: &'c Config, name: &str) -> Result<&'c config::Target, Report> {
-    config.target(name).ok_or_else(|| {
-        Report::err(
-            2,
-            format!("nsgate: {}\n", Error::UnknownTarget(name.to_string())),
-        )
-    })
-}
-
-/// The configuration and target for `--explain`, or exit 2.
-fn admin_setup(args: &Args) -> Result<(Config, String), Report> {
-    let config = admin_config(args)?;
-    let target = args.target.clone().unwrap_or_default();
-    known(&config, &target)?;
-    Ok((config, target))
-}
-
-/// The key the admin modes decide for: `--key`, `--fingerprint` as if that
-/// key had logged in (gate mode reads it from SSH_USER_AUTH), and
-/// `--principal` as if a certificate from a trusted CA carried it.
-fn admin_identity(args: &Args) -> Identity {
-    Identity {
-        label: args.key.clone(),
-        fingerprint: args.fingerprint.clone(),
-        principals: args.principal.iter().cloned().collect(),
-    }
-}
-
-/// `--explain`: the decision gate mode would take, contacting nothing.
-fn explain(args: &Args) -> Report {
-    let (config, target) = match admin_setup(args) {
-        Ok(setup) => setup,
-        Err(report) => return report,
-    };
-    let request =
-        match request::from_env(args.command.as_deref(), config.settings.max_command_bytes) {
-            Ok(request) => request,
-            Err(refusal) => return Report::out(1, format!("deny\nreason: {refusal}\n")),
-        };
-    let argv = match &request {
-        Request::Interactive => "(interactive session)".to_string(),
-        Request::Command { argv, .. } => quoted_words(argv.words()),
-    };
-    let rule = match policy::decide(&config, &admin_identity(args), &target, &request) {
-        Decision::Deny(rule) => {
-            let rule = rule.map_or("none".to_string(), |r| r.origin.to_string());
-            return Report::out(1, format!("deny\nrule: {rule}\nargv: {argv}\n"));
-        }
-        Decision::Permit(rule) => rule,
-    };
-    let Ok(target) = known(&config, &target) else {
-        return Report::err(2, format!("nsgate: {}\n", Error::UnknownTarget(target)));
-    };
-    let out = format!("permit\nrule: {}\nargv: {argv}\n", rule.origin);
-    Report::out(0, out + &permitted(rule, target, &request))
-}
-
-/// Each word in double quotes, escaped as in the audit record.
-fn quoted_words(words: &[String]) -> String {
-    words
-        .iter()
-        .map(|w| format!("\"{}\"", crate::quote::escape(w.as_bytes())))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `--explain`'s lines after a permit: what the command would run with, as
-/// far as the configuration says (nsgate(8) ENTERING THE CONTAINER).
-fn permitted(rule: &config::Rule, target: &config::Target, request: &Request) -> String {
-    let effective = rule.effective(target);
-    let runtime = matches!(
-        target.kind,
-        TargetKind::Docker { .. } | TargetKind::Podman { .. }
-    );
-    let mut out = match (effective.user, runtime) {
-        (Some(user), _) => format!("user: {user}\n"),
-        (None, true) => "user: (runtime default, else root)\n".to_string(),
-        (None, false) => "user: root\n".to_string(),
-    };
-    out += &match effective.ns {
-        Some(ns) => format!("ns: {ns}\n"),
-        None => "ns: (every namespace that differs)\n".to_string(),
-    };
-    let fallback = match request {
-        Request::Interactive => "the user's home directory",
-        Request::Command { .. } => "/",
-    };
-    out += &match (effective.cwd, runtime) {
-        (Some(cwd), _) => format!("cwd: {cwd}\n"),
-        (None, true) => format!("cwd: (runtime default, else {fallback})\n"),
-        (None, false) if fallback == "/" => "cwd: /\n".to_string(),
-        (None, false) => format!("cwd: ({fallback})\n"),
-    };
-    // A later setting of a name replaces an earlier one.
-    let mut env: Vec<String> = Vec::new();
-    for var in &effective.env {
-        let prefix = format!("{}=", var.name);
-        env.retain(|e| !e.starts_with(&prefix));
-        env.push(format!("{prefix}{}", var.value));
-    }
-    out += &match env.is_empty() {
-        true => "env: (none set by the configuration)\n".to_string(),
-        false => format!("env: {}\n", quoted_words(&env)),
-    };
-    out += &match rule.timeout {
-        Some(timeout) => format!("timeout: {}s\n", timeout.as_secs()),
-        None => "timeout: none\n".to_string(),
-    };
-    out + if effective.tty {
-        "tty: yes\n"
-    } else {
-        "tty: no\n"
-    }
-}
-
-/// `--list`: with `--key` (or `--fingerprint`), the rules that could permit
-/// something for that key on TARGET, or on every target; without, the same
-/// for every key the rules name.
-fn list(args: &Args) -> Report {
-    let config = match admin_config(args) {
-        Ok(config) => config,
-        Err(report) => return report,
-    };
-    if let Some(target) = &args.target {
-        if let Err(report) = known(&config, target) {
-            return report;
-        }
-    }
-    let who = admin_identity(args);
-    let by_key = who != Identity::default();
-    let out = match (&args.target, by_key) {
-        (Some(target), true) => policy::list::rules(&config, &who, target, ""),
-        (Some(target), false) => policy::list::every_key(&config, target, ""),
-        (None, true) => policy::list::key_on_every_target(&config, &who),
-        (None, false) => policy::list::every_target(&config),
-    };
-    Report::out(0, out)
-}
-
-/// Longest public key file `--authorized-key` reads.
-const MAX_PUBLIC_KEY: u64 = 64 * 1024;
-
-/// `--authorized-key`: the authorized_keys line for the public key on
-/// `input` (as ssh-keygen writes it), with `restrict`, and `pty` where the
-/// key's rules on a target it reaches give a terminal; exit 1 if no rule
-/// permits it anything there.
-fn authorized_key(args: &Args, input: impl std::io::Read) -> Report {
-    let config = match admin_config(args) {
-        Ok(config) => config,
-        Err(report) => return report,
-    };
-    if let Err(report) = reachable(args, &config) {
-        return report;
-    }
-    let mut text = String::new();
-    if std::io::Read::read_to_string(&mut input.take(MAX_PUBLIC_KEY), &mut text).is_err() {
-        return Report::err(
-            2,
-            "nsgate: standard input is not a public key in UTF-8\n".into(),
-        );
-    }
-    let Some(key) = PublicKey::parse(&text) else {
-        return Report::err(
-            2,
-            "nsgate: standard input holds no public key (TYPE BASE64 [COMMENT], as in a .pub file)\n"
-                .into(),
-        );
-    };
-    let who = Identity {
-        label: args.key.clone(),
-        fingerprint: Some(key.fingerprint.clone()),
-        principals: Vec::new(),
-    };
-    match forced(args, &config, &who, args.key.as_deref(), "this key") {
-        Ok(forced) => {
-            let comment = key.comment.map(|c| format!(" {c}")).unwrap_or_default();
-            Report::out(0, format!("{forced} {} {}{comment}\n", key.kind, key.blob))
-        }
-        Err(report) => report,
-    }
-}
-
-/// `--authorized-principal NAME [TARGET]`: the AuthorizedPrincipalsFile
-/// line (sshd(8) AUTHORIZED_KEYS FILE FORMAT: key options, then the
-/// principal) that runs nsgate with `--key NAME` for certificates naming
-/// NAME; with `restrict`, and `pty` where the rules for NAME (label or
-/// principal) give a terminal; exit 1 if they permit nothing there.
-fn authorized_principal(args: &Args) -> Report {
-    let config = match admin_config(args) {
-        Ok(config) => config,
-        Err(report) => return report,
-    };
-    if let Err(report) = reachable(args, &config) {
-        return report;
-    }
-    let name = args.principal.clone().unwrap_or_default();
-    let who = Identity {
-        label: Some(name.clone()),
-        fingerprint: None,
-        principals: vec![name.clone()],
-    };
-    let whom = format!("principal {name}");
-    let mut report = match forced(args, &config, &who, Some(&name), &whom) {
-        Ok(forced) => Report::out(0, format!("{forced} {name}\n")),
-        Err(report) => return report,
-    };
-    if config.settings.trusted_ca.is_empty() {
-        report.err =
-            "nsgate: warning: no \"set trusted-ca\": principal rules give certificates nothing\n"
-                .into();
-    }
-    report
-}
-
-/// Exit 2 unless every target the command line names is one.
-fn reachable(args: &Args, config: &Config) -> Result<(), Report> {
-    let listed = match &args.reach {
-        Reach::Fixed(name) => std::slice::from_ref(name),
-        Reach::Only(names) => names.as_slice(),
-        Reach::Any => &[],
-    };
-    listed
-        .iter()
-        .try_for_each(|name| known(config, name).map(drop))
-}
-
-/// The options of an authorized_keys or principals line for `who`:
-/// `restrict`, `pty` where a rule on a target of `args.reach` gives a
-/// terminal, and the forced command, this nsgate with its `--config`,
-/// `--key label` and the reach; exit 1 when no rule permits `whom`
-/// anything there.
-fn forced(
-    args: &Args,
-    config: &Config,
-    who: &Identity,
-    label: Option<&str>,
-    whom: &str,
-) -> Result<String, Report> {
-    let mut permits = Vec::new();
-    for target in args.reach.targets(config) {
-        for rule in policy::rules_for(config, who, &target.name) {
-            permits.push(rule.effective(target).tty);
-        }
-    }
-    if permits.is_empty() {
-        let on = args.reach.arg().unwrap_or_else(|| "any target".into());
-        return Err(Report::err(
-            1,
-            format!("nsgate: no rule permits {whom} anything on {on}\n"),
-        ));
-    }
-    let program = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/sbin/nsgate"));
-    let mut command = program.display().to_string();
-    if args.config != std::path::Path::new(DEFAULT_CONFIG) {
-        command += &format!(" --config {}", args.config.display());
-    }
-    if let Some(label) = label {
-        command += &format!(" --key {label}");
-    }
-    if let Some(target) = args.reach.arg() {
-        command += &format!(" {target}");
-    }
-    // Inside the option's double quotes, sshd takes \" for a quote.
-    let command = command.replace('\\', "\\\\").replace('"', "\\\"");
-    let options = if permits.contains(&true) {
-        "restrict,pty"
-    } else {
-        "restrict"
-    };
-    Ok(format!("{options},command=\"{command}\""))
-}
-
-/// One public key line: `TYPE BASE64 [COMMENT]`.
-struct PublicKey<'a> {
-    kind: &'a str,
-    blob: &'a str,
-    comment: Option<&'a str>,
-    fingerprint: String,
-}
-
-impl<'a> PublicKey<'a> {
-    /// The first line that is not blank or a `#` comment, if it is a key
-    /// whose blob decodes and names the same type.
-    fn parse(text: &'a str) -> Option<PublicKey<'a>> {
-        let line = text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with('#'))?;
-        let mut fields = line.splitn(3, [' ', '\t']);
-        let kind = fields.next()?;
-        let blob = fields.next()?.trim();
-        let comment = fields.next().map(str::trim).filter(|c| !c.is_empty());
-        let known =
-            kind.starts_with("ssh-") || kind.starts_with("ecdsa-sha2-") || kind.starts_with("sk-");
-        if !known || comment.is_some_and(|c| c.chars().any(char::is_control)) {
-            return None;
-        }
-        let fingerprint = identity::fingerprint(blob.as_bytes())?;
-        // The blob starts with its own type as an SSH string.
-        let decoded =
-            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, blob).ok()?;
-        let len = u32::from_be_bytes(decoded.get(..4)?.try_into().ok()?) as usize;
-        (decoded.get(4..4 + len)? == kind.as_bytes()).then_some(PublicKey {
-            kind,
-            blob,
-            comment,
-            fingerprint,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -946,7 +592,10 @@ mod tests {
     fn fingerprint_is_for_explain_and_list_only() {
         let args = parse(&["--fingerprint", FP, "--explain", "web1", "ls"]).unwrap();
         assert_eq!(args.fingerprint.as_deref(), Some(FP));
-        assert_eq!(admin_identity(&args).fingerprint.as_deref(), Some(FP));
+        assert_eq!(
+            modes::admin_identity(&args).fingerprint.as_deref(),
+            Some(FP)
+        );
         let args = parse(&["--list", &format!("--fingerprint={FP}")]).unwrap();
         assert_eq!(args.fingerprint.as_deref(), Some(FP));
         // After --explain TARGET every word is the request's.
